@@ -1,0 +1,70 @@
+# The README's two commands are `make demo` and `make test`; .ci/run calls `make test`.
+# Every target installs what it needs into a virtual environment first: nothing
+# installed by hand is assumed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# python3.12 when it runs (ansible-core 2.21 needs >= 3.12), else python3.
+# pyenv installs a python3.12 shim that fails unless 3.12 is selected, so the
+# interpreter is probed by running it, and pyenv's versions dir is tried too.
+PYTHON312 := $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+PYTHON ?= $(if $(PYTHON312),$(PYTHON312),python3)
+# The second matrix leg: the newest ansible-core that python3 (3.11) supports.
+PYTHON_LEGACY ?= python3
+
+VENV := .venv
+VENV_LEGACY := .venv-2.19
+REQS := requirements/ansible-2.21.txt
+REQS_LEGACY := requirements/ansible-2.19.txt
+PYTEST_ARGS ?=
+
+.PHONY: help venv venv-legacy demo test test-current test-legacy clean
+
+help:
+	@echo "make demo   - start the Exchange lab on tests/scenarios/demo.yml and run the demo playbooks"
+	@echo "make test   - run the whole offline suite (ansible-core 2.21 on Python 3.12, then 2.19 on Python 3.11)"
+	@echo "make venv   - create or refresh .venv only"
+
+# A venv is refreshed when its requirements or the lab's packaging change.
+$(VENV)/.stamp: $(REQS) requirements/common.txt lab/pyproject.toml
+	@$(PYTHON) -c 'import sys; print("creating $(VENV) with Python", sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -r $(REQS)
+	$(VENV)/bin/python -m pip install -q --no-deps -e lab
+	$(VENV)/bin/python tests/tools/link_collection.py
+	touch $@
+
+$(VENV_LEGACY)/.stamp: $(REQS_LEGACY) requirements/common.txt lab/pyproject.toml
+	$(PYTHON_LEGACY) -m venv $(VENV_LEGACY)
+	$(VENV_LEGACY)/bin/python -m pip install -q --upgrade pip
+	$(VENV_LEGACY)/bin/python -m pip install -q -r $(REQS_LEGACY)
+	$(VENV_LEGACY)/bin/python -m pip install -q --no-deps -e lab
+	$(VENV_LEGACY)/bin/python tests/tools/link_collection.py
+	touch $@
+
+venv: $(VENV)/.stamp
+venv-legacy: $(VENV_LEGACY)/.stamp
+
+demo: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tests/tools/demo.py
+
+# Both legs run even when the first fails, so one CI run reports both.
+test: venv venv-legacy
+	@rc=0; \
+	$(MAKE) --no-print-directory test-current || rc=1; \
+	$(MAKE) --no-print-directory test-legacy || rc=1; \
+	exit $$rc
+
+test-current: venv
+	@echo "=== ansible-core $$($(VENV)/bin/python -c 'import ansible.release as r; print(r.__version__)') on $$($(VENV)/bin/python -V)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-legacy: venv-legacy
+	@echo "=== ansible-core $$($(VENV_LEGACY)/bin/python -c 'import ansible.release as r; print(r.__version__)') on $$($(VENV_LEGACY)/bin/python -V)"
+	PATH="$(CURDIR)/$(VENV_LEGACY)/bin:$$PATH" $(VENV_LEGACY)/bin/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(VENV_LEGACY) .pytest_cache .hypothesis

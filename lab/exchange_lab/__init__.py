@@ -1,0 +1,1 @@
+"""exchange-lab: a simulated Exchange fleet behind a real WinRM endpoint."""

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This file holds documentation only; the module is exchange_command.ps1.
+
+DOCUMENTATION = r"""
+---
+module: exchange_command
+short_description: Run a batch of allow-listed Exchange cmdlets in one Exchange session
+version_added: 0.1.0
+description:
+  - The one PowerShell payload of this collection. The collection's other modules are
+    Python action plugins that decide what to do and call this module to do it, so that
+    become, async, C(no_log) and check mode behave as they do for any Ansible module.
+  - Opens one Exchange session on the target server (one PowerShell launch), runs O(steps)
+    in order, and returns every object each step produced, flattened to JSON primitives.
+  - Only these cmdlets run; any other is refused before anything runs, naming the cmdlet.
+    C(Get-ExchangeServer), C(Get-ExchangeCertificate), C(Enable-ExchangeCertificate),
+    C(Get-ReceiveConnector), C(Set-ReceiveConnector), C(Get-SendConnector),
+    C(Set-SendConnector), C(Get-TransportService), C(Get-HybridConfiguration),
+    C(Set-HybridConfiguration), C(Get-WinEvent), and C(Restart-Service) for the transport
+    services C(MSExchangeTransport) and C(MSExchangeFrontEndTransport) only.
+  - The batch stops at the first step that fails or whose O(steps[].guard) does not hold;
+    later steps do not run, and the result says which step stopped the batch and why.
+  - No value is ever pasted into PowerShell source. Cmdlet names are checked against the
+    allow-list and parameters are splatted, so values reach Exchange as data.
+  - Runs only on Windows PowerShell 5.1, where the Exchange management tools load; on
+    PowerShell 7 it fails before opening a session.
+options:
+  steps:
+    description:
+      - The cmdlets to run, in order, in one Exchange session.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      cmdlet:
+        description:
+          - The cmdlet name, one of the allow-list above (case-insensitive).
+        type: str
+        required: true
+      parameters:
+        description:
+          - Parameters splatted onto the cmdlet. A value of V(true) for a switch
+            parameter sets it (C(-Force:$true)).
+          - C(ErrorAction) is always C(Stop) and cannot be set.
+          - For C(Restart-Service), only C(Name) is accepted.
+          - For C(Get-WinEvent), a step that matches no event returns no objects instead of
+            the cmdlet's C(NoMatchingEventsFound) error.
+        type: dict
+        default: {}
+      properties:
+        description:
+          - Names of the properties to return for every object the step outputs.
+          - Values are flattened. C(null) stays null; strings, booleans and numbers pass
+            through; dates become UTC ISO 8601 strings (C(2026-11-27T12:00:00Z)); enums and
+            flags become their name (C(IMAP, POP, IIS, SMTP)); byte arrays become base64;
+            other collections become lists (a list even with one element), each element
+            flattened the same way; any other object (C(SmtpX509Identifier), C(Fqdn),
+            C(ADObjectId), ...) becomes its C(ToString()).
+          - A property the object does not have is returned as null.
+        type: list
+        elements: str
+        default: []
+      guard:
+        description:
+          - Property name to expected value. The step must output exactly one object, and
+            each named property, flattened as above, must equal the expected value
+            (ordinal, case-sensitive string comparison; null matches only null).
+          - When the guard does not hold, no later step runs and the module fails with
+            RV(stop.reason=guard), so a write placed after a guarded read never overwrites a
+            value someone else changed in between.
+          - Expected values are strings or null.
+        type: dict
+      id:
+        description:
+          - A label for the step, echoed in the result so callers can find its output.
+        type: str
+  session:
+    description:
+      - How to get the Exchange cmdlets.
+      - V(auto) uses V(snapin) on an Edge Transport server and V(remote) on a Mailbox server.
+      - V(snapin) loads the snap-ins listed in C(bin\exShell.psc1) and C(bin\Exchange.ps1)
+        from the Exchange install path. On a Mailbox server this bypasses RBAC, which
+        Microsoft discourages outside recovery.
+      - V(remote) loads C(bin\RemoteExchange.ps1) and runs
+        C(Connect-ExchangeServer -Auto -ClientApplication:ManagementShell), or, when
+        O(username) is set, opens a Kerberos session with those credentials to
+        O(connection_uri) (the answer to the double hop besides C(become)).
+    type: str
+    choices: [auto, snapin, remote]
+    default: auto
+  connection_uri:
+    description:
+      - The Exchange PowerShell endpoint for V(remote) with O(username).
+      - Defaults to C(http://<this server's FQDN>/PowerShell/).
+    type: str
+  username:
+    description:
+      - Account for an explicit-credential remote session (C(DOMAIN\user) or UPN).
+    type: str
+  password:
+    description:
+      - Password for O(username).
+    type: str
+  domain_controller:
+    description:
+      - Passed as C(-DomainController) to every Exchange cmdlet of the batch (not to
+        C(Get-WinEvent) or C(Restart-Service)). Ignored on Edge, which has no domain
+        controller.
+    type: str
+notes:
+  - In check mode only C(Get-*) steps run; a batch with any other step fails before anything
+    runs.
+  - Most users do not call this module; use the collection's task modules and the
+    P(exchange.transport_tls.connector_tls#role) role.
+seealso:
+  - name: Exchange PowerShell cmdlet reference
+    description: Microsoft's documentation of the Exchange cmdlets.
+    link: https://learn.microsoft.com/powershell/exchange/
+author:
+  - exchange.transport_tls contributors
+"""
+
+EXAMPLES = r"""
+- name: Read the connectors' certificate names
+  exchange.transport_tls.exchange_command:
+    steps:
+      - cmdlet: Get-ReceiveConnector
+        parameters:
+          Server: EX01
+        properties: [Identity, TlsCertificateName, Bindings]
+
+- name: Set a connector's certificate only if nobody changed it since it was read
+  exchange.transport_tls.exchange_command:
+    steps:
+      - cmdlet: Get-ReceiveConnector
+        parameters:
+          Identity: EX01\Default Frontend EX01
+        properties: [TlsCertificateName]
+        guard:
+          TlsCertificateName: <I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com
+      - cmdlet: Set-ReceiveConnector
+        parameters:
+          Identity: EX01\Default Frontend EX01
+          TlsCertificateName: <I>CN=R12, O=Let's Encrypt, C=US<S>CN=mail.contoso.com
+"""
+
+RETURN = r"""
+session:
+  description: The session mode that was used.
+  returned: when a session was opened
+  type: str
+  sample: remote
+steps:
+  description: One entry per step that ran or was stopped, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: The step's position in O(steps), from 0.
+      type: int
+    id:
+      description: The step's O(steps[].id), or null.
+      type: str
+    cmdlet:
+      description: The cmdlet as given.
+      type: str
+    status:
+      description: V(ok), V(error) (the cmdlet failed), or V(guard_failed).
+      type: str
+    objects:
+      description: The flattened objects the step output, each with the requested properties.
+      type: list
+      elements: dict
+    warnings:
+      description: Warning messages the cmdlet wrote.
+      type: list
+      elements: str
+    error:
+      description: The cmdlet's error message, when RV(steps[].status=error).
+      type: str
+    error_id:
+      description: The error's FullyQualifiedErrorId, when RV(steps[].status=error).
+      type: str
+  sample:
+    - index: 0
+      id: null
+      cmdlet: Get-ReceiveConnector
+      status: ok
+      objects:
+        - Identity: EX01\Default Frontend EX01
+          TlsCertificateName: <I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com
+      warnings: []
+      error: null
+      error_id: null
+stop:
+  description: Why the batch stopped before its end, or null when every step ran.
+  returned: always
+  type: dict
+  contains:
+    index:
+      description: The step that stopped the batch.
+      type: int
+    reason:
+      description: V(error) or V(guard).
+      type: str
+    message:
+      description: What happened, in words.
+      type: str
+    mismatches:
+      description: For a guard, each property whose value differed, with the expected and the live value.
+      type: list
+      elements: dict
+  sample:
+    index: 0
+    reason: guard
+    message: "guard failed on step 0 (Get-ReceiveConnector): TlsCertificateName is '<I>A<S>CN=x' but '<I>B<S>CN=x' was expected"
+    mismatches:
+      - property: TlsCertificateName
+        expected: <I>B<S>CN=x
+        actual: <I>A<S>CN=x
+changed:
+  description: True when a step other than C(Get-*) completed.
+  returned: always
+  type: bool
+"""
