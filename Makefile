@@ -34,7 +34,7 @@ $(VENV)/.stamp: $(REQS) requirements/common.txt lab/pyproject.toml
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r $(REQS)
 	$(VENV)/bin/python -m pip install -q --no-deps -e lab
-	$(VENV)/bin/python tests/tools/link_collection.py
+	$(VENV)/bin/python tools/link_collection.py
 	touch $@
 
 $(VENV_LEGACY)/.stamp: $(REQS_LEGACY) requirements/common.txt lab/pyproject.toml
@@ -42,14 +42,14 @@ $(VENV_LEGACY)/.stamp: $(REQS_LEGACY) requirements/common.txt lab/pyproject.toml
 	$(VENV_LEGACY)/bin/python -m pip install -q --upgrade pip
 	$(VENV_LEGACY)/bin/python -m pip install -q -r $(REQS_LEGACY)
 	$(VENV_LEGACY)/bin/python -m pip install -q --no-deps -e lab
-	$(VENV_LEGACY)/bin/python tests/tools/link_collection.py
+	$(VENV_LEGACY)/bin/python tools/link_collection.py
 	touch $@
 
 venv: $(VENV)/.stamp
 venv-legacy: $(VENV_LEGACY)/.stamp
 
 demo: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tests/tools/demo.py
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/demo.py
 
 # Both legs run even when the first fails, so one CI run reports both.
 test: venv venv-legacy

@@ -9,6 +9,6 @@ show at once.
 import pathlib
 import sysconfig
 
-root = pathlib.Path(__file__).resolve().parents[2]
+root = pathlib.Path(__file__).resolve().parents[1]
 purelib = pathlib.Path(sysconfig.get_paths()["purelib"])
 (purelib / "exchange_transport_tls_checkout.pth").write_text(str(root / "collections") + "\n")

@@ -1,0 +1,686 @@
+"""The allow-listed cmdlets, implemented on the model.
+
+Each cmdlet binds its parameters the way PowerShell does (names are
+case-insensitive and may be abbreviated to a unique prefix; an unknown or
+ambiguous name fails binding) and then follows Microsoft's documented
+semantics. Output objects hold values the way the payload would flatten them:
+enums and Exchange value types as their ToString(), dates as UTC datetimes.
+Error texts follow Exchange's where the documentation or real output is known;
+where it is not, the text says what happened in Exchange's style and the lab
+README lists it as the lab's own wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name, x500
+
+from .model import (
+    AUTH_BITS,
+    SERVICE_BITS,
+    Certificate,
+    Organization,
+    ReceiveConnector,
+    SendConnector,
+    Server,
+    _selection_order,
+    flags_to_string,
+)
+
+TRANSPORT_SERVICES = ("MSExchangeTransport", "MSExchangeFrontEndTransport")
+
+
+class CmdletError(Exception):
+    """A terminating error of a cmdlet, as ErrorAction Stop turns every error into."""
+
+    def __init__(self, message: str, error_id: str, category: str = "InvalidOperation"):
+        super().__init__(message)
+        self.message = message
+        self.error_id = error_id
+        self.category = category
+
+
+@dataclass
+class Context:
+    org: Organization
+    server: Server                     # the server whose session runs the cmdlet
+    warnings: list[str] = field(default_factory=list)
+    wrote: bool = False                # did this cmdlet change anything
+
+
+@dataclass
+class Param:
+    name: str
+    kind: str = "str"                  # str | switch | strlist | services | int | tlsname | any
+    mandatory: bool = False
+
+
+def _not_found(what: str, ident: str, cmdlet: str, ctx: Context) -> CmdletError:
+    dc = "localhost" if ctx.server.is_edge else f"DC01.{ctx.org.name}.com"
+    return CmdletError(
+        f"The operation couldn't be performed because object '{ident}' couldn't be found on '{dc}'.",
+        f"ManagementObjectNotFoundException,{cmdlet}",
+        "NotSpecified",
+    )
+
+
+def _bind(cmdlet: str, params: list[Param], given: dict[str, Any]) -> dict[str, Any]:
+    by_lower = {p.name.lower(): p for p in params}
+    bound: dict[str, Any] = {}
+    for raw_name, value in given.items():
+        key = str(raw_name).lower()
+        param = by_lower.get(key)
+        if param is None:
+            prefixed = [p for n, p in by_lower.items() if n.startswith(key)]
+            if len(prefixed) > 1:
+                names = ", ".join(p.name for p in prefixed)
+                raise CmdletError(
+                    f"Parameter cannot be processed because the parameter name '{raw_name}' is ambiguous. "
+                    f"Possible matches include: {names}.",
+                    f"AmbiguousParameter,{cmdlet}",
+                    "InvalidArgument",
+                )
+            if not prefixed:
+                raise CmdletError(
+                    f"A parameter cannot be found that matches parameter name '{raw_name}'.",
+                    f"NamedParameterNotFound,{cmdlet}",
+                    "InvalidArgument",
+                )
+            param = prefixed[0]
+        if param.name in bound:
+            raise CmdletError(
+                f"Cannot bind parameter because parameter '{param.name}' is specified more than once.",
+                f"ParameterAlreadyBound,{cmdlet}",
+                "InvalidArgument",
+            )
+        bound[param.name] = _convert(cmdlet, param, value)
+    for p in params:
+        if p.mandatory and p.name not in bound:
+            raise CmdletError(
+                f"Cannot process command because of one or more missing mandatory parameters: {p.name}.",
+                f"MissingMandatoryParameter,{cmdlet}",
+                "InvalidArgument",
+            )
+    return bound
+
+
+def _convert(cmdlet: str, param: Param, value: Any) -> Any:
+    def bad(expected: str) -> CmdletError:
+        return CmdletError(
+            f"Cannot bind parameter '{param.name}'. Cannot convert value \"{value}\" to type \"{expected}\".",
+            f"CannotConvertArgumentNoMessage,{cmdlet}",
+            "InvalidArgument",
+        )
+
+    if param.kind == "switch":
+        if isinstance(value, bool):
+            return value
+        raise bad("System.Management.Automation.SwitchParameter")
+    if param.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise bad("System.Int32")
+        try:
+            return int(value)
+        except ValueError:
+            raise bad("System.Int32") from None
+    if param.kind == "strlist":
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(i, (dict, list)) for i in items):
+            raise bad("System.String[]")
+        return [str(i) for i in items]
+    if param.kind == "services":
+        items = value if isinstance(value, list) else str(value).split(",")
+        names = []
+        for item in items:
+            item = str(item).strip()
+            match = next((n for n in list(SERVICE_BITS) + ["None"] if n.lower() == item.lower()), None)
+            if match is None:
+                raise CmdletError(
+                    f"Cannot bind parameter 'Services'. Cannot convert value \"{item}\" to type "
+                    "\"Microsoft.Exchange.Management.SystemConfigurationTasks.AllowedServices\". Error: \"Unable to "
+                    "match the identifier name "
+                    f"{item} to a valid enumerator name. Specify one of the following enumerator names and try again: "
+                    "None, Federation, IIS, IMAP, POP, SMTP, UM, UMCallRouter\"",
+                    f"CannotConvertArgumentNoMessage,{cmdlet}",
+                    "InvalidArgument",
+                )
+            names.append(match)
+        return set(names) - {"None"}
+    if param.kind == "tlsname":
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise bad("Microsoft.Exchange.Data.SmtpX509Identifier")
+        try:
+            return str(tls_name.normalize_tls_certificate_name(value))
+        except (tls_name.TlsCertificateNameError, x500.X500Error) as exc:
+            raise CmdletError(
+                f"Cannot process argument transformation on parameter 'TlsCertificateName'. Cannot convert value "
+                f"\"{value}\" to type \"Microsoft.Exchange.Data.SmtpX509Identifier\". Error: \"{exc}\"",
+                f"ParameterArgumentTransformationError,{cmdlet}",
+                "InvalidData",
+            ) from None
+    if param.kind == "any":
+        return value
+    if isinstance(value, (dict, list)):
+        raise bad("System.String")
+    if value is None:
+        raise CmdletError(
+            f"Cannot bind argument to parameter '{param.name}' because it is null.",
+            f"ParameterArgumentValidationErrorNullNotAllowed,{cmdlet}",
+            "InvalidData",
+        )
+    return value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# -- object views -------------------------------------------------------------
+
+
+def certificate_object(cert: Certificate, server: Server) -> dict[str, Any]:
+    return {
+        "Thumbprint": cert.thumbprint,
+        "Subject": cert.subject,
+        "Issuer": cert.issuer,
+        "NotBefore": cert.not_before,
+        "NotAfter": cert.not_after,
+        "Services": flags_to_string(cert.services, SERVICE_BITS),
+        "Status": cert.status,
+        "HasPrivateKey": cert.has_private_key,
+        "IsSelfSigned": cert.self_signed,
+        "RootCAType": "Registry" if cert.self_signed else "ThirdParty",
+        "CertificateDomains": list(cert.domains),
+        "SerialNumber": cert.minted.serial_number,
+        "FriendlyName": cert.friendly_name or "",
+        "Identity": f"{server.fqdn}\\{cert.thumbprint}",
+        "PublicKeySize": cert.minted.public_key_size,
+        "RawData": cert.minted.der,
+    }
+
+
+def receive_connector_object(rc: ReceiveConnector) -> dict[str, Any]:
+    return {
+        "Identity": rc.identity,
+        "Name": rc.name,
+        "Server": rc.server.name,
+        "TransportRole": rc.transport_role or "HubTransport",
+        "Bindings": list(rc.bindings),
+        "Fqdn": rc.fqdn,
+        "AuthMechanism": flags_to_string(rc.auth_mechanism, AUTH_BITS),
+        "PermissionGroups": ", ".join(rc.permission_groups) if rc.permission_groups else "None",
+        "TlsDomainCapabilities": list(rc.tls_domain_capabilities),
+        "TlsCertificateName": rc.tls_certificate_name,
+        "RequireTLS": rc.require_tls,
+        "Enabled": True,
+    }
+
+
+def send_connector_object(sc: SendConnector) -> dict[str, Any]:
+    return {
+        "Identity": sc.name,
+        "Name": sc.name,
+        "AddressSpaces": list(sc.address_spaces),
+        "SourceTransportServers": list(sc.source_transport_servers),
+        "Fqdn": sc.fqdn,
+        "TlsCertificateName": sc.tls_certificate_name,
+        "TlsAuthLevel": sc.tls_auth_level,
+        "TlsDomain": sc.tls_domain,
+        "RequireTLS": sc.require_tls,
+        "CloudServicesMailEnabled": sc.cloud_services_mail_enabled,
+        "SmartHosts": list(sc.smart_hosts),
+        "DNSRoutingEnabled": not sc.smart_hosts,
+        "Enabled": True,
+    }
+
+
+def _version_string(version: str) -> str:
+    parts = version.split(".")
+    if len(parts) >= 4:
+        return f"Version {parts[0]}.{parts[1]} (Build {parts[2]}.{parts[3]})"
+    return f"Version {version}"
+
+
+def server_object(server: Server) -> dict[str, Any]:
+    return {
+        "Name": server.name,
+        "Identity": server.name,
+        "Fqdn": server.fqdn,
+        "ServerRole": "Edge" if server.is_edge else "Mailbox",
+        "IsEdgeServer": server.is_edge,
+        "AdminDisplayVersion": _version_string(server.version),
+        "Edition": "Standard",
+    }
+
+
+# -- the cmdlets ----------------------------------------------------------------
+
+
+def _visible_servers(ctx: Context) -> list[Server]:
+    # An Edge server sees only itself (its AD LDS); a Mailbox server sees the organisation's AD.
+    if ctx.server.is_edge:
+        return [ctx.server]
+    return [s for s in ctx.org.servers.values() if not s.is_edge] + [
+        s for s in ctx.org.servers.values() if s.is_edge
+    ]
+
+
+def _target_server(ctx: Context, name: str | None, cmdlet: str) -> Server:
+    if name is None:
+        return ctx.server
+    target = ctx.org.server(name)
+    if target is None or (ctx.server.is_edge and target is not ctx.server):
+        raise _not_found("server", name, cmdlet, ctx)
+    return target
+
+
+def get_exchange_server(ctx: Context, p: dict) -> list[dict]:
+    if "Identity" in p:
+        return [server_object(_target_server(ctx, p["Identity"], "GetExchangeServer"))]
+    return [server_object(s) for s in _visible_servers(ctx)]
+
+
+def _parameter_set_error(cmdlet: str) -> CmdletError:
+    return CmdletError(
+        "Parameter set cannot be resolved using the specified named parameters.",
+        f"AmbiguousParameterSet,Microsoft.Exchange.Management.SystemConfigurationTasks.{cmdlet}",
+        "InvalidArgument",
+    )
+
+
+def _certificate(ctx: Context, p: dict, cmdlet: str) -> tuple[Server, Certificate | None]:
+    """The server and certificate named by -Thumbprint, -Identity ([SERVER\\]THUMBPRINT) and -Server."""
+    if "Identity" in p and ("Server" in p or "Thumbprint" in p):
+        raise _parameter_set_error(cmdlet)
+    server = _target_server(ctx, p.get("Server"), cmdlet)
+    thumbprint = p.get("Thumbprint")
+    if "Identity" in p:
+        thumbprint = p["Identity"]
+        if "\\" in thumbprint:
+            server_name, thumbprint = thumbprint.split("\\", 1)
+            server = _target_server(ctx, server_name, cmdlet)
+    if thumbprint is None:
+        return server, None
+    cert = server.certificate(thumbprint)
+    if cert is None:
+        raise CmdletError(
+            f"The certificate with thumbprint {thumbprint.replace(' ', '').upper()} was not found.",
+            f"ObjectNotFound,Microsoft.Exchange.Management.SystemConfigurationTasks.{cmdlet}",
+            "ObjectNotFound",
+        )
+    return server, cert
+
+
+def get_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
+    server, cert = _certificate(ctx, p, "GetExchangeCertificate")
+    certs = server.store() if cert is None else [cert]
+    if "DomainName" in p:
+        names = p["DomainName"]
+        certs = sorted((c for c in certs if any(c.covers(n) for n in names)), key=_selection_order)
+    return [certificate_object(c, server) for c in certs]
+
+
+def enable_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
+    server, cert = _certificate(ctx, p, "EnableExchangeCertificate")
+    if cert is None:
+        raise CmdletError(
+            "Cannot process command because of one or more missing mandatory parameters: Thumbprint.",
+            "MissingMandatoryParameter,Microsoft.Exchange.Management.SystemConfigurationTasks.EnableExchangeCertificate",
+            "InvalidArgument",
+        )
+    services = p["Services"]
+    if not cert.has_private_key:
+        raise CmdletError(
+            f"The certificate with thumbprint {cert.thumbprint} doesn't have a private key, so it can't be enabled "
+            "for services.",
+            "InvalidOperation,Microsoft.Exchange.Management.SystemConfigurationTasks.EnableExchangeCertificate",
+        )
+    replaces_default = "SMTP" in services and server.internal_transport_certificate != cert.thumbprint
+    if replaces_default and not p.get("Force", False):
+        # The "Overwrite the existing default SMTP certificate?" prompt cannot be
+        # answered in a non-interactive host: the call fails and nothing changes.
+        current = server.certificate(server.internal_transport_certificate or "") if server.internal_transport_certificate else None
+        current_text = (
+            f"'{current.thumbprint}' (expires {current.not_after:%m/%d/%Y %H:%M:%S})" if current else "(none)"
+        )
+        raise CmdletError(
+            "Overwrite the existing default SMTP certificate?\n\n"
+            f"Current certificate: {current_text}\n"
+            f"Replace it with certificate: '{cert.thumbprint}' (expires {cert.not_after:%m/%d/%Y %H:%M:%S})\n"
+            "PowerShell is running non-interactively and cannot ask for confirmation: "
+            "Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+            "HostException,Microsoft.Exchange.Management.SystemConfigurationTasks.EnableExchangeCertificate",
+            "NotSpecified",
+        )
+    before = (set(cert.services), server.internal_transport_certificate)
+    cert.services |= services
+    if "SMTP" in services:
+        server.internal_transport_certificate = cert.thumbprint
+    if (set(cert.services), server.internal_transport_certificate) != before:
+        ctx.wrote = True
+    else:
+        ctx.warnings.append(f"The command completed successfully but no settings of '{cert.thumbprint}' have been modified.")
+    return []
+
+
+def _find_receive_connectors(ctx: Context, ident: str, cmdlet: str) -> ReceiveConnector:
+    if "\\" in ident:
+        server_name, name = ident.split("\\", 1)
+        server = ctx.org.server(server_name)
+        scope = [server] if server is not None and (not ctx.server.is_edge or server is ctx.server) else []
+    else:
+        # A bare connector name means the local server's connector (Get-ReceiveConnector docs, example 2).
+        name, scope = ident, [ctx.server]
+    found = [rc for s in scope for rc in s.receive_connectors if rc.name.lower() == name.lower()]
+    if not found:
+        raise _not_found("receive connector", ident, cmdlet, ctx)
+    if len(found) > 1:
+        raise CmdletError(
+            f"The operation couldn't be performed because '{ident}' matches multiple entries.",
+            f"ManagementObjectAmbiguousException,{cmdlet}",
+            "NotSpecified",
+        )
+    return found[0]
+
+
+def get_receive_connector(ctx: Context, p: dict) -> list[dict]:
+    if "Identity" in p and "Server" in p:
+        raise _parameter_set_error("GetReceiveConnector")
+    if "Identity" in p:
+        return [receive_connector_object(_find_receive_connectors(ctx, p["Identity"], "GetReceiveConnector"))]
+    servers = [_target_server(ctx, p["Server"], "GetReceiveConnector")] if "Server" in p else _visible_servers(ctx)
+    return [receive_connector_object(rc) for s in servers for rc in s.receive_connectors]
+
+
+def _no_change(ctx: Context, ident: str) -> None:
+    ctx.warnings.append(f"The command completed successfully but no settings of '{ident}' have been modified.")
+
+
+def set_receive_connector(ctx: Context, p: dict) -> list[dict]:
+    rc = _find_receive_connectors(ctx, p["Identity"], "SetReceiveConnector")
+    auth = list(rc.auth_mechanism)
+    if "AuthMechanism" in p:
+        auth = []
+        for item in p["AuthMechanism"]:
+            for part in item.split(","):
+                match = next((n for n in list(AUTH_BITS) + ["None"] if n.lower() == part.strip().lower()), None)
+                if match is None:
+                    raise CmdletError(
+                        f"Cannot bind parameter 'AuthMechanism'. Cannot convert value \"{part.strip()}\" to type "
+                        "\"Microsoft.Exchange.Data.AuthMechanisms\".",
+                        "CannotConvertArgumentNoMessage,SetReceiveConnector",
+                        "InvalidArgument",
+                    )
+                if match != "None":
+                    auth.append(match)
+    require_tls = p.get("RequireTLS", rc.require_tls)
+    if require_tls and "Tls" not in auth:
+        raise CmdletError(
+            "The RequireTLS parameter can't be set to $true when Tls isn't one of the AuthMechanism values.",
+            "InvalidOperation,SetReceiveConnector",
+        )
+    before = (rc.tls_certificate_name, rc.auth_mechanism, rc.require_tls, rc.fqdn)
+    if "TlsCertificateName" in p:
+        rc.tls_certificate_name = p["TlsCertificateName"]
+    rc.auth_mechanism, rc.require_tls = auth, require_tls
+    if "Fqdn" in p:
+        rc.fqdn = p["Fqdn"]
+    if (rc.tls_certificate_name, rc.auth_mechanism, rc.require_tls, rc.fqdn) == before:
+        _no_change(ctx, rc.identity)
+        return []
+    ctx.wrote = True
+    ctx.org.connector_changed(rc)
+    return []
+
+
+def _subscribed_edge(ctx: Context) -> bool:
+    return ctx.server.is_edge and ctx.server.edge_subscription_certificate is not None
+
+
+def get_send_connector(ctx: Context, p: dict) -> list[dict]:
+    connectors = ctx.org.send_connectors
+    if ctx.server.is_edge:
+        # EdgeSync replicates to an Edge the send connectors it is a source server of.
+        connectors = [c for c in connectors if ctx.server.name in c.source_transport_servers]
+    if "Identity" in p:
+        found = [c for c in connectors if c.name.lower() == p["Identity"].lower()]
+        if not found:
+            raise _not_found("send connector", p["Identity"], "GetSendConnector", ctx)
+        connectors = found
+    return [send_connector_object(c) for c in connectors]
+
+
+def set_send_connector(ctx: Context, p: dict) -> list[dict]:
+    if _subscribed_edge(ctx):
+        raise CmdletError(
+            "Set-SendConnector is disabled on this Edge Transport server because it is subscribed to an Active "
+            "Directory site (EdgeSync). Change the send connector on a Mailbox server; EdgeSync replicates it.",
+            "InvalidOperation,SetSendConnector",
+        )
+    sc = ctx.org.send_connector(p["Identity"])
+    if sc is None:
+        raise _not_found("send connector", p["Identity"], "SetSendConnector", ctx)
+    before = (sc.tls_certificate_name,)
+    if "TlsCertificateName" in p:
+        sc.tls_certificate_name = p["TlsCertificateName"]
+    if (sc.tls_certificate_name,) == before:
+        _no_change(ctx, sc.name)
+        return []
+    ctx.wrote = True
+    return []
+
+
+def get_transport_service(ctx: Context, p: dict) -> list[dict]:
+    servers = [_target_server(ctx, p["Identity"], "GetTransportService")] if "Identity" in p else _visible_servers(ctx)
+    if not ctx.server.is_edge:
+        servers = [s for s in servers if not s.is_edge] if "Identity" not in p else servers
+    return [
+        {
+            "Name": s.name,
+            "Identity": s.name,
+            "InternalTransportCertificateThumbprint": s.internal_transport_certificate,
+        }
+        for s in servers
+    ]
+
+
+def _hybrid(ctx: Context, cmdlet: str):
+    if ctx.server.is_edge:
+        raise CmdletError(
+            f"The term '{cmdlet}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again.",
+            "CommandNotFoundException",
+            "ObjectNotFound",
+        )
+    return ctx.org.hybrid_configuration
+
+
+def get_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
+    hc = _hybrid(ctx, "Get-HybridConfiguration")
+    if hc is None:
+        return []
+    return [
+        {
+            "Identity": "Hybrid Configuration",
+            "TlsCertificateName": hc.tls_certificate_name,
+            "ReceivingTransportServers": list(hc.receiving_transport_servers),
+            "SendingTransportServers": list(hc.sending_transport_servers),
+            "EdgeTransportServers": list(hc.edge_transport_servers),
+            "Features": ["OnlineArchive", "FreeBusy", "MailTips", "MessageTracking", "OwaRedirection", "SecureMail", "Photos"],
+        }
+    ]
+
+
+def set_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
+    hc = _hybrid(ctx, "Set-HybridConfiguration")
+    if hc is None:
+        raise _not_found("hybrid configuration", "Hybrid Configuration", "SetHybridConfiguration", ctx)
+    if "TlsCertificateName" in p and p["TlsCertificateName"] != hc.tls_certificate_name:
+        hc.tls_certificate_name = p["TlsCertificateName"]
+        ctx.wrote = True
+    else:
+        _no_change(ctx, "Hybrid Configuration")
+    return []
+
+
+# A deliberately small XPath subset: the one shape the collection sends.
+_XPATH_ID = re.compile(r"EventID\s*=\s*(\d+)")
+_XPATH_AGE = re.compile(r"timediff\(@SystemTime\)\s*<=\s*(\d+)")
+_XPATH_PROVIDER = re.compile(r"Provider\[@Name\s*=\s*'([^']*)'\]")
+_XPATH_SHAPE = re.compile(r"^\*\[System\[[A-Za-z0-9_@=<>'()\[\] .\-]*\]\]$")
+
+
+def get_win_event(ctx: Context, p: dict) -> list[dict]:
+    if "FilterHashtable" in p:
+        raise CmdletError(
+            "exchange-lab implements Get-WinEvent -LogName with -FilterXPath only; the collection sends an XPath.",
+            "NotImplemented,Microsoft.PowerShell.Commands.GetWinEventCommand",
+        )
+    logs = p.get("LogName", ["Application"])
+    if [log.lower() for log in logs] != ["application"]:
+        raise CmdletError(
+            f"There is not an event log on the localhost computer that matches \"{logs[0]}\".",
+            "NoMatchingLogsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            "ObjectNotFound",
+        )
+    xpath = p.get("FilterXPath", "*")
+    ids, age_ms, providers = None, None, None
+    if xpath != "*":
+        if not _XPATH_SHAPE.match(xpath):
+            raise CmdletError(
+                "The specified query is invalid",
+                "System.Diagnostics.Eventing.Reader.EventLogException,Microsoft.PowerShell.Commands.GetWinEventCommand",
+                "NotSpecified",
+            )
+        ids = {int(i) for i in _XPATH_ID.findall(xpath)} or None
+        ages = _XPATH_AGE.findall(xpath)
+        age_ms = int(ages[0]) if ages else None
+        providers = set(_XPATH_PROVIDER.findall(xpath)) or None
+    now = ctx.org.clock.now()
+    events = [
+        e
+        for e in reversed(ctx.server.events)
+        if (ids is None or e.id in ids)
+        and (providers is None or e.source in providers)
+        and (age_ms is None or (now - e.time) <= dt.timedelta(milliseconds=age_ms))
+    ]
+    if "MaxEvents" in p:
+        events = events[: p["MaxEvents"]]
+    if not events:
+        raise CmdletError(
+            "No events were found that match the specified selection criteria.",
+            "NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            "ObjectNotFound",
+        )
+    return [
+        {
+            "Id": e.id,
+            "ProviderName": e.source,
+            "LogName": "Application",
+            "LevelDisplayName": e.level,
+            "TimeCreated": e.time,
+            "MachineName": ctx.server.fqdn,
+            "Message": e.message,
+        }
+        for e in events
+    ]
+
+
+def restart_service(ctx: Context, p: dict) -> list[dict]:
+    for name in p["Name"]:
+        service = next((s for s in TRANSPORT_SERVICES if s.lower() == name.lower()), None)
+        if service is None or (ctx.server.is_edge and service == "MSExchangeFrontEndTransport"):
+            raise CmdletError(
+                f"Cannot find any service with service name '{name}'.",
+                "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.RestartServiceCommand",
+                "ObjectNotFound",
+            )
+        ctx.org.reload_transport(ctx.server, service)
+        ctx.server.restarts += 1
+        ctx.wrote = True
+    return []
+
+
+@dataclass
+class CmdletSpec:
+    name: str
+    params: list[Param]
+    run: Callable[[Context, dict], list[dict]]
+
+
+_COMMON = [Param("DomainController")]
+
+CMDLETS: dict[str, CmdletSpec] = {
+    spec.name.lower(): spec
+    for spec in [
+        CmdletSpec("Get-ExchangeServer", [Param("Identity"), Param("Status", "switch")] + _COMMON, get_exchange_server),
+        CmdletSpec(
+            "Get-ExchangeCertificate",
+            [Param("Thumbprint"), Param("Identity"), Param("Server"), Param("DomainName", "strlist")] + _COMMON,
+            get_exchange_certificate,
+        ),
+        CmdletSpec(
+            "Enable-ExchangeCertificate",
+            [
+                Param("Thumbprint"),
+                Param("Identity"),
+                Param("Services", "services", mandatory=True),
+                Param("Server"),
+                Param("Force", "switch"),
+                Param("DoNotRequireSsl", "switch"),
+                Param("NetworkServiceAllowed", "switch"),
+                Param("Confirm", "switch"),
+            ]
+            + _COMMON,
+            enable_exchange_certificate,
+        ),
+        CmdletSpec("Get-ReceiveConnector", [Param("Identity"), Param("Server")] + _COMMON, get_receive_connector),
+        CmdletSpec(
+            "Set-ReceiveConnector",
+            [
+                Param("Identity", mandatory=True),
+                Param("TlsCertificateName", "tlsname"),
+                Param("RequireTLS", "switch"),
+                Param("AuthMechanism", "strlist"),
+                Param("Fqdn"),
+                Param("Confirm", "switch"),
+            ]
+            + _COMMON,
+            set_receive_connector,
+        ),
+        CmdletSpec("Get-SendConnector", [Param("Identity")] + _COMMON, get_send_connector),
+        CmdletSpec(
+            "Set-SendConnector",
+            [Param("Identity", mandatory=True), Param("TlsCertificateName", "tlsname"), Param("Confirm", "switch")] + _COMMON,
+            set_send_connector,
+        ),
+        CmdletSpec("Get-TransportService", [Param("Identity")] + _COMMON, get_transport_service),
+        CmdletSpec("Get-HybridConfiguration", _COMMON, get_hybrid_configuration),
+        CmdletSpec(
+            "Set-HybridConfiguration",
+            [Param("TlsCertificateName", "tlsname"), Param("Confirm", "switch")] + _COMMON,
+            set_hybrid_configuration,
+        ),
+        CmdletSpec(
+            "Get-WinEvent",
+            [Param("LogName", "strlist"), Param("FilterXPath"), Param("FilterHashtable", "any"), Param("MaxEvents", "int")],
+            get_win_event,
+        ),
+        CmdletSpec("Restart-Service", [Param("Name", "strlist", mandatory=True)], restart_service),
+    ]
+}
+
+
+def run_cmdlet(ctx: Context, name: str, parameters: dict[str, Any]) -> list[dict]:
+    spec = CMDLETS[name.lower()]
+    bound = _bind(spec.name.replace("-", ""), spec.params, parameters)
+    if ctx.server.is_edge and "DomainController" in bound:
+        raise CmdletError(
+            "The DomainController parameter isn't supported on Edge Transport servers.",
+            f"InvalidOperation,{spec.name.replace('-', '')}",
+            "InvalidArgument",
+        )
+    return spec.run(ctx, bound)

@@ -1,0 +1,412 @@
+"""What exchange_command.ps1 does on a real server, done against the model.
+
+The contract is the module's DOCUMENTATION/RETURN (plugins/modules/
+exchange_command.py); the option spec is read from there so the lab validates
+arguments exactly as documented, with Ansible.Basic's messages. The lab runs a
+module only when the source Ansible sent is byte-for-byte the collection's own
+exchange_command.ps1, so the payload and this simulation cannot drift apart
+silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import importlib.util
+import pathlib
+from typing import Any
+
+import yaml
+
+from .cmdlets import CMDLETS, CmdletError, Context, run_cmdlet
+from .model import Organization, Server
+
+COLLECTION_ROOT = pathlib.Path(__file__).resolve().parents[2]
+PAYLOAD_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.ps1"
+DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.py"
+PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.modules.exchange_command.ps1"
+
+ALLOW_LIST = [spec.name for spec in CMDLETS.values()]
+EXCHANGE_CMDLETS = [n for n in ALLOW_LIST if n not in ("Get-WinEvent", "Restart-Service")]
+NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def load_option_spec(doc_path: pathlib.Path = DOC_PATH) -> dict:
+    spec = importlib.util.spec_from_file_location("_exchange_command_doc", doc_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return yaml.safe_load(module.DOCUMENTATION)["options"]
+
+
+# -- argument validation, as Ansible.Basic does it ---------------------------
+
+
+class ArgumentError(Exception):
+    pass
+
+
+def _convert(name: str, value: Any, kind: str, context: list[str]) -> Any:
+    where = f" found in {' -> '.join(context)}" if context else ""
+
+    def fail(reason: str) -> ArgumentError:
+        return ArgumentError(
+            f"argument for {name} is of type {_dotnet_type(value)} and we were unable to convert to {kind}: {reason}{where}"
+        )
+
+    if kind == "str":
+        if isinstance(value, (dict, list)):
+            raise fail("value is not a string")
+        return value if isinstance(value, str) else str(value) if not isinstance(value, bool) else str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
+            return value.lower() in ("yes", "true", "on", "1")
+        raise fail("The value is not a valid boolean")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise fail("not an integer")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise fail("not an integer") from None
+    if kind == "list":
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",")]
+        if isinstance(value, dict):
+            raise fail("value is a dictionary")
+        return [value]
+    if kind == "dict":
+        if isinstance(value, dict):
+            return value
+        raise fail("value is not a dictionary")
+    return value
+
+
+def _dotnet_type(value: Any) -> str:
+    return {
+        str: "System.String",
+        bool: "System.Boolean",
+        int: "System.Int32",
+        float: "System.Double",
+        list: "System.Collections.ArrayList",
+        dict: "System.Collections.Hashtable",
+    }.get(type(value), "System.Object")
+
+
+def validate(options: dict, given: dict, module_name: str, context: list[str] | None = None) -> dict:
+    context = context or []
+    where = f" found in {' -> '.join(context)}" if context else ""
+    legal = {k.lower(): k for k in options}
+    params: dict[str, Any] = {}
+    unsupported = []
+    for key, value in given.items():
+        if not context and key.startswith("_ansible_"):
+            continue
+        name = legal.get(key.lower())
+        if name is None:
+            unsupported.append(key)
+        else:
+            params[name] = value
+    if unsupported:
+        raise ArgumentError(
+            f"Unsupported parameters for ({module_name}) module: {', '.join(sorted(unsupported))}{where}. "
+            f"Supported parameters include: {', '.join(sorted(options))}"
+        )
+    missing = [k for k, o in options.items() if o.get("required") and params.get(k) is None]
+    if missing:
+        raise ArgumentError(f"missing required arguments: {', '.join(missing)}{where}")
+    for name, option in options.items():
+        value = params.get(name)
+        if value is None:
+            params[name] = option.get("default")
+            continue
+        kind = option.get("type", "str")
+        value = _convert(name, value, kind, context)
+        if kind == "list" and option.get("elements"):
+            value = [_convert(name, v, option["elements"], context) for v in value]
+            if option.get("suboptions"):
+                value = [
+                    validate(option["suboptions"], v, module_name, context + [name]) for v in value
+                ]
+        if option.get("choices"):
+            allowed = [str(c) for c in option["choices"]]
+            if str(value).lower() not in [a.lower() for a in allowed]:
+                raise ArgumentError(
+                    f"value of {name} must be one of: {', '.join(allowed)}. Got no match for: {value}{where}"
+                )
+        params[name] = value
+    return params
+
+
+def masked_invocation(options: dict, given: dict) -> dict:
+    return {
+        k: (NO_LOG if options.get(k, {}).get("no_log") and v is not None else v)
+        for k, v in given.items()
+        if not k.startswith("_ansible_")
+    }
+
+
+# -- flattening, as ConvertTo-FlatValue does ---------------------------------
+
+
+def flatten(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (list, tuple, set)):
+        return [flatten(v) for v in value]
+    return str(value)
+
+
+def _project(obj: dict, properties: list[str]) -> dict:
+    lowered = {k.lower(): k for k in obj}
+    return {p: flatten(obj.get(lowered.get(p.lower(), p))) for p in properties}
+
+
+# -- the run -------------------------------------------------------------------
+
+
+class PayloadRunner:
+    def __init__(self, org: Organization, payload_path: pathlib.Path = PAYLOAD_PATH, doc_path: pathlib.Path = DOC_PATH):
+        self.org = org
+        self.payload_path = payload_path
+        self.options = load_option_spec(doc_path)
+
+    def expected_source(self) -> bytes:
+        # Read per run so an edited payload is noticed rather than silently trusted.
+        return self.payload_path.read_bytes()
+
+    def check_source(self, source: str) -> str | None:
+        expected = self.expected_source()
+        received = source.encode("utf-8")
+        if received == expected:
+            return None
+        return (
+            f"exchange-lab refuses to run exchange_command: the module Ansible sent (sha256 "
+            f"{hashlib.sha256(received).hexdigest()[:16]}) is not this lab's {self.payload_path} (sha256 "
+            f"{hashlib.sha256(expected).hexdigest()[:16]}). Start the lab from the same checkout as the collection."
+        )
+
+    def run(self, server: Server, module_args: dict, check_mode: bool) -> tuple[dict, int, list[dict]]:
+        """Returns (module result, exit code, journal entries for each step)."""
+        module_name = module_args.get("_ansible_module_name") or "exchange_command"
+        result: dict[str, Any] = {"changed": False, "invocation": {"module_args": masked_invocation(self.options, module_args)}}
+        journal: list[dict] = []
+        try:
+            params = validate(self.options, module_args, module_name)
+        except ArgumentError as exc:
+            return self._fail(result, str(exc)), 1, journal
+        if (params.get("username") is None) != (params.get("password") is None):
+            return self._fail(result, "parameters are required together: username, password"), 1, journal
+        steps = params["steps"]
+        result["steps"], result["stop"] = [], None
+        problem = _validate_steps(steps, check_mode)
+        if problem:
+            return self._fail(result, problem), 1, journal
+        by_name = {n.lower(): n for n in ALLOW_LIST}
+        with self.org.lock:
+            server.launches += 1
+            cmdlets = [by_name[s["cmdlet"].lower()] for s in steps]
+            session = "snapin" if params["session"] == "snapin" or (params["session"] == "auto" and server.is_edge) else "remote"
+            if self._take_fault(server, "snapin_missing", cmdlets):
+                return self._fail(result, _session_failure(session, params)), 1, journal
+            result["session"] = session
+            if any(not c.startswith("Get-") for c in cmdlets):
+                fault = self._take_fault(server, "concurrent_change", cmdlets)
+                if fault:
+                    self._apply_concurrent_change(server, fault)
+            out_steps: list[dict] = []
+            result["steps"] = out_steps
+            result["stop"] = None
+            for index, (step, cmdlet) in enumerate(zip(steps, cmdlets)):
+                entry = {
+                    "index": index,
+                    "id": step.get("id"),
+                    "cmdlet": step["cmdlet"],
+                    "status": "ok",
+                    "objects": [],
+                    "warnings": [],
+                    "error": None,
+                    "error_id": None,
+                }
+                out_steps.append(entry)
+                parameters = dict(step["parameters"])
+                if params.get("domain_controller") and cmdlet in EXCHANGE_CMDLETS and not server.is_edge:
+                    parameters["DomainController"] = params["domain_controller"]
+                journal.append({"cmdlet": cmdlet, "parameters": parameters})
+                ctx = Context(self.org, server)
+                try:
+                    fault = self._take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0)
+                    if fault is not None:
+                        raise _fault_error(fault["kind"], cmdlet, server, self.org)
+                    objects = run_cmdlet(ctx, cmdlet, parameters)
+                except CmdletError as exc:
+                    if cmdlet == "Get-WinEvent" and exc.error_id.startswith("NoMatchingEventsFound"):
+                        objects = []
+                    else:
+                        entry.update(status="error", error=exc.message, error_id=exc.error_id, warnings=ctx.warnings)
+                        journal[-1]["error"] = exc.message
+                        result["stop"] = {
+                            "index": index,
+                            "reason": "error",
+                            "message": f"step {index} ({step['cmdlet']}) failed: {exc.message}",
+                            "mismatches": [],
+                        }
+                        break
+                entry["warnings"] = ctx.warnings
+                entry["objects"] = [_project(o, step["properties"]) for o in objects]
+                if ctx.wrote:
+                    server.writes += 1
+                if not cmdlet.startswith("Get-"):
+                    result["changed"] = True
+                if step.get("guard") is not None:
+                    mismatch = _check_guard(step["guard"], objects)
+                    if mismatch is not None:
+                        entry["status"] = "guard_failed"
+                        result["stop"] = {"index": index, "reason": "guard", **mismatch}
+                        result["stop"]["message"] = f"guard failed on step {index} ({step['cmdlet']}): " + mismatch["message"]
+                        journal[-1]["guard_failed"] = True
+                        break
+            self.org.end_of_launch(server)
+        if result["stop"] is not None:
+            return self._fail(result, result["stop"]["message"]), 1, journal
+        return result, 0, journal
+
+    @staticmethod
+    def _fail(result: dict, msg: str) -> dict:
+        result["failed"] = True
+        result["msg"] = msg
+        return result
+
+    @staticmethod
+    def _take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True) -> dict | None:
+        kinds = (kinds,) if isinstance(kinds, str) else kinds
+        lowered = {c.lower() for c in cmdlets}
+        for fault in server.faults:
+            if fault["kind"] not in kinds:
+                continue
+            if fault.get("cmdlet") is None and not first:
+                continue
+            if fault.get("cmdlet") is not None and fault["cmdlet"].lower() not in lowered:
+                continue
+            fault["times"] = fault.get("times", 1) - 1
+            if fault["times"] <= 0:
+                server.faults.remove(fault)
+            return fault
+        return None
+
+    def _apply_concurrent_change(self, server: Server, fault: dict) -> None:
+        # Another administrator's Set-*Connector lands between our read and our write.
+        name = fault["connector"]
+        rc = next((c for c in server.receive_connectors if c.name.lower() == name.lower()), None)
+        if rc is not None:
+            rc.tls_certificate_name = fault.get("value")
+            self.org.connector_changed(rc)
+            return
+        sc = self.org.send_connector(name)
+        if sc is not None:
+            sc.tls_certificate_name = fault.get("value")
+
+
+def _fault_error(kind: str, cmdlet: str, server: Server, org: Organization) -> CmdletError:
+    if kind == "access_denied":
+        return CmdletError(
+            f"Active Directory operation failed on DC01.{org.name}.com. This error is not retriable. Additional "
+            "information: Insufficient access rights to perform the operation.",
+            f"ADOperationException,{cmdlet.replace('-', '')}",
+            "WriteError",
+        )
+    return CmdletError(
+        "An error caused a change in the current set of domain controllers.",
+        f"ADServerSettingsChangedException,{cmdlet.replace('-', '')}",
+        "NotSpecified",
+    )
+
+
+def _check_guard(guard: dict, objects: list[dict]) -> dict | None:
+    if len(objects) != 1:
+        return {
+            "message": f"expected exactly one object, got {len(objects)}",
+            "mismatches": [],
+        }
+    mismatches = []
+    for prop, expected in guard.items():
+        actual = _project(objects[0], [prop])[prop]
+        same = (actual is None and expected is None) or (
+            actual is not None and expected is not None and _as_string(actual) == _as_string(expected)
+        )
+        if not same:
+            mismatches.append({"property": prop, "expected": expected, "actual": actual})
+    if not mismatches:
+        return None
+    text = "; ".join(f"{m['property']} is {_shown(m['actual'])} but {_shown(m['expected'])} was expected" for m in mismatches)
+    return {"message": text, "mismatches": mismatches}
+
+
+def _as_string(value: Any) -> str:
+    # PowerShell's [string] of a flattened value: booleans as True/False, lists joined by spaces.
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, list):
+        return " ".join(_as_string(v) for v in value)
+    return str(value)
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else f"'{_as_string(value)}'"
+
+
+def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
+    """The payload's checks of every step, made before anything runs; the message it fails with."""
+    by_name = {n.lower(): n for n in ALLOW_LIST}
+    for i, step in enumerate(steps):
+        name = by_name.get(step["cmdlet"].lower())
+        if name is None:
+            return f"step {i}: cmdlet '{step['cmdlet']}' is not allowed; exchange_command runs only {', '.join(ALLOW_LIST)}"
+        keys = list(step["parameters"])
+        for key in keys:
+            # PowerShell binds the alias 'ea' and unique prefixes of ErrorAction too.
+            if key.lower() == "ea" or (key and "erroraction".startswith(key.lower())):
+                return f"step {i} ({step['cmdlet']}): parameter '{key}' is not accepted; ErrorAction is always Stop"
+        if name == "Restart-Service":
+            services = []
+            if len(keys) == 1 and keys[0].lower() == "name":
+                value = step["parameters"][keys[0]]
+                services = value if isinstance(value, list) else [value]
+            allowed = {"msexchangetransport", "msexchangefrontendtransport"}
+            if not services or any(not isinstance(v, str) or v.lower() not in allowed for v in services):
+                return (
+                    f"step {i} ({step['cmdlet']}): only the parameter Name with MSExchangeTransport or "
+                    "MSExchangeFrontEndTransport is accepted"
+                )
+        if check_mode and not name.startswith("Get-"):
+            return f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only Get-* cmdlets"
+    return None
+
+
+def _session_failure(session: str, params: dict) -> str:
+    """The payload's message when the Exchange session cannot be opened (the snapin_missing fault)."""
+    if session == "snapin":
+        tried = "session=snapin (snap-ins of bin\\exShell.psc1, then bin\\Exchange.ps1)"
+        cause = "No snap-ins have been registered for Windows PowerShell version 5."
+        check = (
+            "that this is an Exchange server with the management tools, its install path ($env:ExchangeInstallPath, "
+            "or MsiInstallPath under HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup), that the snap-ins load "
+            "in 64-bit Windows PowerShell, and that the account is a local Administrator"
+        )
+    else:
+        tried = "session=remote (bin\\RemoteExchange.ps1, Connect-ExchangeServer -Auto)"
+        cause = "no Exchange cmdlet is available after loading the Exchange shell"
+        check = (
+            "that the account holds an Exchange RBAC role with these cmdlets and is not denied remote PowerShell "
+            "(RemotePowerShellEnabled). Over WinRM the session to /PowerShell is a second hop, which fails without "
+            "delegated credentials: use become with runas, or set username and password"
+        )
+    return f"could not open the Exchange session, {tried}: {cause}. Check {check}."

@@ -1,0 +1,69 @@
+"""Shared fixtures: scenario paths, an in-process lab, and an SMTP STARTTLS client."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import smtplib
+import ssl
+from dataclasses import dataclass
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "tests" / "scenarios"
+
+
+@pytest.fixture
+def scenario_path():
+    def get(name: str) -> pathlib.Path:
+        path = SCENARIOS / name
+        assert path.exists(), path
+        return path
+
+    return get
+
+
+@dataclass
+class StartTls:
+    offered: bool
+    thumbprint: str | None = None
+    error: str | None = None
+
+
+def starttls(host: str, port: int, timeout: float = 10) -> StartTls:
+    """EHLO, and STARTTLS when offered: what a sending server would see. Never sends mail."""
+    with smtplib.SMTP(host, port, local_hostname="probe.example.net", timeout=timeout) as client:
+        client.ehlo()
+        if not client.has_extn("starttls"):
+            return StartTls(False)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            client.starttls(context=context)
+        except (ssl.SSLError, smtplib.SMTPException, ConnectionError) as exc:
+            return StartTls(True, error=f"{type(exc).__name__}: {exc}")
+        der = client.sock.getpeercert(binary_form=True)
+        return StartTls(True, hashlib.sha1(der).hexdigest().upper())
+
+
+@pytest.fixture
+def running_lab(tmp_path):
+    """Start a lab in this process on a scenario; yields the Lab, stops it afterwards."""
+    from exchange_lab.server import Lab, LabThread
+
+    threads = []
+
+    def start(path, **kwargs) -> Lab:
+        kwargs.setdefault("state_path", tmp_path / "state.yml")
+        kwargs.setdefault("inventory_path", tmp_path / "inventory.ini")
+        kwargs.setdefault("journal_path", tmp_path / "journal.jsonl")
+        thread = LabThread(Lab(path, **kwargs))
+        lab = thread.__enter__()
+        threads.append(thread)
+        return lab
+
+    yield start
+    for thread in threads:
+        thread.__exit__(None, None, None)
