@@ -277,3 +277,36 @@ def test_the_show_playbook_prints_certificates_and_connectors_and_is_safe_under_
         assert "TlsCertificateName <I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com" in proc.stdout
         assert "subject CN=smtp.contoso.com, O=Contoso Ltd, L=Redmond, S=Washington, C=US" in proc.stdout
     assert all(s["writes"] == 0 for s in state(lab)["servers"])
+
+
+def test_another_module_gets_the_error_of_a_host_without_it(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "win_whoami.ps1").write_text("#!powershell\n#AnsibleRequires -CSharpUtil Ansible.Basic\n$m = [Ansible.Basic.AnsibleModule]::Create($args, @{})\n$m.ExitJson()\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LIBRARY=str(library), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [str(BIN / "ansible"), "EX01", "-i", str(lab.inventory_path), "-m", "win_whoami"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "The term 'win_whoami' is not recognized" in proc.stdout + proc.stderr
+    assert state(lab)["servers"][0]["launches"] == 0
+
+
+def test_the_built_collection_holds_collection_content_only(tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import tarfile
+
+    with tarfile.open(next(tmp_path.glob("exchange-transport_tls-*.tar.gz"))) as tar:
+        top = {name.split("/", 1)[0] for name in tar.getnames()}
+        names = tar.getnames()
+    assert {"plugins", "meta", "playbooks", "README.md", "MANIFEST.json"} <= top
+    assert "plugins/modules/exchange_command.ps1" in names and "plugins/module_utils/x500.py" in names
+    leaked = top & {".venv", ".venv-2.19", "lab", "collections", "tests", "tools", "ansible.cfg", "demo-output", "lab-state", "bench-results", "requirements", ".git", ".ci"}
+    assert not leaked
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
