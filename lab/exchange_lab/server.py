@@ -53,7 +53,7 @@ class _SmtpBackend:
         events_before = len(self.server.events)
         sel = self.lab.org.starttls(rc)
         if len(self.server.events) != events_before:
-            self.lab.write_state()
+            self.lab.changed()
         if not sel.offered:
             return None
         cert = sel.certificate
@@ -91,6 +91,12 @@ class Lab:
         self.winrm: dict[str, WinRMServer] = {}
         self.smtp: dict[str, SmtpServer] = {}
         self._state_lock = threading.Lock()
+        # Coalesced state writes: every change is on disk before the client that
+        # caused it is answered, but one write covers every change made while the
+        # previous write was running (a 50-fork wave needs a few writes, not 50).
+        self._changes = 0
+        self._persisted = 0
+        self._persist_lock: asyncio.Lock | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -138,11 +144,13 @@ class Lab:
             fault = self.runner._take_fault(server, TRANSPORT_FAULTS, cmdlets)
         if fault is not None:
             self._journal({"server": server.name, "fault": fault["kind"], "cmdlets": cmdlets})
-            self.write_state()
+            self._changes += 1
+            await self.persist()
             raise TransportFault(fault["kind"])
         if self.org.launch_seconds:
             await asyncio.sleep(self.org.launch_seconds)
         result, rc, steps = self.runner.run(server, module.module_args, module.check_mode)
+        self._changes += 1
         self._journal(
             {
                 "server": server.name,
@@ -154,7 +162,7 @@ class Lab:
                 "msg": result.get("msg"),
             }
         )
-        self.write_state()
+        await self.persist()
         return CommandResult(stdout=json.dumps(result), rc=rc)
 
     @staticmethod
@@ -188,6 +196,27 @@ class Lab:
             tmp = self.state_path.with_name(self.state_path.name + ".tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, self.state_path)
+
+    def changed(self) -> None:
+        """A change outside a launch (an event logged by an SMTP session): persist it soon."""
+        self._changes += 1
+        asyncio.get_running_loop().create_task(self.persist())
+
+    async def persist(self) -> None:
+        """Return once the state on disk includes every change counted so far."""
+        if not self.state_path:
+            return
+        wanted = self._changes
+        if self._persist_lock is None:
+            self._persist_lock = asyncio.Lock()
+        async with self._persist_lock:
+            if self._persisted >= wanted:
+                return
+            covered = self._changes
+            # Off the loop, so launches finishing meanwhile queue here and the
+            # next write covers them all; the snapshot is taken under org.lock.
+            await asyncio.get_running_loop().run_in_executor(None, self.write_state)
+            self._persisted = covered
 
     def _journal(self, entry: dict) -> None:
         if not self.journal_path:

@@ -706,8 +706,10 @@ def test_dump_format_is_stable_and_readable():
     assert text.splitlines()[:4] == ["format: 1", "organization: contoso", "now: 2026-11-27T12:00:00Z",
                                      "latency:"]
     assert "  tls_certificate_name: {certificate: EX01/old}" in text
-    assert "        services: [IIS, SMTP]" in text
-    assert "        not_before: 2025-09-01T00:00:00Z" in text
+    # Short lists stay on one line; how far block lists are indented depends on
+    # the emitter (libyaml writes them at their key's indentation).
+    assert re.search(r"^ +services: \[IIS, SMTP\]$", text, re.M)
+    assert re.search(r"^ +not_before: 2025-09-01T00:00:00Z$", text, re.M)
     assert "edge_subscription_certificate" not in text.split("- name: EX02")[1].split("- name: EDGE01")[0]
     edge = text.split("- name: EDGE01")[1]
     assert "transport_role" not in edge and "issuer" not in edge
