@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import importlib.util
 import pathlib
+import re
 from typing import Any
 
 import yaml
@@ -127,7 +128,7 @@ def validate(options: dict, given: dict, module_name: str, context: list[str] | 
         kind = option.get("type", "str")
         value = _convert(name, value, kind, context)
         if kind == "list" and option.get("elements"):
-            value = [_convert(name, v, option["elements"], context) for v in value]
+            value = [_convert(f"list entry {name}", v, option["elements"], context) for v in value]
             if option.get("suboptions"):
                 value = [
                     validate(option["suboptions"], v, module_name, context + [name]) for v in value
@@ -142,12 +143,28 @@ def validate(options: dict, given: dict, module_name: str, context: list[str] | 
     return params
 
 
-def masked_invocation(options: dict, given: dict) -> dict:
-    return {
-        k: (NO_LOG if options.get(k, {}).get("no_log") and v is not None else v)
-        for k, v in given.items()
-        if not k.startswith("_ansible_")
-    }
+def load_no_log_options(payload_path: pathlib.Path = PAYLOAD_PATH) -> set[str]:
+    """Option names the payload's own spec marks no_log (DOCUMENTATION has no such field)."""
+    text = payload_path.read_text(encoding="utf-8")
+    return set(re.findall(r"(\w+)\s*=\s*@\{[^{}]*\bno_log\s*=\s*\$true", text, re.IGNORECASE))
+
+
+def remove_no_log_values(value: Any, secrets: set[str]) -> Any:
+    """Ansible.Basic's RemoveNoLogValues: a secret value becomes a marker, one inside a string is starred."""
+    if isinstance(value, dict):
+        return {k: remove_no_log_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [remove_no_log_values(v, secrets) for v in value]
+    if value is None:
+        return None
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if text in secrets:
+        return NO_LOG
+    if isinstance(value, (bool, int, float)):
+        return NO_LOG if any(secret in text for secret in secrets) else value
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
 
 
 # -- flattening, as ConvertTo-FlatValue does ---------------------------------
@@ -178,6 +195,7 @@ class PayloadRunner:
         self.org = org
         self.payload_path = payload_path
         self.options = load_option_spec(doc_path)
+        self.no_log = load_no_log_options(payload_path)
 
     def expected_source(self) -> bytes:
         # Read per run so an edited payload is noticed rather than silently trusted.
@@ -196,8 +214,18 @@ class PayloadRunner:
 
     def run(self, server: Server, module_args: dict, check_mode: bool) -> tuple[dict, int, list[dict]]:
         """Returns (module result, exit code, journal entries for each step)."""
+        result, rc, journal = self._run(server, module_args, check_mode)
+        # As Ansible.Basic: no_log values are masked in the invocation and the message.
+        secrets = {str(module_args[k]) for k in module_args if k in self.no_log and module_args[k] not in (None, "")}
+        result["invocation"] = {"module_args": remove_no_log_values(
+            {k: v for k, v in module_args.items() if not k.startswith("_ansible_")}, secrets)}
+        if "msg" in result:
+            result["msg"] = remove_no_log_values(result["msg"], secrets)
+        return result, rc, journal
+
+    def _run(self, server: Server, module_args: dict, check_mode: bool) -> tuple[dict, int, list[dict]]:
         module_name = module_args.get("_ansible_module_name") or "exchange_command"
-        result: dict[str, Any] = {"changed": False, "invocation": {"module_args": masked_invocation(self.options, module_args)}}
+        result: dict[str, Any] = {"changed": False}
         journal: list[dict] = []
         try:
             params = validate(self.options, module_args, module_name)

@@ -310,3 +310,22 @@ def test_the_built_collection_holds_collection_content_only(tmp_path):
     leaked = top & {".venv", ".venv-2.19", "lab", "collections", "tests", "tools", "ansible.cfg", "demo-output", "lab-state", "bench-results", "requirements", ".git", ".ci"}
     assert not leaked
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_session_password_never_shows_at_vvvv_nor_in_the_labs_files(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    secret = "Pa55-w0rd-that-must-not-leak"
+    task = command(
+        {"cmdlet": "Get-ExchangeServer", "properties": ["Name"]},
+        username="CONTOSO\\svc-exchange",
+        password=secret,
+    )
+    rc, output, results = play(lab, tmp_path, [task], hosts="EX01", args=("-vvvv",))
+    r = results["EX01"]["r0"]
+    assert r["steps"][0]["objects"] == [{"Name": "EX01"}, {"Name": "EX02"}, {"Name": "EDGE01"}]
+    # 2.21 keeps the module's invocation in the registered result; 2.19 prints it only at -vvv and up.
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in output + json.dumps(results)
+    assert "ESTABLISH WINRM CONNECTION" in output, "the run was verbose"
+    for where, text in (("ansible output", output), ("results", json.dumps(results)),
+                        ("journal", lab.journal_path.read_text()), ("state", lab.state_path.read_text())):
+        assert secret not in text, where

@@ -8,6 +8,7 @@ listener, comparing the presented certificate's SHA-1 thumbprint.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -428,3 +429,30 @@ def test_get_winevent_filters_by_id_and_age_and_a_miss_is_not_an_error():
     step["parameters"]["FilterXPath"] = xpath.replace("12014", "12018").replace("12016", "12019")
     result, code = run(org, "EX01", [step])
     assert code == 0 and result["steps"][0]["objects"] == [] and result["steps"][0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"steps": [], "colour": "red"}, "Unsupported parameters for (exchange_command) module: colour. Supported parameters include: connection_uri, domain_controller, password, session, steps, username"),
+        ({}, "missing required arguments: steps"),
+        ({"steps": [{"parameters": {}}]}, "missing required arguments: cmdlet found in steps"),
+        ({"steps": [{"cmdlet": "Get-ExchangeServer", "shape": 1}]}, "Unsupported parameters for (exchange_command) module: shape found in steps."),
+        ({"steps": [], "session": "ssh"}, "value of session must be one of: auto, snapin, remote. Got no match for: ssh"),
+        ({"steps": [], "username": "u"}, "parameters are required together: username, password"),
+        ({"steps": "Get-ExchangeServer"}, "argument for list entry steps is of type System.String and we were unable to convert to dict"),
+    ],
+)
+def test_module_arguments_are_validated_as_ansible_basic_does(args, message):
+    org = org_of("no-certificate-12014.yml")
+    result, code, _ = PayloadRunner(org).run(org.server("EX01"), args, False)
+    assert code == 1 and message in result["msg"], result["msg"]
+    assert org.server("EX01").launches == 0
+
+
+def test_a_no_log_value_is_masked_in_invocation_and_message():
+    org = org_of("no-certificate-12014.yml")
+    args = {"steps": [{"cmdlet": "Get-Nothing"}], "username": "u", "password": "hunter2"}
+    result, code, _ = PayloadRunner(org).run(org.server("EX01"), args, False)
+    assert result["invocation"]["module_args"]["password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert "hunter2" not in json.dumps(result)
