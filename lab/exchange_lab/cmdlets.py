@@ -59,7 +59,7 @@ class Param:
     mandatory: bool = False
 
 
-def _not_found(what: str, ident: str, cmdlet: str, ctx: Context) -> CmdletError:
+def _not_found(ident: str, cmdlet: str, ctx: Context) -> CmdletError:
     dc = "localhost" if ctx.server.is_edge else f"DC01.{ctx.org.name}.com"
     return CmdletError(
         f"The operation couldn't be performed because object '{ident}' couldn't be found on '{dc}'.",
@@ -272,7 +272,7 @@ def _target_server(ctx: Context, name: str | None, cmdlet: str) -> Server:
         return ctx.server
     target = ctx.org.server(name)
     if target is None or (ctx.server.is_edge and target is not ctx.server):
-        raise _not_found("server", name, cmdlet, ctx)
+        raise _not_found(name, cmdlet, ctx)
     return target
 
 
@@ -375,7 +375,7 @@ def _find_receive_connectors(ctx: Context, ident: str, cmdlet: str) -> ReceiveCo
         name, scope = ident, [ctx.server]
     found = [rc for s in scope for rc in s.receive_connectors if rc.name.lower() == name.lower()]
     if not found:
-        raise _not_found("receive connector", ident, cmdlet, ctx)
+        raise _not_found(ident, cmdlet, ctx)
     if len(found) > 1:
         raise CmdletError(
             f"The operation couldn't be performed because '{ident}' matches multiple entries.",
@@ -447,7 +447,7 @@ def get_send_connector(ctx: Context, p: dict) -> list[dict]:
     if "Identity" in p:
         found = [c for c in connectors if c.name.lower() == p["Identity"].lower()]
         if not found:
-            raise _not_found("send connector", p["Identity"], "GetSendConnector", ctx)
+            raise _not_found(p["Identity"], "GetSendConnector", ctx)
         connectors = found
     return [send_connector_object(c) for c in connectors]
 
@@ -461,7 +461,7 @@ def set_send_connector(ctx: Context, p: dict) -> list[dict]:
         )
     sc = ctx.org.send_connector(p["Identity"])
     if sc is None:
-        raise _not_found("send connector", p["Identity"], "SetSendConnector", ctx)
+        raise _not_found(p["Identity"], "SetSendConnector", ctx)
     before = (sc.tls_certificate_name,)
     if "TlsCertificateName" in p:
         sc.tls_certificate_name = p["TlsCertificateName"]
@@ -517,7 +517,7 @@ def get_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
 def set_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
     hc = _hybrid(ctx, "Set-HybridConfiguration")
     if hc is None:
-        raise _not_found("hybrid configuration", "Hybrid Configuration", "SetHybridConfiguration", ctx)
+        raise _not_found("Hybrid Configuration", "SetHybridConfiguration", ctx)
     if "TlsCertificateName" in p and p["TlsCertificateName"] != hc.tls_certificate_name:
         hc.tls_certificate_name = p["TlsCertificateName"]
         ctx.wrote = True

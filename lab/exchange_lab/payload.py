@@ -243,17 +243,17 @@ class PayloadRunner:
             server.launches += 1
             cmdlets = [by_name[s["cmdlet"].lower()] for s in steps]
             session = "snapin" if params["session"] == "snapin" or (params["session"] == "auto" and server.is_edge) else "remote"
-            if self._take_fault(server, "snapin_missing", cmdlets):
+            if take_fault(server, "snapin_missing", cmdlets):
                 return self._fail(result, _session_failure(session, params)), 1, journal
             result["session"] = session
             if any(not c.startswith("Get-") for c in cmdlets):
-                fault = self._take_fault(server, "concurrent_change", cmdlets)
+                fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
                     self._apply_concurrent_change(server, fault)
             out_steps: list[dict] = []
             result["steps"] = out_steps
             result["stop"] = None
-            for index, (step, cmdlet) in enumerate(zip(steps, cmdlets)):
+            for index, (step, cmdlet) in enumerate(zip(steps, cmdlets, strict=True)):
                 entry = {
                     "index": index,
                     "id": step.get("id"),
@@ -271,7 +271,7 @@ class PayloadRunner:
                 journal.append({"cmdlet": cmdlet, "parameters": parameters})
                 ctx = Context(self.org, server)
                 try:
-                    fault = self._take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0)
+                    fault = take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0)
                     if fault is not None:
                         raise _fault_error(fault["kind"], cmdlet, server, self.org)
                     objects = run_cmdlet(ctx, cmdlet, parameters)
@@ -313,23 +313,6 @@ class PayloadRunner:
         result["msg"] = msg
         return result
 
-    @staticmethod
-    def _take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True) -> dict | None:
-        kinds = (kinds,) if isinstance(kinds, str) else kinds
-        lowered = {c.lower() for c in cmdlets}
-        for fault in server.faults:
-            if fault["kind"] not in kinds:
-                continue
-            if fault.get("cmdlet") is None and not first:
-                continue
-            if fault.get("cmdlet") is not None and fault["cmdlet"].lower() not in lowered:
-                continue
-            fault["times"] = fault.get("times", 1) - 1
-            if fault["times"] <= 0:
-                server.faults.remove(fault)
-            return fault
-        return None
-
     def _apply_concurrent_change(self, server: Server, fault: dict) -> None:
         # Another administrator's Set-*Connector lands between our read and our write.
         name = fault["connector"]
@@ -341,6 +324,28 @@ class PayloadRunner:
         sc = self.org.send_connector(name)
         if sc is not None:
             sc.tls_certificate_name = fault.get("value")
+
+
+def take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True) -> dict | None:
+    """Consume one matching fault of the server: its kind, and its cmdlet if it names one.
+
+    A fault without a cmdlet hits a launch (or, for cmdlet faults, the launch's
+    first step: `first`). Exhausted faults leave the state.
+    """
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    lowered = {c.lower() for c in cmdlets}
+    for fault in server.faults:
+        if fault["kind"] not in kinds:
+            continue
+        if fault.get("cmdlet") is None and not first:
+            continue
+        if fault.get("cmdlet") is not None and fault["cmdlet"].lower() not in lowered:
+            continue
+        fault["times"] = fault.get("times", 1) - 1
+        if fault["times"] <= 0:
+            server.faults.remove(fault)
+        return fault
+    return None
 
 
 def _fault_error(kind: str, cmdlet: str, server: Server, org: Organization) -> CmdletError:

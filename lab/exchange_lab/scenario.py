@@ -547,7 +547,7 @@ def _items(ctx: _Ctx, value: Any, path: str, line: int, expected: str = "a list"
         _type_error(ctx, line, path, expected, value)
         return None
     lines = getattr(value, "item_lines", None) or [line] * len(value)
-    return [(f"{path}[{i}]", item, item_line) for i, (item, item_line) in enumerate(zip(value, lines))]
+    return [(f"{path}[{i}]", item, item_line) for i, (item, item_line) in enumerate(zip(value, lines, strict=True))]
 
 
 # --------------------------------------------------------------------------- scalar checks

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import scenario as scenario_mod
 from .model import SERVICE_BITS, Organization, Server
-from .payload import PAYLOAD_SCRIPT_NAME, PayloadRunner
+from .payload import PAYLOAD_SCRIPT_NAME, PayloadRunner, take_fault
 from .smtp import SmtpServer, SmtpSession, TlsOffer
 from .winrm import CommandRequest, CommandResult, TransportFault, WinRMServer
 
@@ -141,7 +141,7 @@ class Lab:
             return CommandResult(stdout=json.dumps({"failed": True, "msg": problem}), rc=1)
         cmdlets = _step_cmdlets(module.module_args)
         with self.org.lock:
-            fault = self.runner._take_fault(server, TRANSPORT_FAULTS, cmdlets)
+            fault = take_fault(server, TRANSPORT_FAULTS, cmdlets)
         if fault is not None:
             self._journal({"server": server.name, "fault": fault["kind"], "cmdlets": cmdlets})
             self._changes += 1
