@@ -329,3 +329,33 @@ def test_the_session_password_never_shows_at_vvvv_nor_in_the_labs_files(running_
     for where, text in (("ansible output", output), ("results", json.dumps(results)),
                         ("journal", lab.journal_path.read_text()), ("state", lab.state_path.read_text())):
         assert secret not in text, where
+
+
+def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_certificate(running_lab, tmp_path):
+    """The lab supports the whole repair: SMTP enabled on the renewal without losing the default, then the name."""
+    from ..conftest import starttls
+
+    lab = running_lab(SCENARIOS / "demo.yml")
+    server = lab.org.server("EX01")
+    selfsigned, r11 = server.certificate_by_id("selfsigned").thumbprint, server.certificate_by_id("le-r11").thumbprint
+    assert starttls("127.0.0.1", lab.smtp["EX01"].port).offered is False
+    identity = "EX01\\Default Frontend EX01"
+    task = command(
+        {"cmdlet": "Get-TransportService", "parameters": {"Identity": "EX01"}, "properties": ["InternalTransportCertificateThumbprint"],
+         "guard": {"InternalTransportCertificateThumbprint": selfsigned}},
+        {"cmdlet": "Enable-ExchangeCertificate", "parameters": {"Thumbprint": r11, "Services": "SMTP", "Force": True}},
+        {"cmdlet": "Enable-ExchangeCertificate", "parameters": {"Thumbprint": selfsigned, "Services": "IMAP, POP, IIS, SMTP", "Force": True}},
+        {"cmdlet": "Get-ReceiveConnector", "parameters": {"Identity": identity}, "properties": ["TlsCertificateName"], "guard": {"TlsCertificateName": R10}},
+        {"cmdlet": "Set-ReceiveConnector", "parameters": {"Identity": identity, "TlsCertificateName": R11}},
+        {"cmdlet": "Get-TransportService", "parameters": {"Identity": "EX01"}, "properties": ["InternalTransportCertificateThumbprint"]},
+    )
+    rc, output, results = play(lab, tmp_path, [task], hosts="EX01")
+    r = results["EX01"]["r0"]
+    assert rc == 0 and r["changed"] and r["stop"] is None, output
+    assert r["steps"][5]["objects"] == [{"InternalTransportCertificateThumbprint": selfsigned}]
+    assert starttls("127.0.0.1", lab.smtp["EX01"].port) == type(starttls("127.0.0.1", lab.smtp["EX01"].port))(True, r11)
+    doc = state(lab)
+    ex01 = doc["servers"][0]
+    assert ex01["internal_transport_certificate"] == "selfsigned" and ex01["launches"] == 1
+    assert next(c for c in ex01["certificates"] if c["id"] == "le-r11")["services"] == ["IIS", "SMTP"]
+    assert state_connector(doc, "EX01", "Default Frontend EX01")["tls_certificate_name"] == R11
