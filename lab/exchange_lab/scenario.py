@@ -522,6 +522,18 @@ class _Map:
         return default() if callable(default) else default
 
 
+def _maps(ctx: _Ctx, value: Any, path: str, line: int, allowed: Sequence[str]) -> list[_Map] | None:
+    """Each mapping of a list, opened with its allowed keys; a bad item is reported and left out.
+
+    None when the value is not a list at all (also reported).
+    """
+    items = _items(ctx, value, path, line)
+    if items is None:
+        return None
+    opened = (_open_map(ctx, raw, item_path, item_line, allowed) for item_path, raw, item_line in items)
+    return [m for m in opened if m is not None]
+
+
 def _open_map(ctx: _Ctx, value: Any, path: str, line: int, allowed: Sequence[str],
               hint: Callable[[Any], str | None] | None = None,
               expected: str = "a mapping") -> _Map | None:
@@ -1029,15 +1041,12 @@ def _hybrid(index: _Index) -> Check:
 
 def _send_connectors(index: _Index) -> Check:
     def check(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
-        items = _items(ctx, value, path, line)
-        if items is None:
+        maps = _maps(ctx, value, path, line, SEND_CONNECTOR_KEYS)
+        if maps is None:
             return _BAD
         seen: dict[str, str] = {}
         out = []
-        for item_path, raw, item_line in items:
-            m = _open_map(ctx, raw, item_path, item_line, SEND_CONNECTOR_KEYS)
-            if m is None:
-                continue
+        for m in maps:
             connector = {
                 "name": m.get("name", _string),
                 "address_spaces": m.get("address_spaces",
@@ -1069,15 +1078,12 @@ def _send_connectors(index: _Index) -> Check:
 
 
 def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
-    items = _items(ctx, value, path, line)
-    if items is None:
+    maps = _maps(ctx, value, path, line, CERTIFICATE_KEYS)
+    if maps is None:
         return _BAD
     seen: dict[str, str] = {}
     out = []
-    for item_path, raw, item_line in items:
-        m = _open_map(ctx, raw, item_path, item_line, CERTIFICATE_KEYS)
-        if m is None:
-            continue
+    for m in maps:
         cert = {
             "id": m.get("id", _cert_id),
             "subject": m.get("subject", _string),
@@ -1115,15 +1121,12 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
 
 def _receive_connectors(index: _Index, local: _ServerInfo | None, role: Any) -> Check:
     def check(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
-        items = _items(ctx, value, path, line)
-        if items is None:
+        maps = _maps(ctx, value, path, line, RECEIVE_CONNECTOR_KEYS)
+        if maps is None:
             return _BAD
         seen: dict[str, str] = {}
         out = []
-        for item_path, raw, item_line in items:
-            m = _open_map(ctx, raw, item_path, item_line, RECEIVE_CONNECTOR_KEYS)
-            if m is None:
-                continue
+        for m in maps:
             if role == "Edge":
                 transport_role = None
                 if m.has("transport_role") and m.raw["transport_role"] is not None:
@@ -1208,14 +1211,11 @@ def _fault_connector(index: _Index, local: _ServerInfo | None) -> Check:
 
 
 def _events(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
-    items = _items(ctx, value, path, line)
-    if items is None:
+    maps = _maps(ctx, value, path, line, EVENT_KEYS)
+    if maps is None:
         return _BAD
     out = []
-    for item_path, raw, item_line in items:
-        m = _open_map(ctx, raw, item_path, item_line, EVENT_KEYS)
-        if m is None:
-            continue
+    for m in maps:
         out.append({
             "id": m.get("id", _count),
             "source": m.get("source", _string),
