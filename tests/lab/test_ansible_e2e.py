@@ -359,3 +359,41 @@ def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_cert
     assert ex01["internal_transport_certificate"] == "selfsigned" and ex01["launches"] == 1
     assert next(c for c in ex01["certificates"] if c["id"] == "le-r11")["services"] == ["IIS", "SMTP"]
     assert state_connector(doc, "EX01", "Default Frontend EX01")["tls_certificate_name"] == R11
+
+
+def test_a_timeout_fault_fails_only_its_host_within_the_read_timeout(running_lab, tmp_path):
+    text = (SCENARIOS / "demo.yml").read_text().replace(
+        "    internal_transport_certificate: selfsigned\n    receive_connectors:\n      - name: Default Frontend EX02",
+        "    internal_transport_certificate: selfsigned\n    faults: [{kind: timeout}]\n    receive_connectors:\n      - name: Default Frontend EX02",
+    )
+    path = tmp_path / "timeout.yml"
+    path.write_text(text)
+    lab = running_lab(path, winrm_read_timeout=6)
+    assert "ansible_winrm_read_timeout_sec=6" in lab.inventory_path.read_text()
+    start = time.monotonic()
+    rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})])
+    assert time.monotonic() - start < 30, "the read timeout from the inventory bounds the wait"
+    assert results["EX01"]["r0"]["steps"][0]["objects"] and results["EDGE01"]["r0"]["steps"][0]["objects"]
+    # An unreachable host leaves the play, so its verdict is in the output, not in a saved result.
+    assert "EX02" not in results
+    verdict = next(line for line in output.splitlines() if line.startswith("fatal: [EX02]"))
+    assert "UNREACHABLE!" in verdict and "timed out" in verdict.lower(), verdict
+    assert rc != 0
+
+
+def test_the_journal_records_each_cmdlets_parameters_exactly(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    value = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+    play(lab, tmp_path, [guarded_set("EX01\\Default Frontend EX01", R10, value)], hosts="EX01")
+    entries = [json.loads(line) for line in lab.journal_path.read_text().splitlines()]
+    (launch,) = [e for e in entries if e.get("server") == "EX01"]
+    assert launch["steps"][1] == {"cmdlet": "Set-ReceiveConnector", "parameters": {"Identity": "EX01\\Default Frontend EX01", "TlsCertificateName": value}}
+    assert launch["check_mode"] is False and launch["failed"] is False
+
+
+def test_the_cli_listens_on_loopback_only(tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "exchange-lab"), "serve", str(SCENARIOS / "demo.yml"), "--inventory", str(tmp_path / "i.ini"), "--host", "10.0.0.1"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2 and "loopback" in proc.stderr and not (tmp_path / "i.ini").exists()
