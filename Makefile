@@ -7,8 +7,13 @@ SHELL := /bin/bash
 
 # python3.12 when it runs (ansible-core 2.21 needs >= 3.12), else python3.
 # pyenv installs a python3.12 shim that fails unless 3.12 is selected, so the
-# interpreter is probed by running it, and pyenv's versions dir is tried too.
-PYTHON312 := $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1); do \
+# interpreter is probed by running it, and pyenv's versions dirs are tried too
+# (PYENV_ROOT, `pyenv root`, ~/.pyenv, and the root above the python3.12 shim:
+# CI's environment may lack some of them).
+PYENV_SHIM := $(shell command -v python3.12 2>/dev/null)
+PYENV_DIRS := $(sort $(PYENV_ROOT) $(shell pyenv root 2>/dev/null) $(HOME)/.pyenv \
+	$(if $(PYENV_SHIM),$(abspath $(dir $(PYENV_SHIM))..)))
+PYTHON312 := $(shell for p in python3.12 $$(ls -d $(addsuffix /versions/3.12*/bin/python3.12,$(PYENV_DIRS)) 2>/dev/null | sort -V | tail -1); do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PYTHON ?= $(if $(PYTHON312),$(PYTHON312),python3)
 # The second matrix leg: the newest ansible-core that python3 (3.11) supports.
@@ -16,7 +21,9 @@ PYTHON_LEGACY ?= python3
 
 VENV := .venv
 VENV_LEGACY := .venv-2.19
-REQS := requirements/ansible-2.21.txt
+# Without Python 3.12 the newest ansible-core that installs is 2.19: .venv then
+# gets it too (and says so) rather than failing to install.
+REQS := $(if $(PYTHON312),requirements/ansible-2.21.txt,requirements/ansible-2.19.txt)
 REQS_LEGACY := requirements/ansible-2.19.txt
 PYTEST_ARGS ?=
 
@@ -29,7 +36,8 @@ help:
 
 # A venv is refreshed when its requirements or the lab's packaging change.
 $(VENV)/.stamp: $(REQS) requirements/common.txt lab/pyproject.toml
-	@$(PYTHON) -c 'import sys; print("creating $(VENV) with Python", sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; print("creating $(VENV) with Python", sys.version.split()[0], "and $(REQS)")'
+	$(if $(PYTHON312),,@echo "warning: no working python3.12 found; .venv gets ansible-core 2.19 and 2.21 is not tested")
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r $(REQS)
