@@ -8,8 +8,9 @@
 # The contract (options, flattening, guards, result) is the DOCUMENTATION in exchange_command.py;
 # every Exchange decision is made in Python on the controller. This file opens one Exchange session,
 # runs allow-listed cmdlets and flattens their output. No task value ever becomes PowerShell source
-# (no Invoke-Expression, no [scriptblock]::Create): code built from strings could run anything, so
-# cmdlet names are matched against the literals below and parameters are splatted as data.
+# (nothing evaluates a string as code, no script block is made from text): code built from strings
+# could run anything, so cmdlet names are matched against the literals below and parameters are
+# splatted as data.
 
 $spec = @{
     options = @{

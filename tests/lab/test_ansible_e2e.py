@@ -179,14 +179,18 @@ def test_a_raw_command_gets_the_error_of_a_host_without_it(running_lab, tmp_path
     assert r["rc"] == 1 and "The term 'Get-Mailbox' is not recognized" in r["stderr"]
 
 
+def demo_with_fault_on_ex02(tmp_path: pathlib.Path, fault: str) -> pathlib.Path:
+    """The demo scenario with one fault on EX02 (the healthy Mailbox server)."""
+    anchor = "    internal_transport_certificate: selfsigned\n    receive_connectors:\n      - name: Default Frontend EX02"
+    text = (SCENARIOS / "demo.yml").read_text()
+    assert text.count(anchor) == 1
+    path = tmp_path / "demo-with-fault.yml"
+    path.write_text(text.replace(anchor, anchor.replace("    receive_connectors:", f"    faults: [{fault}]\n    receive_connectors:")))
+    return path
+
+
 def test_a_transport_fault_on_one_host_leaves_the_others_working(running_lab, tmp_path):
-    text = (SCENARIOS / "demo.yml").read_text().replace(
-        "    internal_transport_certificate: selfsigned\n    receive_connectors:\n      - name: Default Frontend EX02",
-        "    internal_transport_certificate: selfsigned\n    faults: [{kind: http_500}]\n    receive_connectors:\n      - name: Default Frontend EX02",
-    )
-    path = tmp_path / "fault.yml"
-    path.write_text(text)
-    lab = running_lab(path)
+    lab = running_lab(demo_with_fault_on_ex02(tmp_path, "{kind: http_500}"))
     rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})])
     assert results["EX01"]["r0"]["steps"][0]["objects"]
     assert results["EDGE01"]["r0"]["steps"][0]["objects"] == [{"Name": "EDGE01"}]
@@ -362,13 +366,7 @@ def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_cert
 
 
 def test_a_timeout_fault_fails_only_its_host_within_the_read_timeout(running_lab, tmp_path):
-    text = (SCENARIOS / "demo.yml").read_text().replace(
-        "    internal_transport_certificate: selfsigned\n    receive_connectors:\n      - name: Default Frontend EX02",
-        "    internal_transport_certificate: selfsigned\n    faults: [{kind: timeout}]\n    receive_connectors:\n      - name: Default Frontend EX02",
-    )
-    path = tmp_path / "timeout.yml"
-    path.write_text(text)
-    lab = running_lab(path, winrm_read_timeout=6)
+    lab = running_lab(demo_with_fault_on_ex02(tmp_path, "{kind: timeout}"), winrm_read_timeout=6)
     assert "ansible_winrm_read_timeout_sec=6" in lab.inventory_path.read_text()
     start = time.monotonic()
     rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})])
