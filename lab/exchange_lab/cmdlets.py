@@ -473,9 +473,11 @@ def set_send_connector(ctx: Context, p: dict) -> list[dict]:
 
 
 def get_transport_service(ctx: Context, p: dict) -> list[dict]:
-    servers = [_target_server(ctx, p["Identity"], "GetTransportService")] if "Identity" in p else _visible_servers(ctx)
-    if not ctx.server.is_edge:
-        servers = [s for s in servers if not s.is_edge] if "Identity" not in p else servers
+    if "Identity" in p:
+        servers = [_target_server(ctx, p["Identity"], "GetTransportService")]
+    else:
+        # An Edge sees only itself; a Mailbox server lists the organisation's Mailbox servers.
+        servers = [s for s in _visible_servers(ctx) if s.is_edge == ctx.server.is_edge]
     return [
         {
             "Name": s.name,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 
+from . import scenario as scenario_mod
 from .pki import MintedCertificate, MintError, Minter
 
 # AllowedServices and AuthMechanisms are [Flags] enums; .NET's ToString lists
@@ -231,10 +232,11 @@ class Organization:
         self.servers: dict[str, Server] = {}
         for s in scenario["servers"]:
             self.servers[s["name"].lower()] = self._build_server(s)
+        self._scenario = scenario
         for s in scenario["servers"]:
             server = self.server(s["name"])
             for rc in s["receive_connectors"]:
-                name = self.resolve_name(rc["tls_certificate_name"], server, f"{s['name']}\\{rc['name']}")
+                name = self.resolve_name(rc["tls_certificate_name"], server)
                 server.receive_connectors.append(
                     ReceiveConnector(
                         name=rc["name"],
@@ -256,7 +258,7 @@ class Organization:
                 address_spaces=list(sc["address_spaces"]),
                 source_transport_servers=[self.server(n).name for n in sc["source_transport_servers"]],
                 fqdn=sc.get("fqdn"),
-                tls_certificate_name=self.resolve_name(sc["tls_certificate_name"], None, sc["name"]),
+                tls_certificate_name=self.resolve_name(sc["tls_certificate_name"], None),
                 tls_auth_level=sc.get("tls_auth_level"),
                 tls_domain=sc.get("tls_domain"),
                 require_tls=sc["require_tls"],
@@ -269,7 +271,7 @@ class Organization:
         self.hybrid_configuration = None
         if hc is not None:
             self.hybrid_configuration = HybridConfiguration(
-                tls_certificate_name=self.resolve_name(hc["tls_certificate_name"], None, "hybrid_configuration"),
+                tls_certificate_name=self.resolve_name(hc["tls_certificate_name"], None),
                 receiving_transport_servers=[self.server(n).name for n in hc["receiving_transport_servers"]],
                 sending_transport_servers=[self.server(n).name for n in hc["sending_transport_servers"]],
                 edge_transport_servers=[self.server(n).name for n in hc["edge_transport_servers"]],
@@ -346,19 +348,13 @@ class Organization:
             server.edgesync = "intact" if server.edge_subscription_certificate else None
         return server
 
-    def resolve_name(self, value, server: Server | None, where: str) -> str | None:
+    def resolve_name(self, value, server: Server | None) -> str | None:
         """A scenario TlsCertificateName: null, a literal string, or {certificate: [SERVER/]id}."""
         if value is None or isinstance(value, str):
             return value
-        ref = value["certificate"]
-        if "/" in ref:
-            server_name, cert_id = ref.split("/", 1)
-            owner = self.server(server_name)
-        else:
-            owner, cert_id = server, ref
-        if owner is None:
-            raise ModelError(f"{where}: {ref!r} needs a server name (SERVER/id) outside a server")
-        return owner.certificate_by_id(cert_id).tls_certificate_name
+        # The loader validated the reference, so it resolves.
+        host, cert = scenario_mod.resolve_certificate(self._scenario, value["certificate"], server and server.name)
+        return self.server(host["name"]).certificate_by_id(cert["id"]).tls_certificate_name
 
     # -- lookups ------------------------------------------------------------
 
@@ -409,10 +405,10 @@ class Organization:
             self._log_selection(connector, self.clock.now())
 
     def _log_selection(self, rc: ReceiveConnector, now: dt.datetime) -> None:
-        sel = self.select(rc)
-        key = rc.effective_tls_certificate_name or rc.fqdn or rc.server.fqdn
         if "Tls" not in rc.auth_mechanism:
             return
+        sel = self.select(rc)
+        key = rc.effective_tls_certificate_name or rc.fqdn or rc.server.fqdn
         if sel.certificate is None:
             self.log_event(
                 rc.server,

@@ -30,6 +30,7 @@ PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.module
 
 ALLOW_LIST = [spec.name for spec in CMDLETS.values()]
 EXCHANGE_CMDLETS = [n for n in ALLOW_LIST if n not in ("Get-WinEvent", "Restart-Service")]
+_ALLOWED_BY_LOWER = {n.lower(): n for n in ALLOW_LIST}
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
@@ -58,7 +59,7 @@ def _convert(name: str, value: Any, kind: str, context: list[str]) -> Any:
     if kind == "str":
         if isinstance(value, (dict, list)):
             raise fail("value is not a string")
-        return value if isinstance(value, str) else str(value) if not isinstance(value, bool) else str(value)
+        return value if isinstance(value, str) else str(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -238,10 +239,9 @@ class PayloadRunner:
         problem = _validate_steps(steps, check_mode)
         if problem:
             return self._fail(result, problem), 1, journal
-        by_name = {n.lower(): n for n in ALLOW_LIST}
         with self.org.lock:
             server.launches += 1
-            cmdlets = [by_name[s["cmdlet"].lower()] for s in steps]
+            cmdlets = [_ALLOWED_BY_LOWER[s["cmdlet"].lower()] for s in steps]
             session = "snapin" if params["session"] == "snapin" or (params["session"] == "auto" and server.is_edge) else "remote"
             if take_fault(server, "snapin_missing", cmdlets):
                 return self._fail(result, _session_failure(session, params)), 1, journal
@@ -250,9 +250,7 @@ class PayloadRunner:
                 fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
                     self._apply_concurrent_change(server, fault)
-            out_steps: list[dict] = []
-            result["steps"] = out_steps
-            result["stop"] = None
+            out_steps: list[dict] = result["steps"]
             for index, (step, cmdlet) in enumerate(zip(steps, cmdlets, strict=True)):
                 entry = {
                     "index": index,
@@ -398,9 +396,8 @@ def _shown(value: Any) -> str:
 
 def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
     """The payload's checks of every step, made before anything runs; the message it fails with."""
-    by_name = {n.lower(): n for n in ALLOW_LIST}
     for i, step in enumerate(steps):
-        name = by_name.get(step["cmdlet"].lower())
+        name = _ALLOWED_BY_LOWER.get(step["cmdlet"].lower())
         if name is None:
             return f"step {i}: cmdlet '{step['cmdlet']}' is not allowed; exchange_command runs only {', '.join(ALLOW_LIST)}"
         keys = list(step["parameters"])

@@ -104,9 +104,6 @@ class Minter:
             self._cas[issuer] = (cert, key)
         return self._cas[issuer]
 
-    def ca_pem(self, issuer: str) -> bytes:
-        return self._ca(issuer)[0].public_bytes(serialization.Encoding.PEM)
-
     def mint(
         self,
         *,

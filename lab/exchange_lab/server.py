@@ -44,7 +44,7 @@ class _SmtpBackend:
 
     def greeting_fqdn(self) -> str:
         rc = self._connector()
-        return (rc.fqdn if rc is not None and rc.fqdn else None) or self.server.fqdn
+        return rc.fqdn if rc is not None and rc.fqdn else self.server.fqdn
 
     def tls_offer(self, session: SmtpSession) -> TlsOffer | None:
         rc = self._connector()
