@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import os
 
 import pytest
+import yaml
 from hypothesis import settings
 
 # CI replays the same examples every run, so main never turns red on a change
@@ -31,6 +32,20 @@ def scenario_path():
         return path
 
     return get
+
+
+def scenario_variant(tmp_path: pathlib.Path, name: str, *, faults: dict[str, list[dict]] | None = None,
+                     launch_seconds: float | None = None) -> pathlib.Path:
+    """A copy of a shipped scenario with faults on some servers ({server: [fault, ...]}) or a launch latency."""
+    doc = yaml.safe_load((SCENARIOS / name).read_text())
+    for server_name, server_faults in (faults or {}).items():
+        (server,) = [s for s in doc["servers"] if s["name"] == server_name]
+        server["faults"] = server_faults
+    if launch_seconds is not None:
+        doc["latency"] = {"launch_seconds": launch_seconds}
+    path = tmp_path / f"variant-{name}"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 @dataclass

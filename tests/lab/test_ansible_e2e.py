@@ -21,7 +21,7 @@ import yaml
 
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import ROOT, SCENARIOS, StartTls, scenario_variant, starttls
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible
@@ -179,18 +179,8 @@ def test_a_raw_command_gets_the_error_of_a_host_without_it(running_lab, tmp_path
     assert r["rc"] == 1 and "The term 'Get-Mailbox' is not recognized" in r["stderr"]
 
 
-def demo_with_fault_on_ex02(tmp_path: pathlib.Path, fault: str) -> pathlib.Path:
-    """The demo scenario with one fault on EX02 (the healthy Mailbox server)."""
-    anchor = "    internal_transport_certificate: selfsigned\n    receive_connectors:\n      - name: Default Frontend EX02"
-    text = (SCENARIOS / "demo.yml").read_text()
-    assert text.count(anchor) == 1
-    path = tmp_path / "demo-with-fault.yml"
-    path.write_text(text.replace(anchor, anchor.replace("    receive_connectors:", f"    faults: [{fault}]\n    receive_connectors:")))
-    return path
-
-
 def test_a_transport_fault_on_one_host_leaves_the_others_working(running_lab, tmp_path):
-    lab = running_lab(demo_with_fault_on_ex02(tmp_path, "{kind: http_500}"))
+    lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults={"EX02": [{"kind": "http_500"}]}))
     rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})])
     assert results["EX01"]["r0"]["steps"][0]["objects"]
     assert results["EDGE01"]["r0"]["steps"][0]["objects"] == [{"Name": "EDGE01"}]
@@ -337,8 +327,6 @@ def test_the_session_password_never_shows_at_vvvv_nor_in_the_labs_files(running_
 
 def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_certificate(running_lab, tmp_path):
     """The lab supports the whole repair: SMTP enabled on the renewal without losing the default, then the name."""
-    from ..conftest import starttls
-
     lab = running_lab(SCENARIOS / "demo.yml")
     server = lab.org.server("EX01")
     selfsigned, r11 = server.certificate_by_id("selfsigned").thumbprint, server.certificate_by_id("le-r11").thumbprint
@@ -357,7 +345,7 @@ def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_cert
     r = results["EX01"]["r0"]
     assert rc == 0 and r["changed"] and r["stop"] is None, output
     assert r["steps"][5]["objects"] == [{"InternalTransportCertificateThumbprint": selfsigned}]
-    assert starttls("127.0.0.1", lab.smtp["EX01"].port) == type(starttls("127.0.0.1", lab.smtp["EX01"].port))(True, r11)
+    assert starttls("127.0.0.1", lab.smtp["EX01"].port) == StartTls(True, r11)
     doc = state(lab)
     ex01 = doc["servers"][0]
     assert ex01["internal_transport_certificate"] == "selfsigned" and ex01["launches"] == 1
@@ -366,7 +354,7 @@ def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_cert
 
 
 def test_a_timeout_fault_fails_only_its_host_within_the_read_timeout(running_lab, tmp_path):
-    lab = running_lab(demo_with_fault_on_ex02(tmp_path, "{kind: timeout}"), winrm_read_timeout=6)
+    lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults={"EX02": [{"kind": "timeout"}]}), winrm_read_timeout=6)
     assert "ansible_winrm_read_timeout_sec=6" in lab.inventory_path.read_text()
     start = time.monotonic()
     rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})])

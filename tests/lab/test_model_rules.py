@@ -20,7 +20,7 @@ from exchange_lab.winrm import CommandRequest, ModuleRun, TransportFault
 from exchange_lab.server import Lab
 from exchange_lab.payload import PAYLOAD_PATH, PAYLOAD_SCRIPT_NAME
 
-from ..conftest import SCENARIOS, starttls
+from ..conftest import SCENARIOS, StartTls, scenario_variant, starttls
 
 
 def org_of(name: str) -> Organization:
@@ -77,7 +77,7 @@ def test_no_tls_in_auth_mechanism_never_offers_starttls_and_logs_nothing():
 def test_selection_over_smtp_presents_the_selected_certificate(running_lab):
     lab = running_lab(SCENARIOS / "selection.yml")
     seen = starttls("127.0.0.1", lab.smtp["EX01"].port)
-    assert seen == type(seen)(True, thumb(lab.org, "EX01", "newer"))
+    assert seen == StartTls(True, thumb(lab.org, "EX01", "newer"))
 
 
 # -- 12014 / 12016 --------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_transport_change_needs_restart_keeps_the_old_name_until_restart(running
     run(org, "EX01", [{"cmdlet": "Restart-Service", "parameters": {"Name": "MSExchangeTransport"}}])
     assert starttls("127.0.0.1", lab.smtp["EX01"].port).offered is False
     run(org, "EX01", [{"cmdlet": "Restart-Service", "parameters": {"Name": "MSExchangeFrontEndTransport"}}])
-    assert starttls("127.0.0.1", lab.smtp["EX01"].port) == type(starttls("127.0.0.1", lab.smtp["EX01"].port))(True, renewed.thumbprint)
+    assert starttls("127.0.0.1", lab.smtp["EX01"].port) == StartTls(True, renewed.thumbprint)
 
 
 def test_set_receive_connector_stores_exchanges_normalised_form_and_rejects_bad_syntax():
@@ -299,18 +299,16 @@ def test_objects_are_flattened_as_documented():
 # -- faults ------------------------------------------------------------------------------
 
 
-def with_fault(fault: str, scenario: str = "no-certificate-12014.yml") -> Organization:
-    text = (SCENARIOS / scenario).read_text()
-    text = text.replace("    internal_transport_certificate: selfsigned\n", f"    internal_transport_certificate: selfsigned\n    faults: [{fault}]\n", 1)
-    return Organization(load_scenario_text(text, "fault.yml"))
+def with_fault(tmp_path, fault: dict) -> Organization:
+    return Organization(load_scenario(scenario_variant(tmp_path, "no-certificate-12014.yml", faults={"EX01": [fault]})))
 
 
 @pytest.mark.parametrize(
     "kind, needle",
     [("access_denied", "Insufficient access rights"), ("cmdlet_error", "change in the current set of domain controllers")],
 )
-def test_cmdlet_faults_fail_the_named_cmdlet_once(kind, needle):
-    org = with_fault(f"{{kind: {kind}, cmdlet: Set-ReceiveConnector}}")
+def test_cmdlet_faults_fail_the_named_cmdlet_once(kind, needle, tmp_path):
+    org = with_fault(tmp_path, {"kind": kind, "cmdlet": "Set-ReceiveConnector"})
     rc = connector(org, "EX01", "Default Frontend EX01")
     steps = [{"cmdlet": "Get-ExchangeServer"}] + set_name(rc.identity, None)
     result, code = run(org, "EX01", steps)
@@ -320,15 +318,18 @@ def test_cmdlet_faults_fail_the_named_cmdlet_once(kind, needle):
     assert code == 0 and rc.tls_certificate_name is None
 
 
-def test_snapin_missing_fails_before_any_step_and_counts_the_launch():
-    org = with_fault("{kind: snapin_missing}")
+def test_snapin_missing_fails_before_any_step_and_counts_the_launch(tmp_path):
+    org = with_fault(tmp_path, {"kind": "snapin_missing"})
     result, code = run(org, "EX01", [{"cmdlet": "Get-ExchangeServer"}])
     assert code == 1 and "could not open the Exchange session" in result["msg"] and result["steps"] == []
     assert org.server("EX01").launches == 1
 
 
-def test_concurrent_change_lands_between_read_and_write_and_the_guard_catches_it():
-    org = with_fault('{kind: concurrent_change, connector: Default Frontend EX01, value: "<I>CN=Other CA<S>CN=mail.contoso.com"}')
+def test_concurrent_change_lands_between_read_and_write_and_the_guard_catches_it(tmp_path):
+    org = with_fault(
+        tmp_path,
+        {"kind": "concurrent_change", "connector": "Default Frontend EX01", "value": "<I>CN=Other CA<S>CN=mail.contoso.com"},
+    )
     rc = connector(org, "EX01", "Default Frontend EX01")
     read, code = run(org, "EX01", [{"cmdlet": "Get-ReceiveConnector", "parameters": {"Identity": rc.identity}, "properties": ["TlsCertificateName"]}])
     seen = read["steps"][0]["objects"][0]["TlsCertificateName"]
@@ -351,13 +352,8 @@ def module_request(steps: list[dict], check_mode: bool = False) -> CommandReques
 
 @pytest.mark.parametrize("kind", ["http_500", "connection_reset", "timeout", "auth_failure"])
 def test_transport_faults_hit_the_matching_launch_times_times(kind, tmp_path):
-    text = (SCENARIOS / "no-certificate-12014.yml").read_text().replace(
-        "    internal_transport_certificate: selfsigned\n",
-        f"    internal_transport_certificate: selfsigned\n    faults: [{{kind: {kind}, cmdlet: Get-TransportService, times: 2}}]\n",
-    )
-    path = tmp_path / "fault.yml"
-    path.write_text(text)
-    lab = Lab(path)
+    lab = Lab(scenario_variant(tmp_path, "no-certificate-12014.yml",
+                               faults={"EX01": [{"kind": kind, "cmdlet": "Get-TransportService", "times": 2}]}))
     server = lab.org.server("EX01")
     other = module_request([{"cmdlet": "Get-ExchangeServer"}])
     assert asyncio.run(lab.execute(server, other)).rc == 0
@@ -371,10 +367,7 @@ def test_transport_faults_hit_the_matching_launch_times_times(kind, tmp_path):
 
 
 def test_latency_makes_each_launch_cost_at_least_launch_seconds(tmp_path):
-    text = (SCENARIOS / "no-certificate-12014.yml").read_text().replace("now: 2026", "latency: {launch_seconds: 0.3}\nnow: 2026")
-    path = tmp_path / "slow.yml"
-    path.write_text(text)
-    lab = Lab(path)
+    lab = Lab(scenario_variant(tmp_path, "no-certificate-12014.yml", launch_seconds=0.3))
     start = time.monotonic()
     assert asyncio.run(lab.execute(lab.org.server("EX01"), module_request([{"cmdlet": "Get-ExchangeServer"}]))).rc == 0
     assert time.monotonic() - start >= 0.3
