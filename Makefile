@@ -34,24 +34,24 @@ help:
 	@echo "make test   - run the whole offline suite (ansible-core 2.21 on Python 3.12, then 2.19 on Python 3.11)"
 	@echo "make venv   - create or refresh .venv only"
 
+# make-venv INTERPRETER,DIR,REQUIREMENTS: one recipe for both matrix legs.
+define make-venv
+	@$(1) -c 'import sys; print("creating $(2) with Python", sys.version.split()[0], "and $(3)")'
+	$(1) -m venv $(2)
+	$(2)/bin/python -m pip install -q --upgrade pip
+	$(2)/bin/python -m pip install -q -r $(3)
+	$(2)/bin/python -m pip install -q --no-deps -e lab
+	$(2)/bin/python tools/link_collection.py
+	touch $(2)/.stamp
+endef
+
 # A venv is refreshed when its requirements or the lab's packaging change.
 $(VENV)/.stamp: $(REQS) requirements/common.txt lab/pyproject.toml
-	@$(PYTHON) -c 'import sys; print("creating $(VENV) with Python", sys.version.split()[0], "and $(REQS)")'
 	$(if $(PYTHON312),,@echo "warning: no working python3.12 found; .venv gets ansible-core 2.19 and 2.21 is not tested")
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -r $(REQS)
-	$(VENV)/bin/python -m pip install -q --no-deps -e lab
-	$(VENV)/bin/python tools/link_collection.py
-	touch $@
+	$(call make-venv,$(PYTHON),$(VENV),$(REQS))
 
 $(VENV_LEGACY)/.stamp: $(REQS_LEGACY) requirements/common.txt lab/pyproject.toml
-	$(PYTHON_LEGACY) -m venv $(VENV_LEGACY)
-	$(VENV_LEGACY)/bin/python -m pip install -q --upgrade pip
-	$(VENV_LEGACY)/bin/python -m pip install -q -r $(REQS_LEGACY)
-	$(VENV_LEGACY)/bin/python -m pip install -q --no-deps -e lab
-	$(VENV_LEGACY)/bin/python tools/link_collection.py
-	touch $@
+	$(call make-venv,$(PYTHON_LEGACY),$(VENV_LEGACY),$(REQS_LEGACY))
 
 venv: $(VENV)/.stamp
 venv-legacy: $(VENV_LEGACY)/.stamp
