@@ -174,7 +174,8 @@ def _convert(cmdlet: str, param: Param, value: Any) -> Any:
             f"ParameterArgumentValidationErrorNullNotAllowed,{cmdlet}",
             "InvalidData",
         )
-    return value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    # PowerShell's string conversion: [string]$true is "True", [string]5 is "5".
+    return value if isinstance(value, str) else str(value)
 
 
 # -- object views -------------------------------------------------------------

@@ -449,3 +449,9 @@ def test_a_no_log_value_is_masked_in_invocation_and_message():
     result, code, _ = PayloadRunner(org).run(org.server("EX01"), args, False)
     assert result["invocation"]["module_args"]["password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert "hunter2" not in json.dumps(result)
+
+
+def test_a_non_string_bound_to_a_string_parameter_converts_as_powershell_does():
+    org = org_of("no-certificate-12014.yml")
+    result, code = run(org, "EX01", [{"cmdlet": "Get-ExchangeServer", "parameters": {"Identity": True}}])
+    assert code == 1 and "object 'True' couldn't be found" in result["steps"][0]["error"]
