@@ -232,6 +232,9 @@ class PayloadRunner:
             params = validate(self.options, module_args, module_name)
         except ArgumentError as exc:
             return self._fail(result, str(exc)), 1, journal
+        # As the payload does right after Ansible.Basic accepted the arguments.
+        result["computer_name"] = server.name.upper()
+        result["utc_now"] = flatten(self.org.clock.now())
         if (params.get("username") is None) != (params.get("password") is None):
             return self._fail(result, "parameters are required together: username, password"), 1, journal
         steps = params["steps"]
@@ -275,6 +278,10 @@ class PayloadRunner:
                     objects = run_cmdlet(ctx, cmdlet, parameters)
                 except CmdletError as exc:
                     if cmdlet == "Get-WinEvent" and exc.error_id.startswith("NoMatchingEventsFound"):
+                        objects = []
+                    elif step.get("continue_on_error"):
+                        entry.update(status="error", error=exc.message, error_id=exc.error_id, warnings=ctx.warnings)
+                        journal[-1]["error"] = exc.message
                         objects = []
                     else:
                         entry.update(status="error", error=exc.message, error_id=exc.error_id, warnings=ctx.warnings)
@@ -416,6 +423,11 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
                     f"step {i} ({step['cmdlet']}): only the parameter Name with MSExchangeTransport or "
                     "MSExchangeFrontEndTransport is accepted"
                 )
+        if step.get("continue_on_error") and not name.startswith("Get-"):
+            return (
+                f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on Get-* steps; "
+                "a failed change always stops the batch"
+            )
         if check_mode and not name.startswith("Get-"):
             return f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only Get-* cmdlets"
     return None

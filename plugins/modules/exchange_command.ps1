@@ -22,6 +22,7 @@ $spec = @{
                 properties = @{ type = 'list'; elements = 'str'; default = @() }
                 guard = @{ type = 'dict' }
                 id = @{ type = 'str' }
+                continue_on_error = @{ type = 'bool'; default = $false }
             }
         }
         session = @{ type = 'str'; choices = @('auto', 'snapin', 'remote'); default = 'auto' }
@@ -34,6 +35,10 @@ $spec = @{
     supports_check_mode = $true
 }
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
+# Which computer answered and its clock: callers check they reached the server they meant, and
+# judge certificate validity by the clock Exchange itself uses.
+$module.Result.computer_name = $env:COMPUTERNAME
+$module.Result.utc_now = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
 
 # The Exchange snap-ins and RemoteExchange.ps1 are .NET Framework code: they do not load in pwsh.
 if ($PSVersionTable.PSEdition -eq 'Core') {
@@ -162,6 +167,9 @@ for ($i = 0; $i -lt $steps.Count; $i++) {
             $module.FailJson("step $i ($($step.cmdlet)): only the parameter Name with $($restartableServices -join ' or ') is accepted")
         }
     }
+    if ($step.continue_on_error -and -not $name.StartsWith('Get-')) {
+        $module.FailJson("step $i ($($step.cmdlet)): continue_on_error is accepted only on Get-* steps; a failed change always stops the batch")
+    }
     if ($module.CheckMode -and -not $name.StartsWith('Get-')) {
         $module.FailJson("check mode: $($step.cmdlet) would change the server; in check mode exchange_command runs only Get-* cmdlets")
     }
@@ -215,8 +223,10 @@ try {
                 $entry.status = 'error'
                 $entry.error = $_.Exception.Message
                 $entry.error_id = $_.FullyQualifiedErrorId
-                $stop = [ordered]@{ index = $i; reason = 'error'; message = "step $i ($($step.cmdlet)) failed: $($_.Exception.Message)"
-                    mismatches = [System.Collections.Generic.List[object]]::new() }
+                if (-not $step.continue_on_error) {
+                    $stop = [ordered]@{ index = $i; reason = 'error'; message = "step $i ($($step.cmdlet)) failed: $($_.Exception.Message)"
+                        mismatches = [System.Collections.Generic.List[object]]::new() }
+                }
             }
         }
         foreach ($warning in @($stepWarnings)) { if ($null -ne $warning) { $entry.warnings.Add([string]$warning) } }

@@ -21,8 +21,9 @@ description:
     C(Set-SendConnector), C(Get-TransportService), C(Get-HybridConfiguration),
     C(Set-HybridConfiguration), C(Get-WinEvent), and C(Restart-Service) for the transport
     services C(MSExchangeTransport) and C(MSExchangeFrontEndTransport) only.
-  - The batch stops at the first step that fails or whose O(steps[].guard) does not hold;
-    later steps do not run, and the result says which step stopped the batch and why.
+  - The batch stops at the first step that fails (unless it sets O(steps[].continue_on_error))
+    or whose O(steps[].guard) does not hold; later steps do not run, and the result says which
+    step stopped the batch and why.
   - No value is ever pasted into PowerShell source. Cmdlet names are checked against the
     allow-list and parameters are splatted, so values reach Exchange as data.
   - Runs only on Windows PowerShell 5.1, where the Exchange management tools load; on
@@ -77,6 +78,16 @@ options:
         description:
           - A label for the step, echoed in the result so callers can find its output.
         type: str
+      continue_on_error:
+        description:
+          - When this C(Get-*) step fails, record the error in its RV(steps[].error) and go
+            on with the next step instead of stopping the batch. For reads whose absence the
+            caller can live with, such as C(Get-HybridConfiguration), which does not exist on
+            an Edge Transport server.
+          - Refused on any other cmdlet, before anything runs, because a failed change must
+            always stop the batch.
+        type: bool
+        default: false
   session:
     description:
       - How to get the Exchange cmdlets.
@@ -226,4 +237,18 @@ changed:
   description: True when a step other than C(Get-*) completed.
   returned: always
   type: bool
+computer_name:
+  description:
+    - The name of the computer the module ran on (C($env:COMPUTERNAME)), so a caller can check
+      that it reached the Exchange server it meant.
+  returned: always
+  type: str
+  sample: EX01
+utc_now:
+  description:
+    - The server's clock when the module started, in UTC ISO 8601. Certificate validity is judged
+      by this clock, the one Exchange uses.
+  returned: always
+  type: str
+  sample: "2026-11-27T12:00:00Z"
 """
