@@ -314,13 +314,29 @@ def _certificate(ctx: Context, p: dict, cmdlet: str) -> tuple[Server, Certificat
     return server, cert
 
 
+# What reaches the client when the Exchange types cannot be rehydrated
+# (exchange-reference.md section 1): a plain remote session keeps only the
+# X509Certificate2 members; a failed signed deserialisation keeps only RawData.
+_CERTIFICATE_VIEWS = {
+    "remote": frozenset({"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey",
+                         "SerialNumber", "FriendlyName", "RawData"}),
+    "raw_data": frozenset({"RawData"}),
+}
+
+
 def get_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
     server, cert = _certificate(ctx, p, "GetExchangeCertificate")
     certs = server.store() if cert is None else [cert]
     if "DomainName" in p:
         names = p["DomainName"]
         certs = sorted((c for c in certs if any(c.covers(n) for n in names)), key=_selection_order)
-    return [certificate_object(c, server) for c in certs]
+    objects = [certificate_object(c, server) for c in certs]
+    # The session's server decides, not -Server's target: the loss happens between
+    # the session and its client.
+    kept = _CERTIFICATE_VIEWS.get(ctx.server.certificate_properties)
+    if kept is not None:
+        objects = [{k: v for k, v in o.items() if k in kept} for o in objects]
+    return objects
 
 
 def enable_exchange_certificate(ctx: Context, p: dict) -> list[dict]:

@@ -176,6 +176,7 @@ class Server:
     internal_transport_certificate: str | None     # thumbprint
     edge_subscription_certificate: str | None      # thumbprint
     transport_change_needs_restart: bool
+    certificate_properties: str = "full"            # full | remote | raw_data
     receive_connectors: list[ReceiveConnector] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
     launches: int = 0
@@ -337,6 +338,7 @@ class Organization:
             internal_transport_certificate=by_id[itc].thumbprint if itc else None,
             edge_subscription_certificate=by_id[esc].thumbprint if esc else None,
             transport_change_needs_restart=s["transport_change_needs_restart"],
+            certificate_properties=s["certificate_properties"],
             faults=[dict(f) for f in s.get("faults", [])],
             launches=s.get("launches", 0),
             writes=s.get("writes", 0),

@@ -36,9 +36,9 @@ order, and every optional key present (filled with its default). Further rules:
   taken as UTC (as YAML specifies).
 * Names of Exchange enums (``role``, ``transport_role``, ``services``,
   ``status``, ``auth_mechanism``, ``permission_groups``, ``tls_auth_level``)
-  and the lab's own (fault ``kind``, ``edgesync``) are matched
-  case-insensitively and normalised to the documented spelling. A flags list
-  that is just ``[None]`` (``services``, ``auth_mechanism``,
+  and the lab's own (fault ``kind``, ``edgesync``, ``certificate_properties``)
+  are matched case-insensitively and normalised to the documented spelling. A
+  flags list that is just ``[None]`` (``services``, ``auth_mechanism``,
   ``permission_groups``) is normalised to ``[]``; ``None`` cannot be combined
   with other names; a name listed twice is an error.
 * Server names in ``source_transport_servers``, the ``hybrid_configuration``
@@ -116,6 +116,10 @@ internal_transport_certificate    \-                          certificate id of 
 edge_subscription_certificate     ``None``                    Edge only; certificate id of
                                                               this server
 transport_change_needs_restart    ``False``
+certificate_properties            ``"full"``                  full | remote | raw_data: which
+                                                              Get-ExchangeCertificate properties
+                                                              reach a client of this server's
+                                                              session (a lab extension)
 receive_connectors                \-                          list (may be empty)
 faults                            ``[]``
 launches (*state*)                ``0``                       integer >= 0
@@ -195,6 +199,7 @@ import yaml
 __all__ = [
     "ALLOWED_SERVICES",
     "AUTH_MECHANISMS",
+    "CERTIFICATE_PROPERTIES",
     "CERTIFICATE_STATUSES",
     "EDGESYNC_STATES",
     "FAULT_KINDS",
@@ -236,6 +241,10 @@ FAULT_KINDS = (
     "cmdlet_error", "snapin_missing", "concurrent_change",
 )
 EDGESYNC_STATES = ("intact", "broken")
+# What Get-ExchangeCertificate objects keep on the way to the client
+# (exchange-reference.md section 1): the EMS view, a plain remote session's
+# X509Certificate2 members, or RawData alone after a failed signed deserialisation.
+CERTIFICATE_PROPERTIES = ("full", "remote", "raw_data")
 
 # Documented key order (also the dump order).
 TOP_KEYS = ("format", "organization", "now", "latency", "hybrid_configuration",
@@ -250,7 +259,8 @@ SEND_CONNECTOR_KEYS = ("name", "address_spaces", "source_transport_servers", "fq
                        "outbound_tls")
 SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
                "internal_transport_certificate", "edge_subscription_certificate",
-               "transport_change_needs_restart", "receive_connectors", "faults",
+               "transport_change_needs_restart", "certificate_properties",
+               "receive_connectors", "faults",
                # state-only
                "launches", "writes", "restarts", "events", "edgesync")
 CERTIFICATE_KEYS = ("id", "subject", "issuer", "self_signed", "domains", "not_before",
@@ -675,6 +685,7 @@ _PERMISSION = _Enum("a PermissionGroups name", PERMISSION_GROUPS)
 _TLS_AUTH_LEVEL = _Enum("a TlsAuthLevel", TLS_AUTH_LEVELS)
 _FAULT_KIND = _Enum("a fault kind", FAULT_KINDS)
 _EDGESYNC = _Enum("an edgesync state", EDGESYNC_STATES)
+_CERTIFICATE_PROPERTIES = _Enum("a certificate_properties view", CERTIFICATE_PROPERTIES)
 
 
 def _string_list(ctx: _Ctx, value: Any, path: str, line: int, *, nonempty: bool = False,
@@ -1259,6 +1270,8 @@ def _servers(index: _Index) -> Check:
                                                        _nullable(_own_cert(local)), None),
                 "transport_change_needs_restart": m.get("transport_change_needs_restart",
                                                         _boolean, False),
+                "certificate_properties": m.get("certificate_properties",
+                                                _CERTIFICATE_PROPERTIES.check, "full"),
                 "receive_connectors": m.get("receive_connectors",
                                             _receive_connectors(index, local, role)),
                 "faults": m.get("faults", _faults(index, local), list),

@@ -313,6 +313,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                 "internal_transport_certificate": by_thumb.get(server.internal_transport_certificate),
                 "edge_subscription_certificate": by_thumb.get(server.edge_subscription_certificate),
                 "transport_change_needs_restart": server.transport_change_needs_restart,
+                "certificate_properties": server.certificate_properties,
                 "receive_connectors": [
                     {
                         "name": rc.name,
