@@ -1,0 +1,75 @@
+"""Every action module's argument spec is exactly what its DOCUMENTATION promises.
+
+Users read ansible-doc; the action plugin validates with ARGUMENT_SPEC. A test
+keeps the two from drifting (doc fragments included).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ACTIONS = sorted(p.stem for p in (ROOT / "plugins" / "action").glob("*.py") if not p.stem.startswith("_"))
+
+
+def documented_options(name: str) -> dict:
+    """DOCUMENTATION's options with this collection's doc fragments merged, as ansible-doc shows them."""
+    path = ROOT / "plugins" / "modules" / f"{name}.py"
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    doc = yaml.safe_load(namespace["DOCUMENTATION"])
+    options = dict(doc.get("options") or {})
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        collection, _, fragment_name = fragment.rpartition(".")
+        assert collection == "exchange.transport_tls", f"{name}: unexpected fragment {fragment}"
+        module = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.doc_fragments.{fragment_name}")
+        for key, option in yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"].items():
+            assert key not in options, f"{name}: option {key} is both in the module and in fragment {fragment}"
+            options[key] = option
+    return options
+
+
+def normalised(options: dict) -> dict:
+    out = {}
+    for key, option in options.items():
+        out[key] = {
+            "type": option.get("type", "str"),
+            "required": bool(option.get("required", False)),
+            "default": option.get("default"),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+        }
+    return out
+
+
+def test_there_are_action_modules():
+    assert "exchange_certificate_facts" in ACTIONS
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_argument_spec_equals_documentation(name):
+    action = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.action.{name}")
+    assert normalised(action.ARGUMENT_SPEC) == normalised(documented_options(name))
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_secrets_are_no_log(name):
+    action = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.action.{name}")
+    secret_like = [k for k in action.ARGUMENT_SPEC if "password" in k or "secret" in k]
+    assert secret_like and all(action.ARGUMENT_SPEC[k].get("no_log") for k in secret_like)
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_examples_are_yaml_and_use_fully_qualified_names(name):
+    namespace: dict = {}
+    path = ROOT / "plugins" / "modules" / f"{name}.py"
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    tasks = yaml.safe_load(namespace["EXAMPLES"])
+    assert tasks
+    for task in tasks:
+        module = next(k for k in task if k not in ("name", "register", "loop", "loop_control", "when", "vars"))
+        assert module.count(".") == 2, f"{task.get('name')}: {module} is not a fully qualified collection name"
