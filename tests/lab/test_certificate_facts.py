@@ -95,37 +95,35 @@ def test_demo_findings_name_the_stale_connectors_and_the_renewed_certificates(ru
     assert facts_of(results, "EX01")["hybrid_configuration"]["this_server_listed"] is True
 
 
-def test_shipped_scenarios_report_their_problem(running_lab, tmp_path):
-    expectations = {
-        "no-certificate-12014.yml": {
-            "EX01": {
-                ("tls_certificate_name_not_found", "EX01\\Default Frontend EX01"),
-                ("tls_certificate_name_not_found", "EX01\\Default EX01"),
-                ("no_replacement_certificate", "EX01\\Default Frontend EX01"),
-                ("no_replacement_certificate", "EX01\\Default EX01"),
-                ("transport_tls_event", "MSExchangeFrontEndTransport"),
-                ("transport_tls_event", "MSExchangeTransport"),
-            }
-        },
-        "expired-12016.yml": None,
-        "smtp-not-enabled.yml": None,
-        "send-connector-sources.yml": None,
-    }
-    found = {}
-    for name in expectations:
-        lab = running_lab(SCENARIOS / name, state_path=tmp_path / f"{name}.state.yml",
-                          inventory_path=tmp_path / f"{name}.ini", journal_path=tmp_path / f"{name}.jsonl")
-        work = tmp_path / name
-        work.mkdir()
-        rc, output, results = play(lab, work, [FACTS])
-        assert rc == 0, output
-        found[name] = {host: codes(r["r0"]) for host, r in results.items()}
-    assert found["no-certificate-12014.yml"] == expectations["no-certificate-12014.yml"]
-    assert ("tls_certificate_expired", "EX01\\Default Frontend EX01") in found["expired-12016.yml"]["EX01"]
-    assert any(code == "tls_certificate_smtp_not_enabled" for code, _ in found["smtp-not-enabled.yml"]["EX01"])
-    sources = found["send-connector-sources.yml"]
-    assert ("tls_certificate_name_not_found", SEND) in sources["EX02"]
-    assert ("tls_certificate_name_not_found", SEND) not in sources["EX01"]
+FE = "EX01\\Default Frontend EX01"
+EDGE_CONNECTOR = "EDGE01\\Default internal receive connector EDGE01"
+# Every finding of every host of each scenario, as (code, object): exactly these, nothing more.
+SCENARIO_FINDINGS = {
+    "no-certificate-12014.yml": {"EX01": {
+        ("tls_certificate_name_not_found", FE), ("no_replacement_certificate", FE),
+        ("tls_certificate_name_not_found", "EX01\\Default EX01"), ("no_replacement_certificate", "EX01\\Default EX01"),
+        ("transport_tls_event", "MSExchangeFrontEndTransport"), ("transport_tls_event", "MSExchangeTransport")}},
+    "expired-12016.yml": {"EX01": {
+        ("tls_certificate_expired", FE), ("no_replacement_certificate", FE),
+        ("transport_tls_event", "MSExchangeFrontEndTransport")}},
+    "smtp-not-enabled.yml": {"EX01": {("tls_certificate_smtp_not_enabled", FE)}},
+    "smtp-prompt.yml": {"EX01": {("tls_certificate_smtp_not_enabled", FE)}},
+    "send-connector-sources.yml": {
+        "EX01": set(),
+        "EX02": {("tls_certificate_name_not_found", SEND), ("no_replacement_certificate", SEND)}},
+    "selection.yml": {"EX01": {("tls_not_in_auth_mechanism", "EX01\\no-tls")}},
+    "needs-restart.yml": {"EX01": {
+        ("tls_certificate_name_not_found", FE), ("transport_tls_event", "MSExchangeFrontEndTransport")}},
+    "edgesync.yml": {"EDGE01": {("tls_certificate_smtp_not_enabled", EDGE_CONNECTOR)}},
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIO_FINDINGS))
+def test_each_shipped_scenario_reports_exactly_its_problem(scenario, running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / scenario)
+    rc, output, results = play(lab, tmp_path, [FACTS])
+    assert rc == 0, output
+    assert {host: codes(r["r0"]) for host, r in results.items()} == SCENARIO_FINDINGS[scenario]
 
 
 def test_check_mode_returns_the_same_facts(running_lab, tmp_path):
@@ -253,3 +251,15 @@ def test_the_password_never_appears_in_output_state_or_journal(running_lab, tmp_
     assert results["EX01"]["r0"]["launches"] == 1
     for text in (output, json.dumps(results), lab.state_path.read_text(), lab.journal_path.read_text()):
         assert secret not in text
+
+
+def test_the_faults_scenario_fails_the_read_once_with_the_transport_error_then_reads(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "faults.yml")
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    rc, output, results = play(lab, tmp_path / "first", [FACTS])
+    first = results["EX01"]["r0"]
+    assert first["failed"] is True and "500" in first["msg"], first["msg"]
+    rc, output, results = play(lab, tmp_path / "second", [FACTS])
+    assert rc == 0, output
+    assert results["EX01"]["r0"]["launches"] == 1 and "findings" in results["EX01"]["r0"]
