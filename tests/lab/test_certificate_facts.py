@@ -11,6 +11,7 @@ import json
 import pathlib
 
 import pytest
+import yaml
 
 from exchange_lab.scenario import load_scenario
 
@@ -142,15 +143,18 @@ def test_check_mode_returns_the_same_facts(running_lab, tmp_path):
     assert set(launches(lab).values()) == {2}
 
 
-def test_properties_a_remote_session_loses_are_unknown_not_missing_smtp(running_lab, tmp_path):
-    import yaml
-
-    doc = yaml.safe_load((SCENARIOS / "smtp-not-enabled.yml").read_text())
+def with_certificate_properties(tmp_path: pathlib.Path, name: str, view: str) -> pathlib.Path:
+    """A copy of a shipped scenario where every server's Get-ExchangeCertificate gives the `view` of it."""
+    doc = yaml.safe_load((SCENARIOS / name).read_text())
     for server in doc["servers"]:
-        server["certificate_properties"] = "remote"
-    path = tmp_path / "remote.yml"
+        server["certificate_properties"] = view
+    path = tmp_path / f"{view}-{name}"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    lab = running_lab(path)
+    return path
+
+
+def test_properties_a_remote_session_loses_are_unknown_not_missing_smtp(running_lab, tmp_path):
+    lab = running_lab(with_certificate_properties(tmp_path, "smtp-not-enabled.yml", "remote"))
     rc, output, results = play(lab, tmp_path, [FACTS])
     assert rc == 0, output
     result = results["EX01"]["r0"]
@@ -162,14 +166,7 @@ def test_properties_a_remote_session_loses_are_unknown_not_missing_smtp(running_
 
 
 def test_only_raw_data_still_gives_thumbprints_names_and_dates(running_lab, tmp_path):
-    import yaml
-
-    doc = yaml.safe_load((SCENARIOS / "demo.yml").read_text())
-    for server in doc["servers"]:
-        server["certificate_properties"] = "raw_data"
-    path = tmp_path / "raw.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    lab = running_lab(path)
+    lab = running_lab(with_certificate_properties(tmp_path, "demo.yml", "raw_data"))
     rc, output, results = play(lab, tmp_path, [FACTS])
     assert rc == 0, output
     ex01 = lab.org.server("EX01")
