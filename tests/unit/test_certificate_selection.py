@@ -13,7 +13,6 @@ newest NotBefore; expired and SMTP-less certificates are still selected.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import pytest
 from hypothesis import given
@@ -33,107 +32,10 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
     select_outbound,
 )
 
-NOW = "2026-11-27T12:00:00Z"
+from .facts_factories import MAIL, NOW, R10, cert, own_certificate, receive_connector, send_connector
+
 SERVER_FQDN = "ex01.contoso.com"
-R10 = "CN=R10, O=Let's Encrypt, C=US"
-R11 = "CN=R11, O=Let's Encrypt, C=US"
-MAIL = "CN=mail.contoso.com"
-EX01 = "CN=EX01"
-HUB_AUTH = ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"]
-
-
-def _days(text: str) -> int:
-    return (parse_time(text) - parse_time(NOW)) // dt.timedelta(days=1)
-
-
-def cert(**overrides) -> dict:
-    """A certificate as ansible_facts.exchange_tls.certificates holds it (defaults: LE R11, mail.contoso.com)."""
-    issuer = overrides.pop("issuer", R11)
-    subject = overrides.pop("subject", MAIL)
-    not_before = overrides.pop("not_before", "2026-10-19T00:00:00Z")
-    not_after = overrides.pop("not_after", "2027-01-17T00:00:00Z")
-    thumbprint = overrides.pop(
-        "thumbprint",
-        hashlib.sha1(f"{issuer}|{subject}|{not_before}|{not_after}".encode()).hexdigest().upper(),
-    )
-    facts = {
-        "thumbprint": thumbprint,
-        "subject": subject,
-        "issuer": issuer,
-        "tls_certificate_name": f"<I>{issuer}<S>{subject}",
-        "friendly_name": None,
-        "domains": ["mail.contoso.com", "autodiscover.contoso.com"],
-        "not_before": not_before,
-        "not_after": not_after,
-        "days_remaining": _days(not_after),
-        "expired": parse_time(not_after) < parse_time(NOW),
-        "not_yet_valid": parse_time(not_before) > parse_time(NOW),
-        "services": ["IIS", "SMTP"],
-        "status": "Valid",
-        "self_signed": issuer == subject,
-        "has_private_key": True,
-        "root_ca_type": "ThirdParty",
-        "is_internal_transport": False,
-        "properties_complete": True,
-    }
-    facts.update(overrides)
-    return facts
-
-
-def self_signed(**overrides) -> dict:
-    """Exchange's own certificate, CN=EX01 for EX01 and ex01.contoso.com."""
-    defaults = dict(
-        issuer=EX01,
-        subject=EX01,
-        domains=["EX01", "ex01.contoso.com"],
-        not_before="2024-03-01T10:00:00Z",
-        not_after="2029-03-01T10:00:00Z",
-        root_ca_type="Registry",
-    )
-    defaults.update(overrides)
-    return cert(**defaults)
-
-
-def receive_connector(**overrides) -> dict:
-    facts = {
-        "identity": "EX01\\Default Frontend EX01",
-        "name": "Default Frontend EX01",
-        "server": "EX01",
-        "transport_role": "FrontendTransport",
-        "bindings": ["0.0.0.0:25", "[::]:25"],
-        "ports": [25],
-        "fqdn": "mail.contoso.com",
-        "auth_mechanism": list(HUB_AUTH),
-        "permission_groups": ["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"],
-        "tls_certificate_name": None,
-        "tls_domain_capabilities": [],
-        "require_tls": False,
-        "enabled": True,
-        "hybrid": False,
-    }
-    facts.update(overrides)
-    return facts
-
-
-def send_connector(**overrides) -> dict:
-    facts = {
-        "identity": "Outbound to Office 365 - 6e2b4c3a-0d7e-4c55-9a1e-2f4a3b9c1d00",
-        "name": "Outbound to Office 365 - 6e2b4c3a-0d7e-4c55-9a1e-2f4a3b9c1d00",
-        "address_spaces": ["smtp:contoso.mail.onmicrosoft.com;1"],
-        "source_transport_servers": ["EX01", "EX02"],
-        "smart_hosts": [],
-        "fqdn": "mail.contoso.com",
-        "tls_certificate_name": None,
-        "tls_auth_level": "DomainValidation",
-        "tls_domain": "mail.protection.outlook.com",
-        "require_tls": True,
-        "cloud_services_mail_enabled": True,
-        "enabled": True,
-        "cloud": True,
-        "this_server_is_source": True,
-    }
-    facts.update(overrides)
-    return facts
+self_signed = own_certificate  # Exchange's own CN=EX01 certificate
 
 
 def name_of(certificate: dict) -> str:

@@ -10,12 +10,8 @@ Facts are built by hand in the shape of ansible_facts.exchange_tls
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import (
     CODES,
     ERROR,
@@ -24,21 +20,27 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.findings im
     analyze,
 )
 
-NOW = "2026-11-27T12:00:00Z"
-R10 = "CN=R10, O=Let's Encrypt, C=US"
-R11 = "CN=R11, O=Let's Encrypt, C=US"
-R12 = "CN=R12, O=Let's Encrypt, C=US"
-MAIL = "CN=mail.contoso.com"
-SECTIGO_OV = "CN=Sectigo RSA Organization Validation Secure Server CA, O=Sectigo Limited, L=Salford, S=Greater Manchester, C=GB"
-OV_WITH_OU = "CN=mail.contoso.com, OU=IT, O=Contoso, L=Redmond, S=Washington, C=US"
-OV_WITHOUT_OU = "CN=mail.contoso.com, O=Contoso, L=Redmond, S=Washington, C=US"
+from .facts_factories import (
+    FRONTEND,
+    MAIL,
+    NOW,
+    OUTBOUND,
+    OV_WITH_OU,
+    OV_WITHOUT_OU,
+    R10,
+    R11,
+    R12,
+    SECTIGO_OV,
+    cert,
+    own_certificate,
+    receive_connector,
+)
+from .facts_factories import send_connector as plain_send_connector
+
 R10_NAME = f"<I>{R10}<S>{MAIL}"
 R11_NAME = f"<I>{R11}<S>{MAIL}"
 R12_NAME = f"<I>{R12}<S>{MAIL}"
-FRONTEND = "EX01\\Default Frontend EX01"
-OUTBOUND = "Outbound to Office 365 - 6e2b4c3a-0d7e-4c55-9a1e-2f4a3b9c1d00"
 HYBRID_CAPABILITY = "mail.protection.outlook.com:AcceptCloudServicesMail"
-FRONTEND_AUTH = ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"]
 
 # Thumbprints of the usual certificates, so assertions read as names.
 R10_THUMB = "3C1A7E2B9D0F4A6E8B2C5D7F9A1B3C5D7E9F0A12"
@@ -50,41 +52,6 @@ SELF_THUMB = "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"
 # --------------------------------------------------------------------------
 # Factories
 # --------------------------------------------------------------------------
-
-
-def cert(**overrides) -> dict:
-    """A certificate as ansible_facts.exchange_tls.certificates holds it (defaults: LE R11, mail.contoso.com, SMTP)."""
-    issuer = overrides.pop("issuer", R11)
-    subject = overrides.pop("subject", MAIL)
-    not_before = overrides.pop("not_before", "2026-10-19T00:00:00Z")
-    not_after = overrides.pop("not_after", "2027-01-17T00:00:00Z")
-    thumbprint = overrides.pop(
-        "thumbprint",
-        hashlib.sha1(f"{issuer}|{subject}|{not_before}|{not_after}".encode()).hexdigest().upper(),
-    )
-    clock = parse_time(NOW)
-    facts = {
-        "thumbprint": thumbprint,
-        "subject": subject,
-        "issuer": issuer,
-        "tls_certificate_name": f"<I>{issuer}<S>{subject}",
-        "friendly_name": None,
-        "domains": ["mail.contoso.com", "autodiscover.contoso.com"],
-        "not_before": not_before,
-        "not_after": not_after,
-        "days_remaining": (parse_time(not_after) - clock) // dt.timedelta(days=1),
-        "expired": clock > parse_time(not_after),
-        "not_yet_valid": clock < parse_time(not_before),
-        "services": ["IIS", "SMTP"],
-        "status": "Valid",
-        "self_signed": issuer == subject,
-        "has_private_key": True,
-        "root_ca_type": "ThirdParty",
-        "is_internal_transport": False,
-        "properties_complete": True,
-    }
-    facts.update(overrides)
-    return facts
 
 
 def r10(**overrides) -> dict:
@@ -108,33 +75,7 @@ def r12(**overrides) -> dict:
 
 def own(**overrides) -> dict:
     """Exchange's self-signed certificate, the default SMTP (internal transport) certificate."""
-    defaults = dict(issuer="CN=EX01", subject="CN=EX01", thumbprint=SELF_THUMB, domains=["EX01", "ex01.contoso.com"],
-                    not_before="2024-03-01T10:00:00Z", not_after="2029-03-01T10:00:00Z", root_ca_type="Registry",
-                    is_internal_transport=True)
-    defaults.update(overrides)
-    return cert(**defaults)
-
-
-def receive_connector(**overrides) -> dict:
-    """A plain receive connector on EX01 (the Default Frontend EX01 without hybrid settings)."""
-    facts = {
-        "identity": FRONTEND,
-        "name": "Default Frontend EX01",
-        "server": "EX01",
-        "transport_role": "FrontendTransport",
-        "bindings": ["0.0.0.0:25", "[::]:25"],
-        "ports": [25],
-        "fqdn": "mail.contoso.com",
-        "auth_mechanism": list(FRONTEND_AUTH),
-        "permission_groups": ["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"],
-        "tls_certificate_name": None,
-        "tls_domain_capabilities": [],
-        "require_tls": False,
-        "enabled": True,
-        "hybrid": False,
-    }
-    facts.update(overrides)
-    return facts
+    return own_certificate(**{"thumbprint": SELF_THUMB, "is_internal_transport": True, **overrides})
 
 
 def hybrid_receive_connector(**overrides) -> dict:
@@ -154,25 +95,8 @@ def hub_connector(**overrides) -> dict:
 
 
 def send_connector(**overrides) -> dict:
-    """The HCW send connector, EX01 a source server."""
-    facts = {
-        "identity": OUTBOUND,
-        "name": OUTBOUND,
-        "address_spaces": ["smtp:contoso.mail.onmicrosoft.com;1"],
-        "source_transport_servers": ["EX01", "EX02"],
-        "smart_hosts": [],
-        "fqdn": "mail.contoso.com",
-        "tls_certificate_name": R11_NAME,
-        "tls_auth_level": "DomainValidation",
-        "tls_domain": "mail.protection.outlook.com",
-        "require_tls": True,
-        "cloud_services_mail_enabled": True,
-        "enabled": True,
-        "cloud": True,
-        "this_server_is_source": True,
-    }
-    facts.update(overrides)
-    return facts
+    """The HCW send connector, EX01 a source server, naming R11's certificate."""
+    return plain_send_connector(**{"tls_certificate_name": R11_NAME, **overrides})
 
 
 def hybrid_configuration(**overrides) -> dict:

@@ -12,9 +12,6 @@ subjects at the top are ambiguous, never a guess.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,53 +29,15 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement
     unusable_because,
 )
 
-NOW_TEXT = "2026-11-27T12:00:00Z"
+from .facts_factories import MAIL, OV_WITH_OU, OV_WITHOUT_OU, R10, R11, R12, SECTIGO_OV, cert
+from .facts_factories import NOW as NOW_TEXT
+
 NOW = parse_time(NOW_TEXT)
-R10 = "CN=R10, O=Let's Encrypt, C=US"
-R11 = "CN=R11, O=Let's Encrypt, C=US"
-R12 = "CN=R12, O=Let's Encrypt, C=US"
-MAIL = "CN=mail.contoso.com"
-SECTIGO_OV = "CN=Sectigo RSA Organization Validation Secure Server CA, O=Sectigo Limited, L=Salford, S=Greater Manchester, C=GB"
-OV_WITH_OU = "CN=mail.contoso.com, OU=IT, O=Contoso, L=Redmond, S=Washington, C=US"
-OV_WITHOUT_OU = "CN=mail.contoso.com, O=Contoso, L=Redmond, S=Washington, C=US"
 STALE_LE = f"<I>{R10}<S>{MAIL}"
 
 
-def cert(**overrides) -> dict:
-    """A certificate as ansible_facts.exchange_tls.certificates holds it (defaults: LE R11, mail.contoso.com)."""
-    issuer = overrides.pop("issuer", R11)
-    subject = overrides.pop("subject", MAIL)
-    not_before = overrides.pop("not_before", "2026-10-19T00:00:00Z")
-    not_after = overrides.pop("not_after", "2027-01-17T00:00:00Z")
-    thumbprint = overrides.pop(
-        "thumbprint",
-        hashlib.sha1(f"{issuer}|{subject}|{not_before}|{not_after}".encode()).hexdigest().upper(),
-    )
-    facts = {
-        "thumbprint": thumbprint,
-        "subject": subject,
-        "issuer": issuer,
-        "tls_certificate_name": f"<I>{issuer}<S>{subject}",
-        "friendly_name": None,
-        "domains": ["mail.contoso.com", "autodiscover.contoso.com"],
-        "not_before": not_before,
-        "not_after": not_after,
-        "days_remaining": (parse_time(not_after) - NOW) // dt.timedelta(days=1),
-        "expired": parse_time(not_after) < NOW,
-        "not_yet_valid": parse_time(not_before) > NOW,
-        "services": ["IIS", "SMTP"],
-        "status": "Valid",
-        "self_signed": issuer == subject,
-        "has_private_key": True,
-        "root_ca_type": "ThirdParty",
-        "is_internal_transport": False,
-        "properties_complete": True,
-    }
-    facts.update(overrides)
-    return facts
-
-
 def self_signed(**overrides) -> dict:
+    """A self-signed certificate for mail.contoso.com, newer than R11's (not Exchange's own CN=EX01)."""
     subject = overrides.pop("subject", MAIL)
     defaults = dict(issuer=subject, subject=subject, root_ca_type="Registry",
                     not_before="2026-11-01T00:00:00Z", not_after="2031-11-01T00:00:00Z")

@@ -29,6 +29,10 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_f
     same_server,
 )
 
+from .facts_factories import NOW
+from .facts_factories import receive_connector as receive_connector_facts
+from .facts_factories import send_connector as send_connector_facts
+
 LE_ISSUER = "CN=R10, O=Let's Encrypt, C=US"
 CONTOSO_SUBJECT = "CN=mail.contoso.com, O=Contoso"
 CONTOSO_NAME = f"<I>{LE_ISSUER}<S>{CONTOSO_SUBJECT}"
@@ -37,7 +41,6 @@ THIRD_PARTY = "0F1E2D3C4B5A69788796A5B4C3D2E1F00112233A"
 SELF_SIGNED = "9F8E7D6C5B4A39281706F5E4D3C2B1A098765432"
 OLD = "11223344556677889900AABBCCDDEEFF00112233"
 SERVERS_DN = "CN=Servers,CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,CN=Contoso"
-NOW = "2026-11-27T12:00:00Z"
 
 
 # --------------------------------------------------------------------------
@@ -735,22 +738,13 @@ def test_receive_connectors_of_this_server_only() -> None:
 
 def test_hybrid_receive_connector() -> None:
     rc = facts_of()["receive_connectors"][0]
-    assert rc == {
-        "identity": "EX01\\Default Frontend EX01",
-        "name": "Default Frontend EX01",
-        "server": "EX01",
-        "transport_role": "FrontendTransport",
-        "bindings": ["[::]:25", "0.0.0.0:25"],
-        "ports": [25],
-        "fqdn": "mail.contoso.com",
-        "auth_mechanism": ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"],
-        "permission_groups": ["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"],
-        "tls_certificate_name": CONTOSO_NAME,
-        "tls_domain_capabilities": ["mail.protection.outlook.com:AcceptCloudServicesMail"],
-        "require_tls": False,
-        "enabled": True,
-        "hybrid": True,
-    }
+    # The shared facts factory is the shape every other test feeds to module_utils.
+    assert rc == receive_connector_facts(
+        bindings=["[::]:25", "0.0.0.0:25"],
+        tls_certificate_name=CONTOSO_NAME,
+        tls_domain_capabilities=["mail.protection.outlook.com:AcceptCloudServicesMail"],
+        hybrid=True,
+    )
 
 
 def test_plain_receive_connectors() -> None:
@@ -805,22 +799,12 @@ def test_hybrid_capability(capabilities, hybrid) -> None:
 
 def test_hcw_send_connector() -> None:
     sc = facts_of()["send_connectors"][0]
-    assert sc == {
-        "identity": "Outbound to Office 365 - 6f1c2a4e-91a3-4c0b-b8a4-3b1f2e6c9d10",
-        "name": "Outbound to Office 365 - 6f1c2a4e-91a3-4c0b-b8a4-3b1f2e6c9d10",
-        "address_spaces": ["smtp:contoso.mail.onmicrosoft.com;1"],
-        "source_transport_servers": ["EX01", "EX02"],
-        "smart_hosts": [],
-        "fqdn": "mail.contoso.com",
-        "tls_certificate_name": CONTOSO_NAME,
-        "tls_auth_level": "DomainValidation",
-        "tls_domain": "mail.protection.outlook.com",
-        "require_tls": True,
-        "cloud_services_mail_enabled": True,
-        "enabled": True,
-        "cloud": True,
-        "this_server_is_source": True,
-    }
+    # The shared facts factory is the shape every other test feeds to module_utils.
+    assert sc == send_connector_facts(
+        identity="Outbound to Office 365 - 6f1c2a4e-91a3-4c0b-b8a4-3b1f2e6c9d10",
+        name="Outbound to Office 365 - 6f1c2a4e-91a3-4c0b-b8a4-3b1f2e6c9d10",
+        tls_certificate_name=CONTOSO_NAME,
+    )
 
 
 def test_internet_send_connector_of_another_server() -> None:
