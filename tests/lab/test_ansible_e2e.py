@@ -301,6 +301,8 @@ def test_the_built_collection_holds_collection_content_only(tmp_path):
         names = tar.getnames()
     assert {"plugins", "meta", "playbooks", "README.md", "MANIFEST.json"} <= top
     assert "plugins/modules/exchange_command.ps1" in names and "plugins/module_utils/x500.py" in names
+    # ansible-builder reads these from the installed collection (test_execution_environment.py).
+    assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt"} <= set(names)
     leaked = top & {".venv", ".venv-2.19", "lab", "collections", "tests", "tools", "ansible.cfg", "demo-output", "lab-state", "bench-results", "requirements", ".git", ".ci"}
     assert not leaked
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
