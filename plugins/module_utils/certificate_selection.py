@@ -39,7 +39,7 @@ def domain_matches(pattern: str, name: str) -> bool:
     if pattern == name:
         return True
     if pattern.startswith("*."):
-        head, _, tail = name.partition(".")
+        head, _dot, tail = name.partition(".")
         return bool(head) and tail == pattern[2:]
     return False
 

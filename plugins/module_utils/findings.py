@@ -108,7 +108,10 @@ class _Analysis:
                 return choice
             finding["expected"] = choice.name
             finding["certificates"] = [cert["thumbprint"]]
-            finding["message"] += f" Proposed replacement: {choice.name} (thumbprint {cert['thumbprint']}, expires {cert['not_after']}), because {choice.basis}."
+            finding["message"] += (
+                f" Proposed replacement: {choice.name} (thumbprint {cert['thumbprint']},"
+                f" expires {cert['not_after']}), because {choice.basis}."
+            )
             module = _CONVERGING_MODULE.get(finding["object_type"])
             if module and cert["services"] != "unknown" and "SMTP" not in cert["services"]:
                 finding["message"] += (
@@ -133,7 +136,7 @@ class _Analysis:
                 "no_replacement_certificate", *where,
                 f"No certificate on {self.server['name']} can replace {finding['current'] or 'the missing name'}.{detail}"
                 " Install (import) the renewed certificate with its private key on this server, then run again.",
-                current=finding["current"], certificates=[c["thumbprint"] for c, _ in choice.excluded],
+                current=finding["current"], certificates=[c["thumbprint"] for c, _reason in choice.excluded],
                 severity=finding["severity"],
             )
         return choice

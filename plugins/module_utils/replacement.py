@@ -133,7 +133,7 @@ def choose_replacement(
             ranked.append((rank, certificate))
     if not ranked:
         return Replacement(NONE, excluded=excluded)
-    best_rank = min(rank for rank, _ in ranked)
+    best_rank = min(rank for rank, _cert in ranked)
     best = [c for rank, c in ranked if rank == best_rank]
     if any(not c["self_signed"] for c in best):
         best = [c for c in best if not c["self_signed"]]

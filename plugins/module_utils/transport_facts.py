@@ -509,7 +509,7 @@ def _certificates(objects: List[dict], clock: dt.datetime, internal: Optional[st
 def _ports(bindings: List[Any]) -> List[int]:
     ports = set()
     for binding in bindings:
-        _, sep, port = str(binding).strip().rpartition(":")
+        _host, sep, port = str(binding).strip().rpartition(":")
         if sep and port.isdigit():
             ports.add(int(port))
     return sorted(ports)
@@ -635,7 +635,7 @@ def _expected_failure(step: dict, role: str) -> bool:
 
 def _read_errors(steps: Dict[str, dict], role: str) -> List[dict]:
     errors = []
-    required = {step_id for step_id, _ in _REQUIRED}
+    required = {step_id for step_id, _cmdlet in _REQUIRED}
     for step_id, step in steps.items():
         if step_id in required or not _failed(step) or _expected_failure(step, role):
             continue

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, List, Tuple, Union
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from cryptography import x509
@@ -46,8 +46,10 @@ __all__ = [
 # ``#hex`` value denotes: the contents of an OCTET STRING (CertStrToName turns
 # every ``#hex`` value into CERT_RDN_OCTET_STRING, and CertNameToStr prints an
 # OCTET STRING as ``#`` + hex of its contents), so bytes survive a round trip.
-AttributeValue = str | bytes
-Rdn = list[tuple[str, AttributeValue]]
+# typing.Union/List/Tuple rather than ``str | bytes``/``list[...]``: these
+# aliases are evaluated at import, and module_utils must import on Python 3.8/3.9.
+AttributeValue = Union[str, bytes]
+Rdn = List[Tuple[str, AttributeValue]]
 
 
 class X500Error(ValueError):
@@ -248,7 +250,7 @@ def _decode_oid(contents: bytes) -> str:
 
 
 # (oid, identifier, contents, whole TLV) for one attribute, in encoded order.
-_Attribute = tuple[str, int, bytes, bytes]
+_Attribute = Tuple[str, int, bytes, bytes]
 
 
 def _decode_name(der: bytes) -> list[list[_Attribute]]:
@@ -258,12 +260,12 @@ def _decode_name(der: bytes) -> list[list[_Attribute]]:
     if ident != _TAG_SEQUENCE or end != len(der):
         raise _DerError("not a single SEQUENCE")
     rdns: list[list[_Attribute]] = []
-    for rdn_ident, _, rdn_start, rdn_end in _children(der, start, end):
+    for rdn_ident, _rdn_pos, rdn_start, rdn_end in _children(der, start, end):
         if rdn_ident != _TAG_SET:
             raise _DerError("RDN is not a SET")
         attributes: list[_Attribute] = []
         # Encoded order is kept: Windows prints an unsorted SET as it is.
-        for atv_ident, _, atv_start, atv_end in _children(der, rdn_start, rdn_end):
+        for atv_ident, _atv_pos, atv_start, atv_end in _children(der, rdn_start, rdn_end):
             if atv_ident != _TAG_SEQUENCE:
                 raise _DerError("attribute is not a SEQUENCE")
             parts = list(_children(der, atv_start, atv_end))
@@ -396,7 +398,7 @@ def certificate_names(cert_der: bytes) -> tuple[bytes, bytes]:
         ident, start, end = _read_tlv(data, 0, len(data))
         if ident != _TAG_SEQUENCE:
             raise _DerError("certificate is not a SEQUENCE")
-        tbs_ident, _, tbs_start, tbs_end = next(_children(data, start, end))
+        tbs_ident, _tbs_pos, tbs_start, tbs_end = next(_children(data, start, end))
         if tbs_ident != _TAG_SEQUENCE:
             raise _DerError("TBSCertificate is not a SEQUENCE")
         fields = list(_children(data, tbs_start, tbs_end))

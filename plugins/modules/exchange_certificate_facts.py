@@ -79,7 +79,7 @@ seealso:
     description: How Exchange transport picks a connector's certificate.
     link: https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates-selection
 author:
-  - exchange.transport_tls contributors
+  - exchange.transport_tls contributors (@exchange-transport-tls)
 """
 
 EXAMPLES = r"""

@@ -131,7 +131,7 @@ seealso:
     description: Microsoft's documentation of the Exchange cmdlets.
     link: https://learn.microsoft.com/powershell/exchange/
 author:
-  - exchange.transport_tls contributors
+  - exchange.transport_tls contributors (@exchange-transport-tls)
 """
 
 EXAMPLES = r"""

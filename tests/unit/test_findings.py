@@ -208,7 +208,7 @@ def test_codes_include_every_code_the_specification_names() -> None:
         "transport_tls_event", "no_replacement_certificate", "ambiguous_replacement_certificate",
     }
     assert required <= set(CODES)
-    assert all(severity in (ERROR, WARNING, INFO) for severity, _ in CODES.values())
+    assert all(severity in (ERROR, WARNING, INFO) for severity, _text in CODES.values())
 
 
 def test_a_healthy_server_has_no_findings() -> None:

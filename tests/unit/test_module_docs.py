@@ -24,7 +24,7 @@ def documented_options(name: str) -> dict:
     doc = yaml.safe_load(namespace["DOCUMENTATION"])
     options = dict(doc.get("options") or {})
     for fragment in doc.get("extends_documentation_fragment") or []:
-        collection, _, fragment_name = fragment.rpartition(".")
+        collection, _dot, fragment_name = fragment.rpartition(".")
         assert collection == "exchange.transport_tls", f"{name}: unexpected fragment {fragment}"
         module = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.doc_fragments.{fragment_name}")
         for key, option in yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"].items():

@@ -192,7 +192,7 @@ def test_an_excluded_better_rank_leaves_the_next_rank_to_win() -> None:
     same_cn = cert(subject="CN=mail.contoso.com, O=Contoso")
     choice = choose_replacement([same_subject_no_key, same_cn], NOW, stale_name=STALE_LE)
     assert (choice.status, choice.certificate, choice.rank) == (FOUND, same_cn, RANK_SAME_COMMON_NAME)
-    assert [c for c, _ in choice.excluded] == [same_subject_no_key]
+    assert [c for c, _why in choice.excluded] == [same_subject_no_key]
 
 
 def test_excluded_lists_every_ranked_but_unusable_certificate() -> None:
@@ -200,7 +200,7 @@ def test_excluded_lists_every_ranked_but_unusable_certificate() -> None:
     keyless = cert(has_private_key=False)
     choice = choose_replacement([old, keyless], NOW, stale_name=STALE_LE)
     assert choice.status == NONE
-    assert sorted(thumbprints(c for c, _ in choice.excluded)) == sorted([old["thumbprint"], keyless["thumbprint"]])
+    assert sorted(thumbprints(c for c, _why in choice.excluded)) == sorted([old["thumbprint"], keyless["thumbprint"]])
 
 
 # --------------------------------------------------------------------------

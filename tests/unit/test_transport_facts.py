@@ -748,7 +748,7 @@ def test_hybrid_receive_connector() -> None:
 
 
 def test_plain_receive_connectors() -> None:
-    _, client, hub = facts_of()["receive_connectors"]
+    _default, client, hub = facts_of()["receive_connectors"]
     assert client["ports"] == [587]
     assert client["fqdn"] is None
     assert client["tls_certificate_name"] is None

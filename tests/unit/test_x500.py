@@ -155,7 +155,7 @@ def test_vector_windows_cannot_reencode(text: str) -> None:
 
 def _only_printable_or_bmp(vector: dict) -> bool:
     rdns = x500._decode_name(bytes.fromhex(vector["der_hex"]))
-    return all(tag in (0x13, 0x1E) for rdn in rdns for _, tag, _, _ in rdn)
+    return all(tag in (0x13, 0x1E) for rdn in rdns for _oid, tag, _contents, _tlv in rdn)
 
 
 @pytest.mark.parametrize(
@@ -764,9 +764,9 @@ def _windows_can_encode(rdns) -> bool:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(_encoded_attribute(), min_size=1, max_size=3), max_size=4), st.booleans())
 def test_parse_inverts_render_for_any_encoded_name(rdns, reverse: bool) -> None:
-    der = der_name([[(oid, value_tlv) for oid, value_tlv, _ in rdn] for rdn in rdns])
+    der = der_name([[(oid, value_tlv) for oid, value_tlv, _expected in rdn] for rdn in rdns])
     text = render_name(der, reverse=reverse)
-    written = [[(oid, expected) for oid, _, expected in rdn] for rdn in rdns]
+    written = [[(oid, expected) for oid, _value_tlv, expected in rdn] for rdn in rdns]
     if reverse:
         written.reverse()
     assert parse_name(text) == written
@@ -812,7 +812,7 @@ def test_parse_raises_only_x500error(text: str) -> None:
         rdns = parse_name(text)
     except X500Error:
         return
-    assert all(rdn and all(isinstance(v, (str, bytes)) for _, v in rdn) for rdn in rdns)
+    assert all(rdn and all(isinstance(v, (str, bytes)) for _oid, v in rdn) for rdn in rdns)
     try:
         stored = exchange_normalize(text)
     except X500Error:
