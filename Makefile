@@ -27,11 +27,13 @@ REQS := $(if $(PYTHON312),requirements/ansible-2.21.txt,requirements/ansible-2.1
 REQS_LEGACY := requirements/ansible-2.19.txt
 PYTEST_ARGS ?=
 
-.PHONY: help venv venv-legacy demo test test-current test-legacy clean
+.PHONY: help venv venv-legacy demo test test-current test-legacy clean \
+	lint lint-fast lint-sanity lint-sanity-legacy lint-units lint-ansible lint-changelog
 
 help:
 	@echo "make demo   - start the Exchange lab on tests/scenarios/demo.yml and run the demo playbooks"
 	@echo "make test   - run the whole offline suite (ansible-core 2.21 on Python 3.12, then 2.19 on Python 3.11)"
+	@echo "make lint   - every quality gate: ansible-test sanity (2.21 and 2.19) and units, ansible-lint, changelog lint"
 	@echo "make venv   - create or refresh .venv only"
 
 # make-venv INTERPRETER,DIR,REQUIREMENTS: one recipe for both matrix legs.
@@ -53,17 +55,25 @@ $(VENV)/.stamp: $(REQS) requirements/common.txt lab/pyproject.toml
 $(VENV_LEGACY)/.stamp: $(REQS_LEGACY) requirements/common.txt lab/pyproject.toml
 	$(call make-venv,$(PYTHON_LEGACY),$(VENV_LEGACY),$(REQS_LEGACY))
 
+# ansible-lint goes into .venv with the leg's requirements in one resolve, so
+# ansible-core stays at its pin.
+$(VENV)/.lint-stamp: $(VENV)/.stamp requirements/lint.txt
+	$(VENV)/bin/python -m pip install -q -r requirements/lint.txt -r $(REQS)
+	touch $@
+
 venv: $(VENV)/.stamp
 venv-legacy: $(VENV_LEGACY)/.stamp
 
 demo: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/demo.py
 
-# Both legs run even when the first fails, so one CI run reports both.
+# Both legs run even when the first fails, so one CI run reports both; the
+# fast lint gates (a few seconds) run too. The slow ones are in `make lint`.
 test: venv venv-legacy
 	@rc=0; \
 	$(MAKE) --no-print-directory test-current || rc=1; \
 	$(MAKE) --no-print-directory test-legacy || rc=1; \
+	$(MAKE) --no-print-directory lint-fast || rc=1; \
 	exit $$rc
 
 test-current: venv
@@ -76,3 +86,43 @@ test-legacy: venv-legacy
 
 clean:
 	rm -rf $(VENV) $(VENV_LEGACY) .pytest_cache .hypothesis
+
+# Quality gates (docs/development.md). Every gate runs even when one fails.
+LINT_GATES := lint-sanity lint-sanity-legacy lint-units lint-ansible lint-changelog
+lint: $(VENV)/.lint-stamp venv-legacy
+	@rc=0; failed=; \
+	for gate in $(LINT_GATES); do \
+		$(MAKE) --no-print-directory $$gate || { rc=1; failed="$$failed $$gate"; }; \
+	done; \
+	if [ $$rc = 0 ]; then echo "=== make lint: all gates passed"; else echo "=== make lint: FAILED:$$failed"; fi; \
+	exit $$rc
+
+lint-fast: $(VENV)/.lint-stamp
+	@rc=0; \
+	$(MAKE) --no-print-directory lint-ansible || rc=1; \
+	$(MAKE) --no-print-directory lint-changelog || rc=1; \
+	exit $$rc
+
+# ansible-test runs on a copy laid out as ansible_collections/exchange/transport_tls
+# (tools/run_ansible_test.py). pslint needs pwsh, which is not available.
+SANITY_ARGS ?= --venv --skip-test pslint
+lint-sanity: venv
+	@echo "=== ansible-test sanity (ansible-core $$($(VENV)/bin/python -c 'import ansible.release as r; print(r.__version__)'))"
+	$(VENV)/bin/python tools/run_ansible_test.py sanity $(SANITY_ARGS)
+
+lint-sanity-legacy: venv-legacy
+	@echo "=== ansible-test sanity (ansible-core $$($(VENV_LEGACY)/bin/python -c 'import ansible.release as r; print(r.__version__)'))"
+	$(VENV_LEGACY)/bin/python tools/run_ansible_test.py sanity $(SANITY_ARGS)
+
+# --local: the unit tests need .venv's packages (cryptography, hypothesis, tree-sitter).
+lint-units: venv
+	@echo "=== ansible-test units"
+	$(VENV)/bin/python tools/run_ansible_test.py units --local --python $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+lint-ansible: $(VENV)/.lint-stamp
+	@echo "=== ansible-lint (production profile, .ansible-lint)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --offline playbooks roles
+
+lint-changelog: venv
+	@echo "=== antsibull-changelog lint"
+	$(VENV)/bin/antsibull-changelog lint && echo "antsibull-changelog lint: no problems"
