@@ -34,11 +34,23 @@ _ALLOWED_BY_LOWER = {n.lower(): n for n in ALLOW_LIST}
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-def load_option_spec(doc_path: pathlib.Path = DOC_PATH) -> dict:
-    spec = importlib.util.spec_from_file_location("_exchange_command_doc", doc_path)
+def _documentation(path: pathlib.Path, attribute: str = "DOCUMENTATION") -> dict:
+    spec = importlib.util.spec_from_file_location(f"_lab_doc_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return yaml.safe_load(module.DOCUMENTATION)["options"]
+    holder = module.ModuleDocFragment if attribute == "fragment" else module
+    return yaml.safe_load(holder.DOCUMENTATION)
+
+
+def load_option_spec(doc_path: pathlib.Path = DOC_PATH) -> dict:
+    """The module's options as ansible-doc shows them: its own plus its doc fragments'."""
+    doc = _documentation(doc_path)
+    options = dict(doc.get("options") or {})
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        name = fragment.rpartition(".")[2]
+        fragment_path = doc_path.parents[1] / "doc_fragments" / f"{name}.py"
+        options.update(_documentation(fragment_path, "fragment")["options"])
+    return options
 
 
 # -- argument validation, as Ansible.Basic does it ---------------------------

@@ -4,17 +4,20 @@
 
 
 class ModuleDocFragment(object):
-    # How the collection's action modules reach Exchange: passed to exchange_command unchanged.
+    # exchange_command's session options; the action modules take the same ones and pass them through.
     DOCUMENTATION = r"""
 options:
   session:
     description:
-      - How to get the Exchange cmdlets on the target server (see M(exchange.transport_tls.exchange_command)).
+      - How to get the Exchange cmdlets on the target server.
       - V(auto) uses V(snapin) on an Edge Transport server and V(remote) on a Mailbox server.
-      - V(snapin) loads the Exchange snap-ins; on a Mailbox server this bypasses RBAC, which Microsoft
-        discourages outside recovery.
-      - V(remote) opens the local Exchange Management Shell (C(Connect-ExchangeServer -Auto)), or, with
-        O(username), a Kerberos session with those credentials to O(connection_uri).
+      - V(snapin) loads the snap-ins listed in C(bin\exShell.psc1) and C(bin\Exchange.ps1)
+        from the Exchange install path. On a Mailbox server this bypasses RBAC, which
+        Microsoft discourages outside recovery.
+      - V(remote) loads C(bin\RemoteExchange.ps1) and runs
+        C(Connect-ExchangeServer -Auto -ClientApplication:ManagementShell), or, when
+        O(username) is set, opens a Kerberos session with those credentials to
+        O(connection_uri) (the answer to the double hop besides C(become)).
     type: str
     choices: [auto, snapin, remote]
     default: auto
@@ -25,8 +28,7 @@ options:
     type: str
   username:
     description:
-      - Account for an explicit-credential remote session (C(DOMAIN\user) or UPN), one answer to the
-        WinRM double hop besides C(become).
+      - Account for an explicit-credential remote session (C(DOMAIN\user) or UPN).
     type: str
   password:
     description:
@@ -34,6 +36,7 @@ options:
     type: str
   domain_controller:
     description:
-      - Passed as C(-DomainController) to every Exchange cmdlet. Ignored on Edge servers.
+      - Passed as C(-DomainController) to every Exchange cmdlet (not to C(Get-WinEvent) or
+        C(Restart-Service)). Ignored on Edge, which has no domain controller.
     type: str
 """

@@ -88,39 +88,8 @@ options:
             always stop the batch.
         type: bool
         default: false
-  session:
-    description:
-      - How to get the Exchange cmdlets.
-      - V(auto) uses V(snapin) on an Edge Transport server and V(remote) on a Mailbox server.
-      - V(snapin) loads the snap-ins listed in C(bin\exShell.psc1) and C(bin\Exchange.ps1)
-        from the Exchange install path. On a Mailbox server this bypasses RBAC, which
-        Microsoft discourages outside recovery.
-      - V(remote) loads C(bin\RemoteExchange.ps1) and runs
-        C(Connect-ExchangeServer -Auto -ClientApplication:ManagementShell), or, when
-        O(username) is set, opens a Kerberos session with those credentials to
-        O(connection_uri) (the answer to the double hop besides C(become)).
-    type: str
-    choices: [auto, snapin, remote]
-    default: auto
-  connection_uri:
-    description:
-      - The Exchange PowerShell endpoint for V(remote) with O(username).
-      - Defaults to C(http://<this server's FQDN>/PowerShell/).
-    type: str
-  username:
-    description:
-      - Account for an explicit-credential remote session (C(DOMAIN\user) or UPN).
-    type: str
-  password:
-    description:
-      - Password for O(username).
-    type: str
-  domain_controller:
-    description:
-      - Passed as C(-DomainController) to every Exchange cmdlet of the batch (not to
-        C(Get-WinEvent) or C(Restart-Service)). Ignored on Edge, which has no domain
-        controller.
-    type: str
+extends_documentation_fragment:
+  - exchange.transport_tls.session
 notes:
   - In check mode only C(Get-*) steps run; a batch with any other step fails before anything
     runs.

@@ -20,6 +20,8 @@ import tree_sitter
 import tree_sitter_powershell
 import yaml
 
+from .test_module_docs import documented_options
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_PS1 = ROOT / "plugins" / "modules" / "exchange_command.ps1"
 MODULE_PY = ROOT / "plugins" / "modules" / "exchange_command.py"
@@ -401,14 +403,15 @@ def from_docs(options: dict) -> dict:
 def test_spec_matches_documentation():
     spec = script_variables(MODULE_PS1).get("spec")
     assert isinstance(spec, dict), "no literal $spec = @{...} at the payload's script level"
-    assert from_spec(spec["options"]) == from_docs(documentation()["options"])
+    assert from_spec(spec["options"]) == from_docs(documented_options("exchange_command"))
     assert spec.get("supports_check_mode") is True
     assert spec.get("required_together") == [["username", "password"]]
 
 
 def documented_paragraph(marker: str) -> str:
     doc = documentation()
-    paragraphs = doc["description"] + [p for o in doc["options"].values() for p in o["description"]]
+    options = documented_options("exchange_command")
+    paragraphs = doc["description"] + [p for o in options.values() for p in o["description"]]
     matches = [p for p in paragraphs if marker in p]
     assert len(matches) == 1, f"expected one documentation paragraph with {marker!r}, found {len(matches)}"
     return matches[0]
