@@ -52,8 +52,7 @@ class ActionModule(ExchangeActionBase):
 
 
 def _range_problem(args: dict) -> str | None:
-    if not 0 <= args["event_hours"] <= 8760:
-        return f"event_hours must be between 0 (do not read events) and 8760 (one year), got {args['event_hours']}"
+    # event_hours is checked by transport_facts.read_steps, before anything runs too.
     if not 0 <= args["expiring_days"] <= 3650:
         return f"expiring_days must be between 0 and 3650, got {args['expiring_days']}"
     return None

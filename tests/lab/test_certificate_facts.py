@@ -205,7 +205,8 @@ def test_a_failing_host_fails_alone_with_the_reason(running_lab, tmp_path):
 @pytest.mark.parametrize(
     "options, needle",
     [
-        ({"event_hours": -1}, "event_hours must be between 0"),
+        ({"event_hours": -1}, "event_hours must be an integer from 0 to 8760, got -1"),
+        ({"expiring_days": 5000}, "expiring_days must be between 0 and 3650, got 5000"),
         ({"expiring_days": "soon"}, "expiring_days"),
         ({"session": "ssh"}, "session"),
         ({"username": "CONTOSO\\audit"}, "username"),
