@@ -138,3 +138,58 @@ def send_connector(**overrides) -> dict:
     }
     facts.update(overrides)
     return facts
+
+
+# --------------------------------------------------------------------------
+# Whole servers (added for the converging modules' tests)
+# --------------------------------------------------------------------------
+
+
+def own_certificate_of(server: str, **overrides) -> dict:
+    """Exchange's own self-signed certificate of ``server`` (CN=<server>), its default SMTP certificate."""
+    defaults = dict(
+        issuer=f"CN={server}",
+        subject=f"CN={server}",
+        domains=[server, f"{server.lower()}.contoso.com"],
+        services=["IMAP", "POP", "IIS", "SMTP"],
+        is_internal_transport=True,
+    )
+    defaults.update(overrides)
+    return own_certificate(**defaults)
+
+
+def server_facts(name: str = "EX01", role: str = "Mailbox", **overrides) -> dict:
+    """The facts of one server at NOW: only its own certificate (the default SMTP one), no connectors.
+
+    internal_transport_certificate is the thumbprint of own_certificate_of(name), so a test that
+    replaces ``certificates`` keeps the default by listing own_certificate_of(name) again.
+    """
+    default = own_certificate_of(name)
+    facts = {
+        "collected_at": NOW,
+        "server": {"name": name, "fqdn": f"{name.lower()}.contoso.com", "role": role, "version": "15.2.1544.4",
+                   "edition": "Standard", "computer_name": name},
+        "certificates": [default],
+        "receive_connectors": [],
+        "send_connectors": [],
+        "hybrid_configuration": None,
+        "internal_transport_certificate": default["thumbprint"],
+        "events": [],
+        "read_errors": [],
+    }
+    facts.update(overrides)
+    return facts
+
+
+def hybrid_configuration(**overrides) -> dict:
+    """Get-HybridConfiguration as the facts hold it, EX01 listed, naming no certificate."""
+    facts = {
+        "tls_certificate_name": None,
+        "receiving_transport_servers": ["EX01"],
+        "sending_transport_servers": ["EX01", "EX02"],
+        "edge_transport_servers": [],
+        "features": ["OnlineArchive", "FreeBusy", "MailTips", "MessageTracking", "OwaRedirection", "SecureMail", "Photos"],
+        "this_server_listed": True,
+    }
+    facts.update(overrides)
+    return facts

@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""send_connector_tls's decision: one name for each send connector that every source server holds.
+
+A send connector is one organisation object with one TlsCertificateName, and
+each of its source servers resolves that name against its own store (454
+4.7.5 when it cannot). So the decision needs the facts of every source
+server at once; the action plugin collects them from hostvars and this
+module decides from them alone:
+
+* a source server without facts blocks the plan (unless ignored): changing
+  the name without knowing its store could stop it sending;
+* the new name must be usable on every source server: private key, valid
+  now, a usable status, not self-signed for a cloud connector, and SMTP
+  enabled (or enabled by this run, keeping the default, on Mailbox servers;
+  an Edge server's certificate can only be enabled on the Edge itself);
+* the preferred name is the one the replacement policy picks on the source
+  servers, which is what receive_connector_tls picks for their receive side.
+
+The write runs on a Mailbox server (Set-SendConnector is disabled on a
+subscribed Edge); SMTP on another Mailbox server is enabled through
+Enable-ExchangeCertificate -Server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+    matching_certificates,
+    parse_time,
+    selection_order,
+)
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    BLOCKED,
+    CHANGE,
+    UNCHANGED,
+    Change,
+    Decision,
+    PlanError,
+    guard_id,
+    readback_id,
+    same_name,
+    step,
+)
+from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
+    FOUND,
+    choose_replacement,
+    unusable_because,
+)
+from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import same_server
+
+OBJECT_TYPE = "send_connector"
+HYBRID = "hybrid_configuration"
+HYBRID_OBJECT = "Hybrid Configuration"
+
+
+@dataclass
+class SendPlan:
+    runner: str                                     # the Mailbox server the batch runs on
+    decisions: List[Decision] = field(default_factory=list)
+    smtp: List[smtp_enable.SmtpEnable] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> List[Change]:
+        changes = [
+            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected)
+            for d in self.decisions
+            if d.status == CHANGE and not same_name(d.current, d.expected)
+        ]
+        for item in self.smtp:
+            after = [] if item.services_before == smtp_enable.UNKNOWN else list(item.services_before)
+            changes.append(Change("certificate", item.thumbprint, "Services", item.services_before, after + ["SMTP"], item.server))
+        return changes
+
+    @property
+    def blocked(self) -> List[Decision]:
+        return [d for d in self.decisions if d.status == BLOCKED]
+
+
+@dataclass
+class _Holding:
+    """What one source server holds for one name."""
+
+    server: str
+    role: str
+    certificate: Optional[dict] = None   # the certificate transport would use for the name
+    problem: Optional[str] = None        # why it cannot send with the name
+    needs_smtp: bool = False
+    services_unknown: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None and not self.needs_smtp
+
+    def as_dict(self) -> dict:
+        return {
+            "role": self.role,
+            "thumbprint": self.certificate["thumbprint"] if self.certificate else None,
+            "status": "missing" if self.problem else ("smtp_to_enable" if self.needs_smtp else "ok"),
+            "reason": self.problem,
+        }
+
+
+def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _Holding:
+    server, role = facts["server"]["name"], facts["server"].get("role") or "Mailbox"
+    now = parse_time(facts["collected_at"])
+    matches = [c for c in matching_certificates(name, facts["certificates"]) if c.get("has_private_key") is not False]
+    if not matches:
+        have = matching_certificates(name, facts["certificates"])
+        why = "its certificates with this name have no private key" if have else "it holds no certificate with this issuer and subject"
+        return _Holding(server, role, problem=why)
+    certificate = sorted(matches, key=selection_order)[0]
+    why = unusable_because(certificate, now, public_only)
+    if why:
+        return _Holding(server, role, certificate, f"{certificate['thumbprint']}: {why}")
+    missing = smtp_enable.needs_smtp(certificate)
+    if missing is None:
+        return _Holding(server, role, certificate, services_unknown=True)
+    if not missing:
+        return _Holding(server, role, certificate)
+    if not enable_smtp:
+        return _Holding(server, role, certificate, f"{certificate['thumbprint']} is not enabled for SMTP (enable_smtp=false)")
+    if role == "Edge":
+        return _Holding(server, role, certificate,
+                        f"{certificate['thumbprint']} is not enabled for SMTP, and on an Edge server only a run on the"
+                        " Edge itself can enable it: run receive_connector_tls there, or Enable-ExchangeCertificate"
+                        " keeping the default, then gather facts again")
+    try:
+        smtp_enable.plan(facts, certificate)
+    except PlanError as exc:
+        return _Holding(server, role, certificate, str(exc))
+    return _Holding(server, role, certificate, needs_smtp=True)
+
+
+class _Planner:
+    def __init__(self, fleet: Dict[str, dict], runner: str, enable_smtp: bool, ignore: List[str], expiring_days: int):
+        self.fleet = fleet
+        self.runner = runner
+        self.enable_smtp = enable_smtp
+        self.expiring_days = expiring_days
+        # By name or FQDN: a source is ignored when its name or its first label matches either.
+        self.ignore = {i.strip().lower() for i in ignore} | {i.strip().lower().split(".")[0] for i in ignore}
+        runner_facts = fleet.get(runner)
+        if runner_facts is None:
+            raise PlanError(
+                f"{runner}, where this task runs, has no exchange_tls facts: run exchange.transport_tls."
+                "exchange_certificate_facts on every Exchange server of the play first"
+            )
+        if runner_facts["server"].get("role") == "Edge":
+            mailbox = sorted(h for h, f in fleet.items() if f["server"].get("role") != "Edge")
+            raise PlanError(
+                f"{runner} is an Edge Transport server, where Set-SendConnector is disabled (EdgeSync); run this task on"
+                f" a Mailbox server ({', '.join(mailbox) or 'none has facts in this play'}), with delegate_to or run_once"
+            )
+        self.runner_facts = runner_facts
+        self.plan = SendPlan(runner_facts["server"]["name"])
+        self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
+
+    def source_facts(self, connector: dict):
+        found, missing, ignored = [], [], []
+        for source in connector["source_transport_servers"]:
+            if source.strip().lower() in self.ignore or source.split(".")[0].strip().lower() in self.ignore:
+                ignored.append(source)
+                continue
+            facts = next((f for f in self.fleet.values() if same_server(source, f["server"]["name"], f["server"].get("fqdn"))), None)
+            if facts is not None:
+                found.append(facts)
+            else:
+                missing.append(source)
+        return found, missing, ignored
+
+    def holdings(self, sources: List[dict], name: str, public_only: bool) -> List[_Holding]:
+        return [_holding(f, name, public_only, self.enable_smtp) for f in sources]
+
+    def candidates(self, sources: List[dict], connector: dict, certificate: Optional[str]) -> List[str]:
+        if certificate is not None:
+            for facts in [self.runner_facts] + sources:
+                for c in facts["certificates"]:
+                    if c["thumbprint"] == certificate:
+                        return [c["tls_certificate_name"]]
+            raise PlanError(f"certificate {certificate} is in the store of none of the source servers with facts nor of {self.plan.runner}")
+        names: List[str] = []
+        for facts in sources:
+            choice = choose_replacement(facts["certificates"], parse_time(facts["collected_at"]),
+                                        stale_name=connector.get("tls_certificate_name"), fqdn=connector.get("fqdn"),
+                                        public_only=connector["cloud"])
+            if choice.status == FOUND and not any(same_name(choice.name, n) for n in names):
+                names.append(choice.name)
+        return names
+
+    def decide(self, connector: dict, certificate: Optional[str], explicit: bool) -> Decision:
+        name, current = connector["name"], connector.get("tls_certificate_name")
+        if not explicit and not connector.get("enabled", True):
+            return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "the connector is disabled")
+        sources, missing, ignored = self.source_facts(connector)
+        details = {"source_servers": {}, "ignored_source_servers": ignored}
+        if missing:
+            return Decision(OBJECT_TYPE, name, BLOCKED, current, None,
+                            f"no facts for source server(s) {', '.join(missing)}: gather exchange_certificate_facts on them"
+                            " in this play, or list them in ignore_source_servers", details=details)
+        if not sources:
+            return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "no source server to check", details=details)
+        healthy = False
+        if current:
+            held = self.holdings(sources, current, connector["cloud"])
+            details["source_servers"] = {h.server: h.as_dict() for h in held}
+            healthy = all(h.usable for h in held)
+            expiring = any(h.certificate and h.certificate.get("days_remaining") is not None
+                           and h.certificate["days_remaining"] < self.expiring_days for h in held)
+            # Without identity a thumbprint, like auto, only replaces names that are broken or expiring.
+            if healthy and not expiring and not (certificate is not None and explicit):
+                return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "every source server holds it", details=details)
+        elif certificate is None or not explicit:
+            return Decision(OBJECT_TYPE, name, UNCHANGED, current, current,
+                            "no TlsCertificateName: the connector uses its FQDN; name a certificate with certificate and"
+                            " identity to pin one", details=details)
+        candidates = self.candidates(sources, connector, certificate)
+        if healthy and certificate is None:
+            # Only here because it expires soon: the current name is not its own renewal.
+            candidates = [c for c in candidates if not same_name(c, current)]
+        for candidate in candidates:
+            held = self.holdings(sources, candidate, connector["cloud"])
+            if all(h.problem is None for h in held):
+                return self.change(connector, held, candidate, details)
+        if healthy and certificate is None:
+            return Decision(OBJECT_TYPE, name, UNCHANGED, current, current,
+                            f"its certificate expires within {self.expiring_days} days on some source server, and no"
+                            " renewal is held by every source server yet", details=details)
+        if not candidates:
+            return Decision(OBJECT_TYPE, name, BLOCKED, current, None,
+                            "no source server holds a usable replacement for the current name", details=details)
+        held = self.holdings(sources, candidates[0], connector["cloud"])
+        details["source_servers"] = {h.server: h.as_dict() for h in held}
+        lacking = "; ".join(f"{h.server}: {h.problem}" for h in held if h.problem)
+        return Decision(OBJECT_TYPE, name, BLOCKED, current, candidates[0],
+                        f"not every source server can use {candidates[0]}: {lacking}. Install the certificate with its"
+                        " private key there (or enable SMTP on it), gather facts again, and rerun", details=details)
+
+    def change(self, connector: dict, held: List[_Holding], candidate: str, details: dict) -> Decision:
+        name, current = connector["name"], connector.get("tls_certificate_name")
+        details["source_servers"] = {h.server: h.as_dict() for h in held}
+        unknown = [h for h in held if h.services_unknown]
+        if unknown and self.enable_smtp:
+            listing = ", ".join(f"{h.certificate['thumbprint']} on {h.server}" for h in unknown)
+            return Decision(OBJECT_TYPE, name, BLOCKED, current, candidate,
+                            f"Exchange did not return the services of {listing} (a remote session loses them), so whether"
+                            " SMTP must be enabled is unknown. Gather facts with session=snapin, or set enable_smtp=false"
+                            " if you know SMTP is enabled", details=details)
+        for h in unknown:
+            self.plan.warnings.append(f"the services of {h.certificate['thumbprint']} on {h.server} are unknown; {name}"
+                                      " was planned on the assumption that SMTP is enabled on it (enable_smtp=false)")
+        smtp = []
+        for h in held:
+            if h.needs_smtp:
+                facts = next(f for f in self.fleet.values() if f["server"]["name"] == h.server)
+                item = smtp_enable.plan(facts, h.certificate)
+                self._smtp.setdefault(item.key, item)
+                smtp.append(item.key)
+        if same_name(current, candidate) and not smtp:
+            return Decision(OBJECT_TYPE, name, UNCHANGED, current, candidate, "every source server holds it", details=details)
+        return Decision(OBJECT_TYPE, name, CHANGE, current, candidate,
+                        "every source server holds it" + (" (SMTP enabled first)" if smtp else ""),
+                        smtp=smtp, details=details)
+
+    def hybrid(self, decisions: List[Decision]) -> Optional[Decision]:
+        configuration = self.runner_facts.get("hybrid_configuration")
+        if not configuration:
+            return None
+        current = configuration.get("tls_certificate_name")
+        cloud = {d.object for d in decisions}
+        names = []
+        for connector in self.runner_facts["send_connectors"]:
+            if connector["cloud"] and connector["name"] in cloud:
+                decision = next(d for d in decisions if d.object == connector["name"])
+                if decision.status == BLOCKED:
+                    return Decision(HYBRID, HYBRID_OBJECT, BLOCKED, current, None,
+                                    f"the connector to Microsoft 365 {connector['name']} is blocked")
+                if decision.expected and not any(same_name(decision.expected, n) for n in names):
+                    names.append(decision.expected)
+        if len(names) != 1:
+            why = "no connector to Microsoft 365 in scope" if not names else "the connectors to Microsoft 365 name different certificates"
+            return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, current, why)
+        if same_name(current, names[0]):
+            return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, names[0], "it names the connector's certificate")
+        return Decision(HYBRID, HYBRID_OBJECT, CHANGE, current, names[0],
+                        "the same name as the connector to Microsoft 365, so the next Hybrid Configuration Wizard run starts from it")
+
+
+def connector_named(connectors: List[dict], identity: str) -> dict:
+    wanted = identity.strip().lower()
+    for connector in connectors:
+        if wanted in {(connector.get("name") or "").lower(), (connector.get("identity") or "").lower()}:
+            return connector
+    known = ", ".join(repr(c["name"]) for c in connectors) or "none"
+    raise PlanError(f"identity {identity!r} is not a send connector of the organisation; its send connectors are: {known}")
+
+
+def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = None, certificate: Optional[str] = None,
+         enable_smtp: bool = True, ignore_source_servers: Optional[List[str]] = None,
+         update_hybrid_configuration: bool = False, expiring_days: int = 30) -> SendPlan:
+    """Decide for the organisation's send connectors from the facts of every host (inventory name -> facts)."""
+    planner = _Planner(fleet, runner, enable_smtp, ignore_source_servers or [], expiring_days)
+    connectors = planner.runner_facts["send_connectors"]
+    explicit = bool(identities)
+    chosen = [connector_named(connectors, i) for i in identities] if explicit else list(connectors)
+    seen = set()
+    for connector in chosen:
+        if connector["name"] in seen:
+            continue
+        seen.add(connector["name"])
+        decision = planner.decide(connector, certificate, explicit)
+        if explicit and decision.status == BLOCKED:
+            raise PlanError(f"send connector {decision.object} cannot be converged: {decision.reason}")
+        planner.plan.decisions.append(decision)
+    if update_hybrid_configuration:
+        decision = planner.hybrid(planner.plan.decisions)
+        if decision is not None:
+            planner.plan.decisions.append(decision)
+    wanted = {key for d in planner.plan.decisions if d.status == CHANGE for key in d.smtp}
+    planner.plan.smtp = [item for item in planner._smtp.values() if item.key in wanted]
+    return planner.plan
+
+
+def write_steps(plan_: SendPlan, fleet: Dict[str, dict]) -> List[dict]:
+    """Guards for every object first, then every write, then read-backs: one launch on the runner."""
+    steps = smtp_enable.verify_steps(plan_.smtp)
+    changing = [d for d in plan_.decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
+    guarded = set()
+    for d in changing:
+        for server, holding in (d.details.get("source_servers") or {}).items():
+            key = (server, holding["thumbprint"])
+            # An Edge server's store cannot be read from a Mailbox server's session; its facts were checked.
+            if holding["thumbprint"] and holding.get("role") != "Edge" and key not in guarded:
+                guarded.add(key)
+                steps.append(step(guard_id("certificate", f"{server}\\{holding['thumbprint']}"), "Get-ExchangeCertificate",
+                                  {"Server": server, "Thumbprint": holding["thumbprint"]}, ["Thumbprint"],
+                                  {"Thumbprint": holding["thumbprint"]}))
+    for d in changing:
+        if d.object_type == OBJECT_TYPE:
+            steps.append(step(guard_id(OBJECT_TYPE, d.object), "Get-SendConnector", {"Identity": d.object},
+                              ["Identity", "TlsCertificateName"], {"TlsCertificateName": d.current}))
+        else:
+            steps.append(step(guard_id(HYBRID, d.object), "Get-HybridConfiguration", {},
+                              ["TlsCertificateName"], {"TlsCertificateName": d.current}))
+    for d in changing:
+        if d.object_type == OBJECT_TYPE:
+            steps.append(step(f"set|{OBJECT_TYPE}|{d.object}", "Set-SendConnector",
+                              {"Identity": d.object, "TlsCertificateName": d.expected}))
+        else:
+            steps.append(step(f"set|{HYBRID}|{d.object}", "Set-HybridConfiguration", {"TlsCertificateName": d.expected}))
+    for d in changing:
+        if d.object_type == OBJECT_TYPE:
+            steps.append(step(readback_id(OBJECT_TYPE, d.object), "Get-SendConnector", {"Identity": d.object},
+                              ["Identity", "TlsCertificateName"]))
+        else:
+            steps.append(step(readback_id(HYBRID, d.object), "Get-HybridConfiguration", {}, ["TlsCertificateName"]))
+    return steps
+
+
+__all__ = ["SendPlan", "connector_named", "plan", "write_steps"]

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Enabling SMTP on a certificate without losing the server's default SMTP certificate.
+
+Why this is its own module: ``Enable-ExchangeCertificate -Services SMTP`` on
+a certificate that is not the default (internal transport) certificate asks
+"Overwrite the existing default SMTP certificate?". A non-interactive host
+cannot answer, and ``-Force`` answers Yes: it replaces the default, which
+breaks EdgeSync on an Edge server and goes against Microsoft's advice to keep
+the self-signed default (exchange-reference.md section 2). No cmdlet sets the
+default directly, so this follows Microsoft's own non-interactive pattern
+(New-ExchangeAuthCertificate.ps1):
+
+1. record ``InternalTransportCertificateThumbprint``;
+2. ``Enable-ExchangeCertificate <new> -Services SMTP -Force``;
+3. ``Enable-ExchangeCertificate <previous> -Services <its services> -Force``
+   to put the default back, in the same launch so the window is short and an
+   Edge server never ends a launch with another default;
+4. verify, in the next launch (Microsoft's script waits before re-reading):
+   the default is the recorded one again and the new certificate has SMTP.
+
+The restore passes the previous certificate's services without IIS
+(Microsoft's script drops IIS too: naming IIS would rebind the web site to
+that certificate). Services are additive, so this removes nothing.
+
+The launch that enables is guarded: if the default is no longer the one
+recorded (someone changed it in between), nothing is enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    PlanError,
+    guard_id,
+    readback_id,
+    step,
+    steps_by_id,
+)
+
+UNKNOWN = "unknown"
+
+
+@dataclass
+class SmtpEnable:
+    """SMTP to enable on one certificate of one server, keeping its default SMTP certificate."""
+
+    server: str
+    thumbprint: str
+    subject: Optional[str]
+    services_before: object          # list of names, or "unknown"
+    default_thumbprint: str
+    default_services: object         # list of names, or "unknown"
+    edge: bool = False
+    # Filled from the results:
+    services_after: Optional[List[str]] = None
+    default_after: Optional[str] = None
+    done: bool = False
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        # The same certificate (thumbprint) can be imported on several servers.
+        return f"{self.server}\\{self.thumbprint}"
+
+    def restore_services(self) -> str:
+        services = [] if self.default_services == UNKNOWN else [s for s in self.default_services if s != "IIS"]
+        if "SMTP" not in services:
+            services.append("SMTP")
+        return ", ".join(services)
+
+    def repair_command(self) -> str:
+        return (
+            f"Enable-ExchangeCertificate -Server {self.server} -Thumbprint {self.default_thumbprint}"
+            f" -Services {self.restore_services().replace(' ', '')} -Force"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "server": self.server,
+            "enabled": self.thumbprint,
+            "services_before": self.services_before,
+            "services_after": self.services_after,
+            "internal_transport_certificate": {"before": self.default_thumbprint, "after": self.default_after},
+            "done": self.done,
+        }
+
+
+def needs_smtp(certificate: dict) -> Optional[bool]:
+    """True when SMTP is missing, False when present, None when Exchange did not say."""
+    services = certificate.get("services")
+    if services == UNKNOWN or services is None:
+        return None
+    return "SMTP" not in services
+
+
+def plan(facts: dict, certificate: dict) -> SmtpEnable:
+    """The SMTP enabling of ``certificate`` on the server of ``facts``; PlanError when the default could not be kept."""
+    server = facts["server"]["name"]
+    default = facts.get("internal_transport_certificate")
+    current = next((c for c in facts["certificates"] if c["thumbprint"] == default), None) if default else None
+    if current is None:
+        where = "is not set" if default is None else f"({default}) is not in the certificate store"
+        raise PlanError(
+            f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate of"
+            f" {server} {where}. Enable-ExchangeCertificate -Force would make {certificate['thumbprint']} the default,"
+            " and there would be nothing to put back. Recreate the default first (New-ExchangeCertificate -Services"
+            " SMTP -Force, a self-signed certificate; on an Edge server re-create the Edge subscription), then run again."
+        )
+    if current.get("has_private_key") is False:
+        raise PlanError(
+            f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate"
+            f" {default} has no private key, so Enable-ExchangeCertificate could not put it back after -Force made"
+            f" {certificate['thumbprint']} the default. Recreate the default first (New-ExchangeCertificate -Services"
+            " SMTP -Force), then run again."
+        )
+    return SmtpEnable(
+        server=server,
+        thumbprint=certificate["thumbprint"],
+        subject=certificate.get("subject"),
+        services_before=certificate.get("services"),
+        default_thumbprint=default,
+        default_services=current.get("services"),
+        edge=facts["server"].get("role") == "Edge",
+    )
+
+
+def _guards(item: SmtpEnable) -> List[dict]:
+    return [
+        step(guard_id("transport_service", item.server), "Get-TransportService", {"Identity": item.server},
+             ["InternalTransportCertificateThumbprint"], {"InternalTransportCertificateThumbprint": item.default_thumbprint}),
+        step(guard_id("certificate", item.key), "Get-ExchangeCertificate",
+             {"Server": item.server, "Thumbprint": item.thumbprint}, ["Thumbprint", "Services"], {"Thumbprint": item.thumbprint}),
+    ]
+
+
+def enable_steps(items: List[SmtpEnable]) -> List[dict]:
+    """One launch: every guard, then per certificate enable and restore back to back, then read-backs."""
+    steps: List[dict] = []
+    for item in items:
+        steps.extend(s for s in _guards(item) if s["id"] not in {k["id"] for k in steps})
+    for item in items:
+        steps.append(step(f"enable|certificate|{item.key}", "Enable-ExchangeCertificate",
+                          {"Server": item.server, "Thumbprint": item.thumbprint, "Services": "SMTP", "Force": True}))
+        steps.append(step(f"restore|{item.key}", "Enable-ExchangeCertificate",
+                          {"Server": item.server, "Thumbprint": item.default_thumbprint,
+                           "Services": item.restore_services(), "Force": True}))
+    for item in items:
+        steps.extend(s for s in _readbacks(item) if s["id"] not in {k["id"] for k in steps})
+    return steps
+
+
+def _readbacks(item: SmtpEnable) -> List[dict]:
+    return [
+        step(readback_id("transport_service", item.server), "Get-TransportService", {"Identity": item.server},
+             ["InternalTransportCertificateThumbprint"]),
+        step(readback_id("certificate", item.key), "Get-ExchangeCertificate",
+             {"Server": item.server, "Thumbprint": item.thumbprint}, ["Thumbprint", "Services"]),
+    ]
+
+
+def verify_steps(items: List[SmtpEnable]) -> List[dict]:
+    """Guards for the next launch: the default is still the recorded one (so later writes may go on)."""
+    servers = {item.server: item for item in items}
+    return [
+        step(f"verify|transport_service|{item.server}", "Get-TransportService", {"Identity": item.server},
+             ["InternalTransportCertificateThumbprint"], {"InternalTransportCertificateThumbprint": item.default_thumbprint})
+        for item in servers.values()
+    ]
+
+
+def _services(value: object) -> List[str]:
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [s.strip() for s in items if s and str(s).strip() and str(s).strip().lower() != "none"]
+
+
+def _edge_words(item: SmtpEnable) -> str:
+    if not item.edge:
+        return ""
+    return (" On this Edge server EdgeSync stops working while the default differs from the certificate the"
+            " subscription pinned; once the default is back, check it with Test-EdgeSynchronization on a Mailbox server.")
+
+
+def not_restored_message(item: SmtpEnable, live_default: Optional[str], cause: str) -> str:
+    """What state the server is in when the default could not be put back, and how to repair it."""
+    live = live_default or "unknown (it could not be read)"
+    return (
+        f"SMTP was enabled on {item.thumbprint} on {item.server}, and Enable-ExchangeCertificate -Force made it the"
+        f" default SMTP certificate; putting the previous default {item.default_thumbprint} back failed: {cause}."
+        f" {item.server}'s default SMTP (internal transport) certificate is now {live}; no connector was changed."
+        f" Repair it in the Exchange Management Shell: {item.repair_command()}, then check with"
+        f" Get-TransportService {item.server} | Format-List InternalTransportCertificateThumbprint.{_edge_words(item)}"
+    )
+
+
+def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
+    """Record what the enabling launch did; return a failure message, or None when every default held."""
+    steps = steps_by_id(result)
+    for item in items:
+        enabled = steps.get(f"enable|certificate|{item.key}", {})
+        restored = steps.get(f"restore|{item.key}", {})
+        if enabled.get("status") != "ok":
+            continue  # not run or failed: see below
+        if restored.get("status") != "ok":
+            return not_restored_message(item, item.thumbprint, restored.get("error") or "the step did not run")
+        service = steps.get(readback_id("transport_service", item.server), {})
+        certificate = steps.get(readback_id("certificate", item.key), {})
+        if service.get("status") == "ok" and service.get("objects"):
+            item.default_after = service["objects"][0].get("InternalTransportCertificateThumbprint")
+        if certificate.get("status") == "ok" and certificate.get("objects"):
+            item.services_after = _services(certificate["objects"][0].get("Services"))
+        if item.default_after is not None and item.default_after.upper() != item.default_thumbprint.upper():
+            return not_restored_message(item, item.default_after, "the default read back afterwards is another certificate")
+        if item.services_after is not None and "SMTP" not in item.services_after:
+            return (f"Enable-ExchangeCertificate -Services SMTP on {item.thumbprint} on {item.server} completed, but the"
+                    f" certificate's services read back as {', '.join(item.services_after) or 'None'}; no connector was"
+                    " changed. Check the certificate on the server (Get-ExchangeCertificate).")
+        item.done = True
+    return None
+
+
+def completed(items: List[SmtpEnable], result: dict) -> List[SmtpEnable]:
+    """The items whose enable and restore both ran, in a launch that stopped later."""
+    steps = steps_by_id(result)
+    done = []
+    for item in items:
+        if all(steps.get(i, {}).get("status") == "ok" for i in (f"enable|certificate|{item.key}", f"restore|{item.key}")):
+            item.done = True
+            done.append(item)
+    return done
+
+
+def failed_enable_message(items: List[SmtpEnable], result: dict) -> str:
+    """A launch that stopped: say what was enabled before it stopped, and what to do."""
+    steps = steps_by_id(result)
+    for item in items:
+        if steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok":
+            restored = steps.get(f"restore|{item.key}", {})
+            if restored.get("status") != "ok":
+                return not_restored_message(item, item.thumbprint, restored.get("error") or "the batch stopped before it")
+    stop = result.get("stop") or {}
+    cause = stop.get("message") or result.get("msg") or "no message"
+    done = completed(items, result)
+    if not done:
+        return f"enabling SMTP failed before anything was changed: {cause}"
+    listing = ", ".join(f"{i.thumbprint} on {i.server}" for i in done)
+    return (f"enabling SMTP stopped: {cause}. Before that, SMTP was enabled on {listing}, with the default SMTP"
+            " certificate put back; no connector was changed. Run again once the cause is fixed.")
+
+
+__all__ = [
+    "SmtpEnable",
+    "completed",
+    "enable_steps",
+    "failed_enable_message",
+    "needs_smtp",
+    "not_restored_message",
+    "plan",
+    "read_enable_result",
+    "verify_steps",
+]
