@@ -59,7 +59,11 @@ class ActionModule(ConvergeActionBase):
             plan = receive_plan.plan(facts, identities or None, thumbprint, args["state"], args["enable_smtp"], args["expiring_days"])
         except PlanError as exc:
             return dict(result, failed=True, launches=launches, msg=str(exc))
-        return self.converge(result, plan, lambda: receive_plan.write_steps(plan), args, task_vars, launches)
+        result = self.converge(result, plan, lambda: receive_plan.write_steps(plan), args, task_vars, launches)
+        if result["changed"] and not self._task.check_mode:
+            # Later tasks (send_connector_tls reads every host's exchange_tls) see the server as it is now.
+            result["ansible_facts"] = {"exchange_tls": receive_plan.facts_after(facts, result["changes"], args["expiring_days"])}
+        return result
 
 
 def _check_server(facts: dict, server: str) -> None:

@@ -31,6 +31,12 @@ class ActionModule(ConvergeActionBase):
         result.update(changed=False, launches=0, plans=[], changes=[], smtp=[])
         _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_together=SESSION_REQUIRED_TOGETHER)
         runner = self._task.delegate_to or task_vars.get("inventory_hostname")
+        batch = task_vars.get("ansible_play_batch") or []
+        if not self._task.run_once and len(batch) > 1:
+            # Once per host, the same organisation objects would be decided and written several times at once.
+            return dict(result, failed=True, msg=(
+                "send_connector_tls changes organisation objects and must run once: add run_once: true and"
+                f" delegate_to: a Mailbox server with facts (this task runs for {len(batch)} hosts)"))
         try:
             thumbprint = None if args["certificate"].strip().lower() == "auto" else parse_thumbprint(args["certificate"])
             identities = [i for i in (args["identity"] or []) if i and i.strip()]

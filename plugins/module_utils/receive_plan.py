@@ -17,11 +17,12 @@ still converge.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.module_utils import certificate_selection, smtp_enable, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     BLOCKED,
@@ -90,13 +91,26 @@ def _certificate(facts: dict, thumbprint: str) -> dict:
     )
 
 
+def _stale_common_name(name: Optional[str]) -> Optional[str]:
+    if not name:
+        return None
+    try:
+        return tls_name.common_name(tls_name.split_tls_certificate_name(name).subject)
+    except tls_name.TlsCertificateNameError:
+        return None
+
+
 class _Planner:
-    def __init__(self, facts: dict, enable_smtp: bool, expiring_days: int):
+    def __init__(self, facts: dict, enable_smtp: bool, expiring_days: int, named: Optional[List[dict]] = None):
         self.facts = facts
         self.server = facts["server"]["name"]
         self.now = parse_time(facts["collected_at"])
         self.enable_smtp = enable_smtp
-        self.findings = findings_mod.analyze(facts, expiring_days=expiring_days)
+        # Findings skip disabled connectors; one named explicitly is converged as if it were enabled.
+        wanted = {id(c) for c in named or [] if not c.get("enabled", True)}
+        analysed = dict(facts, receive_connectors=[
+            dict(c, enabled=True) if id(c) in wanted else c for c in facts["receive_connectors"]])
+        self.findings = findings_mod.analyze(analysed, expiring_days=expiring_days)
         self.plan = ReceivePlan(self.server)
         self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
 
@@ -157,12 +171,16 @@ class _Planner:
         why = unusable_because(certificate, self.now, public_only=connector["hybrid"])
         if why:
             raise PlanError(f"certificate {thumbprint} cannot be named by {identity}: {why}")
+        # The names senders reach this connector by: its FQDN, and the host name of the certificate it named
+        # so far (a Default Frontend connector often announces the server's FQDN while mail arrives for mail.*).
         fqdn = connector.get("fqdn") or self.facts["server"].get("fqdn")
-        if fqdn and not covers(certificate, fqdn):
+        known = list(dict.fromkeys(n.lower() for n in (fqdn, _stale_common_name(current)) if n))
+        if known and not any(covers(certificate, n) for n in known):
             names = ", ".join(certificate.get("domains") or []) or certificate.get("subject")
             raise PlanError(
-                f"certificate {thumbprint} does not cover {fqdn}, the FQDN {identity} announces (its names: {names});"
-                " senders that check the name would refuse it. Choose a certificate for that name"
+                f"certificate {thumbprint} covers neither {' nor '.join(known)} ({identity}'s FQDN"
+                f"{' and the host name of the certificate it named' if len(known) > 1 else ''}); its names are {names}."
+                " Senders that check the name would refuse it. Choose a certificate for that name"
             )
         return self.named(connector, certificate, current, "the certificate given by thumbprint")
 
@@ -215,11 +233,11 @@ def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optio
         raise PlanError("certificate cannot be combined with state=absent, which clears TlsCertificateName")
     if state == "absent" and not identities:
         raise PlanError("state=absent needs identity: clearing the name of every connector is never what a sweep should do")
-    planner = _Planner(facts, enable_smtp, expiring_days)
-    if certificate is not None:
-        _certificate(facts, certificate)  # not in the store: refused whatever the connectors
     explicit = bool(identities)
     connectors = [connector_of(facts, i) for i in identities] if explicit else list(facts["receive_connectors"])
+    planner = _Planner(facts, enable_smtp, expiring_days, named=connectors if explicit else None)
+    if certificate is not None:
+        _certificate(facts, certificate)  # not in the store: refused whatever the connectors
     seen = set()
     for connector in connectors:
         if connector["identity"] in seen:
@@ -232,6 +250,30 @@ def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optio
     wanted = {t for d in planner.plan.decisions if d.status == CHANGE for t in d.smtp}
     planner.plan.smtp = [item for key, item in planner._smtp.items() if key in wanted]
     return planner.plan
+
+
+def facts_after(facts: dict, changes: List[dict], expiring_days: int = 30) -> dict:
+    """The facts with what this run changed (values read back), so later tasks decide from the server as it is now.
+
+    Connector names, certificate services and the default SMTP certificate come from the run's read-backs;
+    selection and findings are recomputed. collected_at and the events stay those of the read.
+    """
+    updated = copy.deepcopy(facts)
+    connectors = {c["identity"]: c for c in updated["receive_connectors"]}
+    certificates = {c["thumbprint"]: c for c in updated["certificates"]}
+    for change in changes:
+        kind, obj, prop, after = change["object_type"], change["object"], change["property"], change["after"]
+        if kind == OBJECT_TYPE and prop == "TlsCertificateName" and obj in connectors:
+            connectors[obj]["tls_certificate_name"] = after
+        elif kind == "certificate" and prop == "Services" and obj in certificates:
+            certificates[obj]["services"] = after
+        elif kind == "transport_service" and prop == "InternalTransportCertificateThumbprint":
+            updated["internal_transport_certificate"] = after
+    for certificate in updated["certificates"]:
+        certificate["is_internal_transport"] = certificate["thumbprint"] == updated.get("internal_transport_certificate")
+    certificate_selection.annotate(updated)
+    updated["findings"] = findings_mod.analyze(updated, expiring_days=expiring_days)
+    return updated
 
 
 def write_steps(plan_: ReceivePlan) -> List[dict]:
@@ -253,4 +295,4 @@ def write_steps(plan_: ReceivePlan) -> List[dict]:
     return steps
 
 
-__all__ = ["ReceivePlan", "connector_of", "plan", "write_steps"]
+__all__ = ["ReceivePlan", "connector_of", "facts_after", "plan", "write_steps"]

@@ -101,7 +101,8 @@ class _Holding:
         return {
             "role": self.role,
             "thumbprint": self.certificate["thumbprint"] if self.certificate else None,
-            "status": "missing" if self.problem else ("smtp_to_enable" if self.needs_smtp else "ok"),
+            "status": "missing" if self.problem else ("smtp_to_enable" if self.needs_smtp else (
+                "services_unknown" if self.services_unknown else "ok")),
             "reason": self.problem,
         }
 
@@ -154,8 +155,9 @@ class _Planner:
         if runner_facts["server"].get("role") == "Edge":
             mailbox = sorted(h for h, f in fleet.items() if f["server"].get("role") != "Edge")
             raise PlanError(
-                f"{runner} is an Edge Transport server, where Set-SendConnector is disabled (EdgeSync); run this task on"
-                f" a Mailbox server ({', '.join(mailbox) or 'none has facts in this play'}), with delegate_to or run_once"
+                f"{runner} is an Edge Transport server, where Set-SendConnector is disabled (EdgeSync); run this task"
+                f" once on a Mailbox server: run_once: true with delegate_to: one of"
+                f" {', '.join(mailbox) or '(no Mailbox server has facts in this play)'}"
             )
         self.runner_facts = runner_facts
         self.plan = SendPlan(runner_facts["server"]["name"])

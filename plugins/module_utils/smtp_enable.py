@@ -30,10 +30,11 @@ recorded (someone changed it in between), nothing is enabled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    Change,
     PlanError,
     guard_id,
     readback_id,
@@ -55,11 +56,12 @@ class SmtpEnable:
     default_thumbprint: str
     default_services: object         # list of names, or "unknown"
     edge: bool = False
-    # Filled from the results:
+    # Filled from the results (record()):
+    enabled: bool = False            # Enable-ExchangeCertificate on the new certificate succeeded
+    restored: bool = False           # the previous default was enabled again
     services_after: Optional[List[str]] = None
     default_after: Optional[str] = None
-    done: bool = False
-    notes: List[str] = field(default_factory=list)
+    done: bool = False               # enabled, restored and read back as expected
 
     @property
     def key(self) -> str:
@@ -87,6 +89,19 @@ class SmtpEnable:
             "internal_transport_certificate": {"before": self.default_thumbprint, "after": self.default_after},
             "done": self.done,
         }
+
+    def changes(self) -> List[Change]:
+        """What the enabling changed on the server, as far as its results tell."""
+        if not self.enabled:
+            return []
+        after = self.services_after
+        if after is None:  # not read back: what Enable-ExchangeCertificate adds
+            after = ([] if self.services_before == UNKNOWN else list(self.services_before)) + ["SMTP"]
+        made = [Change("certificate", self.thumbprint, "Services", self.services_before, after, self.server)]
+        if self.default_after is not None and self.default_after.upper() != self.default_thumbprint.upper():
+            made.append(Change("transport_service", self.server, "InternalTransportCertificateThumbprint",
+                               self.default_thumbprint, self.default_after, self.server))
+        return made
 
 
 def needs_smtp(certificate: dict) -> Optional[bool]:
@@ -117,6 +132,13 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
             f" {certificate['thumbprint']} the default. Recreate the default first (New-ExchangeCertificate -Services"
             " SMTP -Force), then run again."
         )
+    if current.get("expired") or current.get("not_yet_valid"):
+        raise PlanError(
+            f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate"
+            f" {default} is not valid now (expires {current.get('not_after')}); Exchange may refuse to enable it again"
+            f" after -Force made {certificate['thumbprint']} the default. Recreate the default first"
+            " (New-ExchangeCertificate -Services SMTP -Force; on an Edge server re-create the Edge subscription), then run again."
+        )
     return SmtpEnable(
         server=server,
         thumbprint=certificate["thumbprint"],
@@ -128,12 +150,23 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
     )
 
 
+def services_text(services: object) -> str:
+    """Services as the payload flattens AllowedServices ("IIS, SMTP"; none is "None")."""
+    return ", ".join(services) if isinstance(services, list) and services else "None"
+
+
 def _guards(item: SmtpEnable) -> List[dict]:
+    # The default is still the recorded one and still in the store (so it can be put back), and the new
+    # certificate's services are still those the decision saw (facts taken before another run enabled SMTP
+    # would otherwise swap the default twice for nothing).
     return [
         step(guard_id("transport_service", item.server), "Get-TransportService", {"Identity": item.server},
              ["InternalTransportCertificateThumbprint"], {"InternalTransportCertificateThumbprint": item.default_thumbprint}),
+        step(guard_id("certificate", f"{item.server}\\{item.default_thumbprint}"), "Get-ExchangeCertificate",
+             {"Server": item.server, "Thumbprint": item.default_thumbprint}, ["Thumbprint"], {"Thumbprint": item.default_thumbprint}),
         step(guard_id("certificate", item.key), "Get-ExchangeCertificate",
-             {"Server": item.server, "Thumbprint": item.thumbprint}, ["Thumbprint", "Services"], {"Thumbprint": item.thumbprint}),
+             {"Server": item.server, "Thumbprint": item.thumbprint}, ["Thumbprint", "Services"],
+             {"Thumbprint": item.thumbprint, "Services": services_text(item.services_before)}),
     ]
 
 
@@ -196,22 +229,33 @@ def not_restored_message(item: SmtpEnable, live_default: Optional[str], cause: s
     )
 
 
-def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
-    """Record what the enabling launch did; return a failure message, or None when every default held."""
+def record(items: List[SmtpEnable], result: dict) -> None:
+    """Fill each item's outcome from an enabling launch's result, whether it completed or stopped."""
     steps = steps_by_id(result)
     for item in items:
-        enabled = steps.get(f"enable|certificate|{item.key}", {})
-        restored = steps.get(f"restore|{item.key}", {})
-        if enabled.get("status") != "ok":
-            continue  # not run or failed: see below
-        if restored.get("status") != "ok":
-            return not_restored_message(item, item.thumbprint, restored.get("error") or "the step did not run")
+        item.enabled = steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok"
+        item.restored = steps.get(f"restore|{item.key}", {}).get("status") == "ok"
         service = steps.get(readback_id("transport_service", item.server), {})
         certificate = steps.get(readback_id("certificate", item.key), {})
         if service.get("status") == "ok" and service.get("objects"):
             item.default_after = service["objects"][0].get("InternalTransportCertificateThumbprint")
+        elif item.enabled and not item.restored:
+            # -Force makes the enabled certificate the default (exchange-reference.md section 2).
+            item.default_after = item.thumbprint
         if certificate.get("status") == "ok" and certificate.get("objects"):
             item.services_after = _services(certificate["objects"][0].get("Services"))
+
+
+def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
+    """Record what a completed enabling launch did; a failure message, or None when every default held."""
+    record(items, result)
+    steps = steps_by_id(result)
+    for item in items:
+        if not item.enabled:
+            continue
+        if not item.restored:
+            cause = steps.get(f"restore|{item.key}", {}).get("error") or "the step did not run"
+            return not_restored_message(item, item.default_after, cause)
         if item.default_after is not None and item.default_after.upper() != item.default_thumbprint.upper():
             return not_restored_message(item, item.default_after, "the default read back afterwards is another certificate")
         if item.services_after is not None and "SMTP" not in item.services_after:
@@ -222,30 +266,23 @@ def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
     return None
 
 
-def completed(items: List[SmtpEnable], result: dict) -> List[SmtpEnable]:
-    """The items whose enable and restore both ran, in a launch that stopped later."""
-    steps = steps_by_id(result)
-    done = []
-    for item in items:
-        if all(steps.get(i, {}).get("status") == "ok" for i in (f"enable|certificate|{item.key}", f"restore|{item.key}")):
-            item.done = True
-            done.append(item)
-    return done
-
-
 def failed_enable_message(items: List[SmtpEnable], result: dict) -> str:
-    """A launch that stopped: say what was enabled before it stopped, and what to do."""
-    steps = steps_by_id(result)
+    """An enabling launch that stopped (not at a guard): what it did before, and what to check."""
+    record(items, result)
     for item in items:
-        if steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok":
-            restored = steps.get(f"restore|{item.key}", {})
-            if restored.get("status") != "ok":
-                return not_restored_message(item, item.thumbprint, restored.get("error") or "the batch stopped before it")
+        if item.enabled and not item.restored:
+            steps = steps_by_id(result)
+            cause = steps.get(f"restore|{item.key}", {}).get("error") or "the batch stopped before it"
+            return not_restored_message(item, item.default_after, cause)
     stop = result.get("stop") or {}
     cause = stop.get("message") or result.get("msg") or "no message"
-    done = completed(items, result)
+    done = [i for i in items if i.enabled and i.restored]
+    for item in done:
+        item.done = True
     if not done:
-        return f"enabling SMTP failed before anything was changed: {cause}"
+        return (f"enabling SMTP failed: {cause}. Exchange reported the error before any certificate was enabled, so the"
+                " default SMTP certificate should be unchanged; check with Get-TransportService | Format-List"
+                " Name,InternalTransportCertificateThumbprint. No connector was changed.")
     listing = ", ".join(f"{i.thumbprint} on {i.server}" for i in done)
     return (f"enabling SMTP stopped: {cause}. Before that, SMTP was enabled on {listing}, with the default SMTP"
             " certificate put back; no connector was changed. Run again once the cause is fixed.")
@@ -253,7 +290,8 @@ def failed_enable_message(items: List[SmtpEnable], result: dict) -> str:
 
 __all__ = [
     "SmtpEnable",
-    "completed",
+    "record",
+    "services_text",
     "enable_steps",
     "failed_enable_message",
     "needs_smtp",

@@ -32,10 +32,11 @@ description:
   - "Refusals fail the task before anything changes. The module refuses a thumbprint that is not in the server's
     store, and a certificate that has expired, is not yet valid, has no private key (or Exchange did not say
     whether it has one), or has the status Revoked, Invalid, DateInvalid or PendingRequest. It also refuses a
-    self-signed certificate for a hybrid connector, a certificate that does not cover the FQDN the connector
-    announces, and an unknown O(identity) (the message lists the server's receive connectors). With O(identity),
-    a connector that cannot be converged (no replacement, an ambiguous one, SMTP that cannot be enabled) is a
-    refusal too."
+    self-signed certificate for a hybrid connector, a certificate that covers neither the FQDN the connector
+    announces nor the host name of the certificate it named so far (a Default Frontend connector often announces
+    the server's FQDN while mail arrives for C(mail.contoso.com)), and an unknown O(identity) (the message lists
+    the server's receive connectors). With O(identity), a connector that cannot be converged (no replacement, an
+    ambiguous one, SMTP that cannot be enabled) is a refusal too."
   - "Without O(identity), in the sweep of every connector, a connector that cannot be converged is left
     unchanged and reported with RV(plans[].status=blocked). The other connectors still converge, and then the
     task fails, naming the blocked connectors and why."
@@ -120,10 +121,23 @@ options:
     type: str
 extends_documentation_fragment:
   - exchange.transport_tls.session
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts without modifying the target.
+    support: full
+    details: Decides as a real run would, writes nothing, and reports RV(changed), RV(changes) and the diff.
+  diff_mode:
+    description: Returns what has changed (or would change in check mode) in diff mode.
+    support: full
+  platform:
+    description: The target's operating system.
+    support: full
+    platforms: windows
 notes:
   - "Launches (PowerShell starts, which each take seconds on a real server): one to read, unless O(facts) is given;
-    one to enable SMTP, only when a certificate needs it; one for the guarded writes and their read-backs, only
-    when something changes. With O(facts) and nothing to change, none. RV(launches) says how many ran."
+    one to enable SMTP, only when a certificate needs it; one for the guarded writes and their read-backs (which
+    also verifies the default SMTP certificate after SMTP was enabled), only when something changes. With O(facts)
+    and nothing to change, none. RV(launches) says how many ran."
   - "The default SMTP certificate is never replaced. C(Enable-ExchangeCertificate -Services SMTP) on another
     certificate asks C(Overwrite the existing default SMTP certificate?), and C(-Force) answers Yes. So, as
     Microsoft's own scripts do, the module records C(InternalTransportCertificateThumbprint) and runs
@@ -134,7 +148,11 @@ notes:
     and the exact C(Enable-ExchangeCertificate) command that repairs it."
   - On an Edge Transport server, the Edge subscription (EdgeSync) pins the Edge's default SMTP certificate. The
     module keeps that default, so EdgeSync keeps working.
-  - Without O(identity), disabled connectors are left unchanged; name one in O(identity) to converge it.
+  - Without O(identity), disabled connectors are left unchanged. A disabled connector named in O(identity) is
+    converged as if it were enabled, so it is right when it is enabled again.
+  - After a change, the module returns the facts it decided from, updated with the values it read back
+    (RV(ansible_facts.exchange_tls)), so a later M(exchange.transport_tls.send_connector_tls) in the same play
+    decides from the server as it is now and does not enable SMTP a second time.
   - O(identity) is a list. Ansible splits a single string on commas, so give a connector name that contains a
     comma as a one-element list.
   - The module runs its cmdlets through M(exchange.transport_tls.exchange_command). In check mode, that module
@@ -215,6 +233,17 @@ changed:
   returned: always
   type: bool
   sample: true
+ansible_facts:
+  description: After a change (not in check mode), the server's facts as they are now.
+  returned: when something changed
+  type: dict
+  contains:
+    exchange_tls:
+      description:
+        - The facts this run decided from, in the shape M(exchange.transport_tls.exchange_certificate_facts)
+          returns, updated with the connector names, certificate services and default SMTP certificate read back
+          after the writes; selection and findings recomputed. C(collected_at) and C(events) stay those of the read.
+      type: dict
 launches:
   description: PowerShell launches this task made on the host (0 to 3, see the notes).
   returned: always

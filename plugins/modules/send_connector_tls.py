@@ -16,6 +16,8 @@ description:
     and mail from a server that does not find it fails with C(454 4.7.5). So the new name must be one that every
     source server holds.
   - Run it once for the organisation, on a Mailbox server or delegated to one (C(run_once) with C(delegate_to)).
+    Without C(run_once), in a play over several hosts, it refuses before deciding anything, because once per host the
+    same organisation objects would be decided and written several times at once.
     It decides from the C(exchange_tls) facts of every inventory host that has them, so one task sees the
     whole fleet. Gather them first with M(exchange.transport_tls.exchange_certificate_facts), in this play or an
     earlier play of the same run. The source servers of each connector are matched to hosts by the Exchange
@@ -40,8 +42,9 @@ description:
     facts. On a subscribed Edge server, C(Set-SendConnector) is disabled, so on an Edge host the module refuses
     and names the Mailbox hosts to use instead.
   - Every write is guarded. In the write launch, each connector (and the hybrid configuration) is read again
-    and must still hold the value the decision was made from, and each source server's chosen certificate must
-    still be in its store, before any write runs. Otherwise nothing is written and the message shows the value
+    and must still hold the value the decision was made from, and each Mailbox source server's chosen certificate
+    must still be in its store, before any write runs (an Edge server's store cannot be read from a Mailbox
+    server, so it is checked from its facts only). Otherwise nothing is written and the message shows the value
     read and the live value. Every write is read back, and RV(changes) reports the value read back.
   - "Refusals fail the task before anything changes. The module refuses a thumbprint that is in the store of no
     source server with facts nor of the server the task runs on, an unknown O(identity) (the message lists the
@@ -112,13 +115,27 @@ options:
     default: false
 extends_documentation_fragment:
   - exchange.transport_tls.session
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts without modifying the target.
+    support: full
+    details: Decides as a real run would, writes nothing, and reports RV(changed), RV(changes) and the diff.
+  diff_mode:
+    description: Returns what has changed (or would change in check mode) in diff mode.
+    support: full
+  platform:
+    description: The target's operating system.
+    support: full
+    platforms: windows
 notes:
   - "Launches (PowerShell starts on the server the task runs on): none when nothing changes or in check mode;
     one for the guarded writes and their read-backs; one more, before it, when SMTP must be enabled on some
     source server. The decision reads nothing: it uses the facts already gathered."
   - "The facts are as fresh as the gathering. They are taken from C(hostvars), so facts gathered in an earlier
     play of the same run, or kept in a fact cache, count too. The guards catch a connector that changed since
-    then, or a chosen certificate that left a store, but not a certificate that expired in between. Gather again
+    then, or a chosen certificate that left a Mailbox server's store, but not a certificate that expired in
+    between. After M(exchange.transport_tls.receive_connector_tls) changed a server, its facts are those that
+    module returned, updated with what it changed. Gather again
     before this task when in doubt."
   - The default SMTP certificate of each server is never replaced. Microsoft's own pattern re-enables the
     previous default in the same launch and checks it again before any connector is written. On an Edge server,
@@ -257,7 +274,8 @@ plans:
           would use for RV(plans[].expected), or for RV(plans[].current) when that is kept.
         - C(role) is the server's role, V(Mailbox) or V(Edge).
         - C(thumbprint) is that certificate, or null.
-        - C(status) is V(ok), V(smtp_to_enable) (this run enables SMTP on it), or V(missing) (the server cannot
+        - C(status) is V(ok), V(smtp_to_enable) (this run enables SMTP on it), V(services_unknown) (Exchange did
+          not return its services), or V(missing) (the server cannot
           use the name).
         - C(reason) says why, for V(missing).
       returned: for enabled send connectors

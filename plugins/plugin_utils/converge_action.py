@@ -55,9 +55,17 @@ class ConvergeActionBase(ExchangeActionBase):
             result["launches"] += 1
             made.extend(self._write(plan, write_steps(), args, task_vars))
         except ApplyFailed as exc:
+            message = str(exc)
+            earlier = [c for c in made if c.object_type in ("certificate", "transport_service")]
             made.extend(exc.changes)
-            result.update(failed=True, msg=str(exc), changes=[c.as_dict() for c in made], changed=bool(made),
+            if earlier:
+                listing = ", ".join(f"{c.object} ({c.property})" for c in earlier)
+                message = message.replace("Nothing was written.", "Nothing more was written.")
+                message += f" Earlier in this run, before this failure: {listing} changed (see 'changes')."
+            result.update(failed=True, msg=message, changes=[c.as_dict() for c in made], changed=bool(made),
                           smtp=[i.as_dict() for i in plan.smtp])
+            if self._task.diff:
+                result["diff"] = diff_entries(made)
             return result
         result.update(changes=[c.as_dict() for c in made], changed=bool(made))
         if self._task.diff:
@@ -76,20 +84,23 @@ class ConvergeActionBase(ExchangeActionBase):
         try:
             raw = self.run_batch(smtp_enable.enable_steps(items), args, task_vars)
         except BatchFailed as exc:
-            message = guard_failure_message(exc.result) or smtp_enable.failed_enable_message(items, exc.result)
-            done = smtp_enable.completed(items, exc.result)
-            raise ApplyFailed(message, [_services_change(i) for i in done]) from None
+            guard = guard_failure_message(exc.result)
+            if guard:
+                raise ApplyFailed(guard, []) from None
+            message = smtp_enable.failed_enable_message(items, exc.result)
+            raise ApplyFailed(message, [c for i in items for c in i.changes()]) from None
         problem = smtp_enable.read_enable_result(items, raw)
+        made = [c for i in items for c in i.changes()]
         if problem:
-            raise ApplyFailed(problem, [])
-        return [_services_change(i) for i in items]
+            raise ApplyFailed(problem, made)
+        return made
 
     def _write(self, plan, steps: List[dict], args: dict, task_vars: dict) -> List[Change]:
         changing = [d for d in plan.decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
         try:
             raw = self.run_batch(steps, args, task_vars)
         except BatchFailed as exc:
-            raise ApplyFailed(self._write_failure(plan, exc.result), self._applied(changing, exc.result)) from None
+            raise ApplyFailed(self._write_failure(plan, exc.result), self._applied(plan, changing, exc.result)) from None
         made, wrong = [], []
         for d in changing:
             try:
@@ -105,10 +116,10 @@ class ConvergeActionBase(ExchangeActionBase):
         return made
 
     @staticmethod
-    def _applied(changing, raw: dict) -> List[Change]:
+    def _applied(plan, changing, raw: dict) -> List[Change]:
         done = {s["id"] for s in raw.get("steps") or [] if s.get("status") == "ok"}
         return [
-            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected)
+            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, getattr(plan, "server", None))
             for d in changing
             if f"set|{d.object_type}|{d.object}" in done
         ]
@@ -120,6 +131,10 @@ class ConvergeActionBase(ExchangeActionBase):
         parsed = step_object(entry.get("id"))
         if parsed and parsed[0] == "verify":
             item = next(i for i in plan.smtp if i.server == parsed[2])
+            if stop.get("reason") != "guard":
+                return (f"reading the default SMTP certificate of {item.server} again before writing failed:"
+                        f" {_sentence(entry.get('error') or stop.get('message'))} It was read back as {item.default_thumbprint}"
+                        " right after SMTP was enabled. No connector was written; run again.")
             live = next((m.get("actual") for m in stop.get("mismatches") or []), None)
             return smtp_enable.not_restored_message(item, live, "it was no longer the default when the connectors were to be written")
         guard = guard_failure_message(raw)
@@ -127,17 +142,16 @@ class ConvergeActionBase(ExchangeActionBase):
             return guard
         if parsed and parsed[0] == "guard":
             return (f"reading {parsed[1].replace('_', ' ')} {parsed[2]} again before writing failed:"
-                    f" {entry.get('error') or stop.get('message')}. Nothing was written; gather facts again and rerun.")
+                    f" {_sentence(entry.get('error') or stop.get('message'))} Nothing was written. Gather facts again and rerun.")
         done = [s["id"].split("|", 2)[2] for s in raw.get("steps") or [] if s.get("status") == "ok" and str(s.get("id")).startswith("set|")]
-        return (f"{stop.get('message') or raw.get('msg') or 'the write batch failed'}."
+        return (f"{_sentence(stop.get('message') or raw.get('msg') or 'the write batch failed')}"
                 f" Written before the failure: {', '.join(done) or 'nothing'}; later writes did not run.")
 
 
-def _services_change(item: smtp_enable.SmtpEnable) -> Change:
-    after = item.services_after
-    if after is None:  # not read back: what Enable-ExchangeCertificate adds
-        after = ([] if item.services_before == smtp_enable.UNKNOWN else list(item.services_before)) + ["SMTP"]
-    return Change("certificate", item.thumbprint, "Services", item.services_before, after, item.server)
+def _sentence(text: object) -> str:
+    """Error text as one sentence: Exchange's messages end with a period already, others do not."""
+    text = str(text).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def facts_from(value: object, option: str = "facts") -> Optional[dict]:
@@ -149,7 +163,7 @@ def facts_from(value: object, option: str = "facts") -> Optional[dict]:
     if value.get("failed") or value.get("unreachable") or value.get("skipped"):
         state = "skipped" if value.get("skipped") else "failed"
         raise ValueError(f"{option} is the result of a task that {state} ({value.get('msg') or 'no message'}); there are no facts to decide from")
-    facts = value.get("ansible_facts", {}).get("exchange_tls") if "ansible_facts" in value else value
+    facts = (value.get("ansible_facts") or {}).get("exchange_tls") if "ansible_facts" in value else value
     keys = ("collected_at", "server", "certificates", "receive_connectors", "send_connectors")
     if not isinstance(facts, dict) or any(k not in facts for k in keys):
         raise ValueError(

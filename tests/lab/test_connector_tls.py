@@ -191,7 +191,7 @@ def refusal_tasks(lab) -> list[tuple[str, dict, str]]:
         ("expired", {"identity": FE, "certificate": store["expired"]}, "it expired on 2025-09-29"),
         ("no private key", {"identity": FE, "certificate": store["nokey"]}, "it has no private key"),
         ("self-signed for hybrid", {"identity": FE, "certificate": store["selfsigned-mail"]}, "self-signed"),
-        ("not covering the FQDN", {"identity": FE, "certificate": store["other-name"]}, "does not cover mail.contoso.com"),
+        ("not covering the FQDN", {"identity": FE, "certificate": store["other-name"]}, "covers neither mail.contoso.com ("),
         ("ambiguous auto", {"identity": "Partner EX01"}, "choose one and pass its thumbprint"),
         ("unknown connector", {"identity": "Default Frontend EX09"}, "is not a receive connector of EX01"),
         ("malformed thumbprint", {"identity": FE, "certificate": "12345"}, "40 hexadecimal characters"),
@@ -347,3 +347,62 @@ def test_a_concurrent_change_of_the_send_connector_is_not_overwritten(running_la
     result = results["EX01"]["r3"]
     assert result["failed"] and R10 in result["msg"] and theirs in result["msg"], result["msg"]
     assert load_scenario(lab.state_path)["send_connectors"][0]["tls_certificate_name"] == theirs
+
+
+def test_send_after_receive_in_one_play_decides_from_the_facts_receive_left(running_lab, tmp_path):
+    """The natural order: receive_connector_tls returns the facts it changed, so send does not redo SMTP."""
+    lab = running_lab(SCENARIOS / "demo.yml")
+    rc, output, results = play(lab, tmp_path, [FACTS, RECEIVE_WITH_FACTS, SEND_TASK])
+    assert rc == 0, output
+    send = results["EX01"]["r2"]
+    assert not send.get("failed"), send.get("msg")
+    assert send["smtp"] == [] and send["launches"] == 1
+    assert [(c["object_type"], c["before"], c["after"]) for c in send["changes"]] == [
+        ("send_connector", R10, R11), ("hybrid_configuration", R10, R11)]
+    updated = results["EX01"]["r1"]["ansible_facts"]["exchange_tls"]
+    assert [f["code"] for f in updated["findings"] if f["object_type"] == "receive_connector"] == []
+    doc = load_scenario(lab.state_path)
+    # EX01: facts, SMTP, receive write; EX02: facts, send write. No second SMTP swap on EX01.
+    assert {s["name"]: s["launches"] for s in doc["servers"]} == {"EX01": 3, "EX02": 2, "EDGE01": 3}
+    assert {s["name"]: s["writes"] for s in doc["servers"]}["EX01"] == 3  # enable, put back, connector
+
+
+def test_send_connector_tls_without_run_once_is_refused_before_anything_runs(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    pristine = without_counters(load_scenario(lab.state_path))
+    rc, output, results = play(lab, tmp_path, [FACTS, {"exchange.transport_tls.send_connector_tls": {}}])
+    for host, result in results.items():
+        assert result["r1"]["failed"] and "must run once: add run_once: true" in result["r1"]["msg"], host
+    assert without_counters(load_scenario(lab.state_path)) == pristine
+
+
+def test_an_expired_default_smtp_certificate_blocks_enabling_smtp_and_nothing_changes(running_lab, tmp_path):
+    doc = yaml.safe_load((SCENARIOS / "edgesync.yml").read_text())
+    default = next(c for c in doc["servers"][0]["certificates"] if c["id"] == "selfsigned")
+    default["not_before"], default["not_after"] = "2020-03-01", "2025-03-01"
+    path = tmp_path / "expired-default.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    lab = running_lab(path)
+    pristine = without_counters(load_scenario(lab.state_path))
+    rc, output, results = play(lab, tmp_path, [FACTS, RECEIVE_WITH_FACTS])
+    result = results["EDGE01"]["r1"]
+    assert result["failed"] and result["changed"] is False, result
+    assert "is not valid now" in result["msg"] and "New-ExchangeCertificate -Services SMTP -Force" in result["msg"]
+    assert result["plans"][0]["status"] == "blocked"
+    after = without_counters(load_scenario(lab.state_path))
+    assert after == pristine and after["servers"][0]["edgesync"] == "intact"
+
+
+def test_a_concurrent_change_after_smtp_was_enabled_says_what_did_happen(running_lab, tmp_path):
+    theirs = "<I>CN=Contoso Issuing CA<S>CN=mail.contoso.com"
+    fault = {"kind": "concurrent_change", "connector": "Default Frontend EX01", "value": theirs}
+    lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults={"EX01": [fault]}))
+    rc, output, results = play(lab, tmp_path, [FACTS, RECEIVE_WITH_FACTS], hosts="EX01")
+    result = results["EX01"]["r1"]
+    r11 = lab.org.server("EX01").certificate_by_id("le-r11").thumbprint
+    assert result["failed"] and result["changed"] is True
+    assert "Nothing more was written." in result["msg"] and f"{r11} (Services) changed" in result["msg"], result["msg"]
+    assert [(c["object_type"], c["object"]) for c in result["changes"]] == [("certificate", r11)]
+    ex01 = servers(load_scenario(lab.state_path))["EX01"]
+    assert ex01["receive_connectors"][0]["tls_certificate_name"] == theirs
+    assert ex01["internal_transport_certificate"] == "selfsigned"

@@ -203,6 +203,28 @@ def test_disabled_connector_is_left_alone_by_a_sweep_but_not_when_named() -> Non
     assert decision_of(named).status == CHANGE
 
 
+def test_a_disabled_connector_named_with_auto_gets_the_policys_choice() -> None:
+    # So it is right when someone enables it again; findings alone skip disabled connectors.
+    decision = decision_of(receive_plan.plan(stale(enabled=False), identities=[FRONTEND]))
+    assert (decision.status, decision.current, decision.expected) == (CHANGE, R10_NAME, R11_NAME)
+
+
+def test_facts_after_a_run_are_the_server_as_it_is_now() -> None:
+    before = stale([r11(services=["IIS"])])
+    plan = receive_plan.plan(before)
+    changes = [c.as_dict() for c in plan.changes]
+    after = receive_plan.facts_after(before, changes)
+    connector = next(c for c in after["receive_connectors"] if c["identity"] == FRONTEND)
+    assert connector["tls_certificate_name"] == R11_NAME
+    assert connector["selected_certificate"] == R11_THUMB and connector["starttls_offered"] is True
+    assert next(c for c in after["certificates"] if c["thumbprint"] == R11_THUMB)["services"] == ["IIS", "SMTP"]
+    assert [f for f in after["findings"] if f["object"] == FRONTEND] == []
+    # The input is left as it was: the registered facts of the play do not change under the user.
+    assert next(c for c in before["receive_connectors"] if c["identity"] == FRONTEND)["tls_certificate_name"] == R10_NAME
+    # A second plan from the updated facts changes nothing.
+    assert receive_plan.plan(after).changes == []
+
+
 # --------------------------------------------------------------------------
 # SMTP on the new certificate
 # --------------------------------------------------------------------------
@@ -364,8 +386,9 @@ def test_thumbprint_not_covering_the_connector_fqdn_is_refused() -> None:
         receive_plan.plan(facts([r11()], [receive_connector(), hub()]), identities=[FRONTEND],
                           certificate=DEFAULT_THUMB)
     message = str(raised.value)
-    assert f"certificate {DEFAULT_THUMB} does not cover mail.contoso.com, the FQDN {FRONTEND} announces" in message
-    assert "EX01, ex01.contoso.com" in message
+    assert f"certificate {DEFAULT_THUMB} covers neither mail.contoso.com nor mail.contoso.com" not in message
+    assert f"certificate {DEFAULT_THUMB} covers neither mail.contoso.com" in message and FRONTEND in message
+    assert "its names are EX01, ex01.contoso.com" in message
     # The same certificate is right for the hub connector, whose FQDN is the server's.
     decision = decision_of(receive_plan.plan(facts([r11()], [receive_connector(), hub()]), identities=[HUB],
                                              certificate=DEFAULT_THUMB), HUB)
@@ -373,8 +396,18 @@ def test_thumbprint_not_covering_the_connector_fqdn_is_refused() -> None:
 
 
 def test_connector_without_fqdn_must_be_covered_for_the_server_fqdn() -> None:
-    with pytest.raises(PlanError, match="does not cover ex01.contoso.com"):
-        receive_plan.plan(facts([r11()], [receive_connector(fqdn=None)]), identities=[FRONTEND], certificate=R11_THUMB)
+    with pytest.raises(PlanError, match="covers neither ex01.contoso.com"):
+        receive_plan.plan(facts([r11()], [receive_connector(fqdn=None, tls_certificate_name=None)]), identities=[FRONTEND],
+                          certificate=R11_THUMB)
+
+
+def test_a_thumbprint_covering_the_stale_names_host_is_accepted_whatever_the_connector_fqdn() -> None:
+    # A Default Frontend connector usually announces the server's FQDN while mail arrives for mail.contoso.com:
+    # the renewal of the certificate it named is right for it, by thumbprint as by auto.
+    server = facts([r11()], [receive_connector(fqdn="ex01.contoso.com", tls_certificate_name=R10_NAME)])
+    by_thumbprint = decision_of(receive_plan.plan(server, identities=[FRONTEND], certificate=R11_THUMB))
+    by_policy = decision_of(receive_plan.plan(server, identities=[FRONTEND]))
+    assert (by_thumbprint.status, by_thumbprint.expected) == (by_policy.status, by_policy.expected) == (CHANGE, R11_NAME)
 
 
 def test_thumbprint_typed_with_spaces_and_lower_case_is_accepted() -> None:
@@ -397,13 +430,15 @@ def test_a_sweep_with_a_thumbprint_gives_it_to_drifted_connectors_only() -> None
 
 
 def test_a_sweep_with_a_thumbprint_blocks_a_drifted_connector_it_does_not_fit() -> None:
-    # The hub connector's FQDN is ex01.contoso.com; R12's certificate is for mail.contoso.com.
-    server = facts([r11(), r12()], [frontend(tls_certificate_name=R10_NAME), hub(tls_certificate_name=R10_NAME)])
+    # The hub connector's FQDN is ex01.contoso.com and its stale name was for another host; R12's certificate
+    # is for mail.contoso.com.
+    stale_other = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=relay.contoso.com"
+    server = facts([r11(), r12()], [frontend(tls_certificate_name=R10_NAME), hub(tls_certificate_name=stale_other)])
     plan = receive_plan.plan(server, certificate=R12_THUMB)
     assert decision_of(plan).status == CHANGE
     blocked = decision_of(plan, HUB)
     assert blocked.status == BLOCKED
-    assert "does not cover ex01.contoso.com" in blocked.reason
+    assert "covers neither ex01.contoso.com nor relay.contoso.com" in blocked.reason
     assert [c.object for c in plan.changes] == [FRONTEND]
 
 

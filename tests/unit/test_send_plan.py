@@ -306,7 +306,7 @@ def test_runner_on_an_edge_server_is_refused_naming_the_mailbox_hosts() -> None:
         send_plan.plan(hosts, "edge01")
     message = str(raised.value)
     assert message.startswith("edge01 is an Edge Transport server, where Set-SendConnector is disabled")
-    assert "run this task on a Mailbox server (ex01, ex02)" in message
+    assert "run_once: true with delegate_to: one of ex01, ex02" in message
 
 
 def test_runner_without_facts_is_refused() -> None:

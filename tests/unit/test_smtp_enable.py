@@ -171,23 +171,28 @@ def test_enable_steps_guard_enable_restore_then_read_back() -> None:
     steps = smtp_enable.enable_steps([planned])
     assert ids(steps) == [
         "guard|transport_service|EX01",
+        f"guard|certificate|EX01\\{EX01_DEFAULT}",
         f"guard|certificate|EX01\\{R11_THUMB}",
         f"enable|certificate|EX01\\{R11_THUMB}",
         f"restore|EX01\\{R11_THUMB}",
         "readback|transport_service|EX01",
         f"readback|certificate|EX01\\{R11_THUMB}",
     ]
-    guard_default, guard_certificate, enable, restore, _service, _certificate = steps
+    guard_default, guard_default_present, guard_certificate, enable, restore, _service, _certificate = steps
     assert guard_default["cmdlet"] == "Get-TransportService"
     assert guard_default["guard"] == {"InternalTransportCertificateThumbprint": EX01_DEFAULT}
+    # The default must still be in the store, or it could not be put back.
+    assert guard_default_present["parameters"] == {"Server": "EX01", "Thumbprint": EX01_DEFAULT}
+    assert guard_default_present["guard"] == {"Thumbprint": EX01_DEFAULT}
     assert guard_certificate["parameters"] == {"Server": "EX01", "Thumbprint": R11_THUMB}
-    assert guard_certificate["guard"] == {"Thumbprint": R11_THUMB}
+    # Its services as the decision saw them: facts from before another run enabled SMTP stop here.
+    assert guard_certificate["guard"] == {"Thumbprint": R11_THUMB, "Services": "IIS"}
     assert enable["cmdlet"] == "Enable-ExchangeCertificate"
     assert enable["parameters"] == {"Server": "EX01", "Thumbprint": R11_THUMB, "Services": "SMTP", "Force": True}
     assert restore["cmdlet"] == "Enable-ExchangeCertificate"
     assert restore["parameters"] == {"Server": "EX01", "Thumbprint": EX01_DEFAULT, "Services": "IMAP, POP, SMTP",
                                      "Force": True}
-    assert all("guard" not in s for s in steps[2:])
+    assert all("guard" not in s for s in steps[3:])
 
 
 def test_enable_steps_for_several_servers_put_every_guard_before_any_enable() -> None:
@@ -199,7 +204,7 @@ def test_enable_steps_for_several_servers_put_every_guard_before_any_enable() ->
     last_write = max(i for i, k in enumerate(kinds) if k in ("enable", "restore"))
     first_readback = min(i for i, k in enumerate(kinds) if k == "readback")
     assert last_guard < first_write and last_write < first_readback
-    assert kinds.count("guard") == 4 and kinds.count("readback") == 4
+    assert kinds.count("guard") == 6 and kinds.count("readback") == 4
     # Each server's default is put back right after its certificate is enabled.
     for smtp_item in items:
         position = ids(steps).index(f"enable|certificate|{smtp_item.key}")
@@ -291,12 +296,19 @@ def test_read_enable_result_when_smtp_did_not_take() -> None:
 def test_read_enable_result_when_the_restore_did_not_run() -> None:
     planned = item()
     launch = successful_launch(planned)
+    # The batch stops at the failed restore: the read-backs after it do not run.
     launch["steps"][3] = {"index": 3, "id": f"restore|{planned.key}", "status": "error", "error": "access denied"}
+    del launch["steps"][4:]
     message = smtp_enable.read_enable_result([planned], launch)
     assert message is not None
     assert f"putting the previous default {EX01_DEFAULT} back failed: access denied" in message
     assert f"certificate is now {R11_THUMB}" in message
     assert planned.repair_command() in message
+    # The result tells the truth: SMTP was enabled and the default is another certificate now.
+    assert [(c.object_type, c.property, c.before, c.after) for c in planned.changes()] == [
+        ("certificate", "Services", ["IIS"], ["IIS", "SMTP"]),
+        ("transport_service", "InternalTransportCertificateThumbprint", EX01_DEFAULT, R11_THUMB),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -336,7 +348,9 @@ def test_failed_enable_message_when_a_guard_stopped_before_anything() -> None:
         stop={"index": 1, "reason": "guard", "message": "the certificate is gone"},
     )
     message = smtp_enable.failed_enable_message([planned], launch)
-    assert message == "enabling SMTP failed before anything was changed: the certificate is gone"
+    assert message.startswith("enabling SMTP failed: the certificate is gone. Exchange reported the error before any"
+                              " certificate was enabled")
+    assert "No connector was changed." in message and planned.changes() == []
 
 
 def test_failed_enable_message_when_the_batch_stopped_between_enable_and_restore() -> None:

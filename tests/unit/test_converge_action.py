@@ -1,0 +1,641 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests for plugin_utils/converge_action.py: applying a decided plan, and what the user reads afterwards.
+
+The server is EX01 at 2026-11-27T12:00:00Z. Its Default Frontend connector
+still names Let's Encrypt R10's certificate for mail.contoso.com; the renewal
+from R11 is installed but not enabled for SMTP; the default SMTP (internal
+transport) certificate is Exchange's own CN=EX01 (IMAP, POP, IIS, SMTP).
+
+The plan is the real one (receive_plan.plan from facts). Ansible's executor
+is not involved: the action's run_batch is replaced by a scripted
+exchange_command that answers each launch from the steps it was given, in
+the payload's result contract (steps[] and stop), so every test stays tied to
+the step ids the plan really sends.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed
+
+from .facts_factories import FRONTEND, MAIL, R10, R11, R12, cert, own_certificate_of, receive_connector, server_facts
+
+R10_NAME = f"<I>{R10}<S>{MAIL}"
+R11_NAME = f"<I>{R11}<S>{MAIL}"
+R12_NAME = f"<I>{R12}<S>{MAIL}"
+R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
+R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"
+# Someone else's certificate that became the default SMTP certificate.
+OTHER_THUMB = "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"
+DEFAULT = own_certificate_of("EX01")
+DEFAULT_THUMB = DEFAULT["thumbprint"]
+CLIENT = "EX01\\Client Frontend EX01"
+HUB = "EX01\\Default EX01"
+KEY = f"EX01\\{R11_THUMB}"
+ARGS = {"session": "auto"}
+TASK_VARS = {"inventory_hostname": "ex01.contoso.com"}
+# What Enable-ExchangeCertificate -Force did to the default, and how the user puts it back.
+REPAIR = f"Enable-ExchangeCertificate -Server EX01 -Thumbprint {DEFAULT_THUMB} -Services IMAP,POP,SMTP -Force"
+
+
+# --------------------------------------------------------------------------
+# Facts and plans
+# --------------------------------------------------------------------------
+
+
+def renewal(**overrides) -> dict:
+    """R11's certificate for mail.contoso.com, imported, SMTP not enabled yet."""
+    return cert(**{"thumbprint": R11_THUMB, "services": ["IIS"], **overrides})
+
+
+def r12(**overrides) -> dict:
+    defaults = dict(issuer=R12, thumbprint=R12_THUMB, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
+    defaults.update(overrides)
+    return cert(**defaults)
+
+
+def client_frontend(**overrides) -> dict:
+    defaults = dict(identity=CLIENT, name="Client Frontend EX01", bindings=["0.0.0.0:587"], ports=[587],
+                    permission_groups=["ExchangeUsers"], tls_certificate_name=R10_NAME)
+    defaults.update(overrides)
+    return receive_connector(**defaults)
+
+
+def hub(**overrides) -> dict:
+    defaults = dict(identity=HUB, name="Default EX01", transport_role="HubTransport", bindings=["0.0.0.0:2525"],
+                    ports=[2525], fqdn="ex01.contoso.com",
+                    permission_groups=["ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers"])
+    defaults.update(overrides)
+    return receive_connector(**defaults)
+
+
+def facts(certificates=None, connectors=None) -> dict:
+    """EX01 with its default, the given certificates (R11's renewal lacking SMTP) and connectors (the stale frontend)."""
+    return server_facts(
+        "EX01",
+        certificates=[DEFAULT] + list(certificates if certificates is not None else [renewal()]),
+        receive_connectors=list(connectors if connectors is not None else [receive_connector(tls_certificate_name=R10_NAME)]),
+    )
+
+
+def smtp_plan():
+    """The frontend moves from R10 to R11, SMTP enabled on R11 first (two launches)."""
+    plan = receive_plan.plan(facts())
+    assert [i.key for i in plan.smtp] == [KEY]
+    return plan
+
+
+def plain_plan(connectors=None):
+    """R11 already has SMTP: only the write launch."""
+    plan = receive_plan.plan(facts([renewal(services=["IIS", "SMTP"])], connectors))
+    assert plan.smtp == []
+    return plan
+
+
+# --------------------------------------------------------------------------
+# A scripted exchange_command
+# --------------------------------------------------------------------------
+
+
+def ids(steps) -> list:
+    return [s["id"] for s in steps]
+
+
+def echo(step: dict, steps: list) -> list:
+    """Plausible objects for a step that succeeded, derived from the batch itself."""
+    sid = step["id"]
+    if "guard" in step:
+        return [dict(step["guard"])]
+    if sid.startswith("readback|receive_connector|"):
+        identity = sid.split("|", 2)[2]
+        (written,) = [s["parameters"]["TlsCertificateName"] for s in steps if s["id"] == f"set|receive_connector|{identity}"]
+        return [{"Identity": identity, "TlsCertificateName": written}]
+    if sid.startswith("readback|transport_service|"):
+        server = sid.split("|", 2)[2]
+        (recorded,) = [s["guard"]["InternalTransportCertificateThumbprint"] for s in steps
+                       if s["id"] == f"guard|transport_service|{server}"]
+        return [{"InternalTransportCertificateThumbprint": recorded}]
+    if sid.startswith("readback|certificate|"):
+        return [{"Thumbprint": sid.rsplit("\\", 1)[1], "Services": "IIS, SMTP"}]
+    return []
+
+
+def entry(index: int, step: dict, status: str = "ok", objects=None, error=None) -> dict:
+    return {"index": index, "id": step["id"], "cmdlet": step["cmdlet"], "status": status, "objects": list(objects or []),
+            "warnings": [], "error": error, "error_id": None}
+
+
+def completes(read=None):
+    """A launch that runs every step; ``read`` replaces the objects of some steps (by id)."""
+    read = read or {}
+
+    def answer(steps):
+        ran = [entry(i, s, objects=read[s["id"]] if s["id"] in read else echo(s, steps)) for i, s in enumerate(steps)]
+        return {"changed": True, "failed": False, "stop": None, "steps": ran}
+
+    return answer
+
+
+def stops_at(step_id: str, reason: str = "error", error=None, mismatches=None):
+    """A launch that stops at ``step_id``: a cmdlet error, or a guard whose live values differ."""
+
+    def answer(steps):
+        index = ids(steps).index(step_id)  # ValueError when the plan does not send this step
+        step = steps[index]
+        ran = [entry(i, s, objects=echo(s, steps)) for i, s in enumerate(steps[:index])]
+        if reason == "guard":
+            problems = "; ".join(f"{m['property']} is '{m['actual']}' but '{m['expected']}' was expected" for m in mismatches)
+            message = f"guard failed on step {index} ({step['cmdlet']}): {problems}"
+            ran.append(entry(index, step, "guard_failed", objects=[{m["property"]: m["actual"] for m in mismatches}]))
+        else:
+            message = f"step {index} ({step['cmdlet']}) failed: {error}"
+            ran.append(entry(index, step, "error", error=error))
+        stop = {"index": index, "reason": reason, "message": message, "mismatches": list(mismatches or [])}
+        raise BatchFailed({"failed": True, "msg": message, "changed": False, "steps": ran, "stop": stop})
+
+    return answer
+
+
+def mismatch(prop: str, expected: str, actual: str) -> list:
+    return [{"property": prop, "expected": expected, "actual": actual}]
+
+
+class Launches:
+    """Stands in for run_batch: records every batch, answers with the next scripted launch."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.batches = []
+        self.passed = []
+
+    def __call__(self, steps, args, task_vars):
+        assert len(self.batches) < len(self.answers), f"launch {len(self.batches) + 1} was not expected: {ids(steps)}"
+        self.batches.append(steps)
+        self.passed.append((args, task_vars))
+        return self.answers[len(self.batches) - 1](steps)
+
+
+class _Action(ConvergeActionBase):
+    def run(self, tmp=None, task_vars=None):
+        raise NotImplementedError("these tests call converge directly")
+
+
+def converge(plan, *answers, check_mode=False, diff=False, launches=1):
+    """Run ConvergeActionBase.converge as the action plugins do; the result and the launches it made."""
+    action = object.__new__(_Action)
+    action._task = SimpleNamespace(check_mode=check_mode, diff=diff)
+    fake = Launches(*answers)
+    action.run_batch = fake
+    built = []
+
+    def write_steps():
+        built.append(True)
+        return receive_plan.write_steps(plan)
+
+    result = action.converge({"changed": False}, plan, write_steps, ARGS, TASK_VARS, launches)
+    fake.write_steps_built = bool(built)
+    return result, fake
+
+
+def services_change(after=None) -> dict:
+    return Change("certificate", R11_THUMB, "Services", ["IIS"], after or ["IIS", "SMTP"], "EX01").as_dict()
+
+
+def connector_change(identity: str = FRONTEND, after: str = R11_NAME, before: str = R10_NAME, server="EX01") -> dict:
+    return Change("receive_connector", identity, "TlsCertificateName", before, after, server).as_dict()
+
+
+def default_change(after: str) -> dict:
+    return Change("transport_service", "EX01", "InternalTransportCertificateThumbprint", DEFAULT_THUMB, after, "EX01").as_dict()
+
+
+def diff_of(changes: list) -> list:
+    return diff_entries([Change(**c) for c in changes])
+
+
+# --------------------------------------------------------------------------
+# Check mode, and nothing to do
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("diff", [True, False], ids=["diff", "no-diff"])
+def test_check_mode_reports_the_plan_and_launches_nothing(diff) -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, check_mode=True, diff=diff, launches=1)
+
+    assert fake.batches == [] and not fake.write_steps_built
+    assert result["changed"] is True
+    assert "failed" not in result and "msg" not in result
+    assert result["launches"] == 1
+    assert result["changes"] == [c.as_dict() for c in plan.changes]
+    assert connector_change() in result["changes"] and services_change() in result["changes"]
+    assert result["plans"] == [d.as_dict() for d in plan.decisions]
+    assert [(s["enabled"], s["done"]) for s in result["smtp"]] == [(R11_THUMB, False)]
+    if diff:
+        assert result["diff"] == diff_entries(plan.changes)
+        assert any(R10_NAME in d["before"] and R11_NAME in d["after"] for d in result["diff"])
+    else:
+        assert "diff" not in result
+
+
+def test_nothing_to_change_launches_nothing_even_outside_check_mode() -> None:
+    plan = receive_plan.plan(facts([renewal(services=["IIS", "SMTP"])], [receive_connector(tls_certificate_name=R11_NAME)]))
+    result, fake = converge(plan, diff=True, launches=1)
+    assert fake.batches == []
+    assert (result["changed"], result["changes"], result["launches"]) == (False, [], 1)
+    assert "diff" not in result and "failed" not in result
+
+
+def test_plan_warnings_are_passed_on() -> None:
+    plan = receive_plan.plan(facts([renewal(services="unknown", properties_complete=False)]), enable_smtp=False)
+    result, _fake = converge(plan, check_mode=True)
+    (warning,) = result["warnings"]
+    assert R11_THUMB in warning and "enable_smtp=false" in warning
+
+
+# --------------------------------------------------------------------------
+# The happy path
+# --------------------------------------------------------------------------
+
+
+def test_smtp_then_write_two_launches_and_changes_as_read_back() -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, completes(), completes(), diff=True, launches=1)
+
+    assert ids(fake.batches[0]) == ids(smtp_enable.enable_steps(plan.smtp))
+    assert ids(fake.batches[0]) == [
+        "guard|transport_service|EX01", f"guard|certificate|EX01\\{DEFAULT_THUMB}", f"guard|certificate|{KEY}",
+        f"enable|certificate|{KEY}", f"restore|{KEY}", "readback|transport_service|EX01", f"readback|certificate|{KEY}",
+    ]
+    assert ids(fake.batches[1]) == ids(receive_plan.write_steps(plan))
+    assert fake.batches[1][0]["id"] == "verify|transport_service|EX01"
+    assert fake.passed == [(ARGS, TASK_VARS)] * 2
+
+    assert "failed" not in result and "msg" not in result
+    assert result["changed"] is True
+    assert result["launches"] == 3
+    assert result["changes"] == [services_change(), connector_change()]
+    (smtp,) = result["smtp"]
+    assert smtp["done"] is True
+    assert smtp["services_after"] == ["IIS", "SMTP"]
+    assert smtp["internal_transport_certificate"] == {"before": DEFAULT_THUMB, "after": DEFAULT_THUMB}
+    assert result["diff"] == diff_of(result["changes"])
+
+
+def test_after_is_the_value_read_back_not_the_value_sent() -> None:
+    # Exchange answers the name in its own spelling; the user sees what the server holds.
+    live = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com".upper()
+    plan = plain_plan()
+    readback = {f"readback|receive_connector|{FRONTEND}": [{"Identity": FRONTEND, "TlsCertificateName": live}]}
+    result, fake = converge(plan, completes(readback), diff=True, launches=0)
+
+    assert len(fake.batches) == 1 and result["launches"] == 1
+    assert "failed" not in result
+    assert result["changes"] == [connector_change(after=live)]
+    assert result["diff"] == diff_of(result["changes"])
+    assert live in result["diff"][0]["after"]
+
+
+# --------------------------------------------------------------------------
+# The SMTP launch fails
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("diff", [True, False], ids=["diff", "no-diff"])
+def test_smtp_launch_stopped_by_a_guard_writes_nothing(diff) -> None:
+    plan = smtp_plan()
+    guard = stops_at("guard|transport_service|EX01", "guard",
+                     mismatches=mismatch("InternalTransportCertificateThumbprint", DEFAULT_THUMB, OTHER_THUMB))
+    result, fake = converge(plan, guard, diff=diff, launches=1)
+
+    assert len(fake.batches) == 1 and not fake.write_steps_built
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["changes"] == []
+    assert result["launches"] == 2
+    message = result["msg"]
+    assert message.startswith("Transport service of EX01 changed since it was read:")
+    assert f"its InternalTransportCertificateThumbprint was '{DEFAULT_THUMB}' when read and is now '{OTHER_THUMB}'" in message
+    assert "Nothing was written." in message
+    assert "Earlier in this run" not in message
+    assert [s["done"] for s in result["smtp"]] == [False]
+    if diff:
+        assert result["diff"] == []
+    else:
+        assert "diff" not in result
+
+
+def test_restore_failed_reports_the_new_default_and_how_to_repair_it() -> None:
+    plan = smtp_plan()
+    assert plan.smtp[0].repair_command() == REPAIR
+    failed = stops_at(f"restore|{KEY}", error="The certificate could not be enabled: access denied.")
+    result, fake = converge(plan, failed, diff=True, launches=1)
+
+    assert len(fake.batches) == 1 and not fake.write_steps_built
+    assert result["failed"] is True
+    # Enable-ExchangeCertificate -Force did run: the task changed the server, and says how.
+    assert result["changed"] is True
+    assert result["changes"] == [services_change(), default_change(R11_THUMB)]
+    assert result["diff"] == diff_of(result["changes"])
+    assert result["launches"] == 2
+    message = result["msg"]
+    assert REPAIR in message
+    assert "no connector was changed" in message
+    assert "The certificate could not be enabled: access denied." in message
+    assert f"EX01's default SMTP (internal transport) certificate is now {R11_THUMB}" in message
+    (smtp,) = result["smtp"]
+    assert smtp["internal_transport_certificate"] == {"before": DEFAULT_THUMB, "after": R11_THUMB}
+    assert smtp["done"] is False
+
+
+def test_read_back_showing_another_default_reports_the_live_default() -> None:
+    plan = smtp_plan()
+    other = completes({"readback|transport_service|EX01": [{"InternalTransportCertificateThumbprint": OTHER_THUMB}]})
+    result, fake = converge(plan, other, launches=1)
+
+    assert len(fake.batches) == 1 and not fake.write_steps_built
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["changes"] == [services_change(), default_change(OTHER_THUMB)]
+    message = result["msg"]
+    assert "the default read back afterwards is another certificate" in message
+    assert f"is now {OTHER_THUMB}; no connector was changed" in message
+    assert REPAIR in message
+    assert [s["done"] for s in result["smtp"]] == [False]
+
+
+def test_certificate_read_back_without_smtp_stops_before_the_connectors() -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, completes({f"readback|certificate|{KEY}": [{"Thumbprint": R11_THUMB, "Services": "IIS"}]}))
+    assert len(fake.batches) == 1
+    assert result["failed"] is True
+    assert "certificate's services read back as IIS; no connector was changed" in result["msg"]
+    assert not any(c["object_type"] == "receive_connector" for c in result["changes"])
+
+
+def test_smtp_launch_error_before_enabling_changed_nothing() -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, stops_at(f"guard|certificate|{KEY}", error="The certificate was not found."))
+    assert len(fake.batches) == 1
+    assert result["failed"] is True
+    assert result["changed"] is False and result["changes"] == []
+    assert result["msg"].startswith("enabling SMTP failed: step 2 (Get-ExchangeCertificate) failed: The certificate was not found.")
+    assert "No connector was changed." in result["msg"]
+    assert REPAIR not in result["msg"]
+
+
+# --------------------------------------------------------------------------
+# The write launch fails after SMTP was enabled
+# --------------------------------------------------------------------------
+
+
+def test_verify_guard_mismatch_says_the_default_is_no_longer_ours() -> None:
+    plan = smtp_plan()
+    verify = stops_at("verify|transport_service|EX01", "guard",
+                      mismatches=mismatch("InternalTransportCertificateThumbprint", DEFAULT_THUMB, OTHER_THUMB))
+    result, fake = converge(plan, completes(), verify, diff=True, launches=1)
+
+    assert len(fake.batches) == 2 and result["launches"] == 3
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["changes"] == [services_change()]
+    assert result["diff"] == diff_of([services_change()])
+    expected = smtp_enable.not_restored_message(
+        plan.smtp[0], OTHER_THUMB, "it was no longer the default when the connectors were to be written")
+    assert result["msg"] == (f"{expected} Earlier in this run, before this failure: {R11_THUMB} (Services) changed"
+                             " (see 'changes').")
+    assert f"is now {OTHER_THUMB}" in result["msg"] and REPAIR in result["msg"]
+
+
+def test_verify_read_error_says_reading_failed_without_a_repair_command() -> None:
+    plan = smtp_plan()
+    verify = stops_at("verify|transport_service|EX01", error="Active Directory operation failed.")
+    result, fake = converge(plan, completes(), verify, diff=True, launches=1)
+
+    assert len(fake.batches) == 2
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["changes"] == [services_change()]
+    message = result["msg"]
+    assert message.startswith("reading the default SMTP certificate of EX01 again before writing failed:"
+                              " Active Directory operation failed.")
+    assert f"It was read back as {DEFAULT_THUMB} right after SMTP was enabled. No connector was written; run again." in message
+    assert REPAIR not in message and "Enable-ExchangeCertificate" not in message
+    assert f"Earlier in this run, before this failure: {R11_THUMB} (Services) changed" in message
+
+
+def test_connector_guard_mismatch_after_smtp_names_both_values_and_the_smtp_change() -> None:
+    plan = smtp_plan()
+    guard = stops_at(f"guard|receive_connector|{FRONTEND}", "guard", mismatches=mismatch("TlsCertificateName", R10_NAME, R12_NAME))
+    result, fake = converge(plan, completes(), guard, diff=True, launches=1)
+
+    assert len(fake.batches) == 2 and result["launches"] == 3
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["changes"] == [services_change()]
+    assert result["diff"] == diff_of([services_change()])
+    message = result["msg"]
+    assert message.startswith(f"Receive connector {FRONTEND} changed since it was read:")
+    assert f"its TlsCertificateName was '{R10_NAME}' when read and is now '{R12_NAME}'" in message
+    assert "Nothing more was written." in message and "Nothing was written" not in message
+    assert f"Earlier in this run, before this failure: {R11_THUMB} (Services) changed (see 'changes')." in message
+    assert [s["done"] for s in result["smtp"]] == [True]
+
+
+def test_connector_guard_read_error_after_smtp_does_not_claim_nothing_was_written() -> None:
+    plan = smtp_plan()
+    failed = stops_at(f"guard|receive_connector|{FRONTEND}", error="The operation couldn't be performed because object couldn't be found.")
+    result, _fake = converge(plan, completes(), failed, launches=1)
+
+    message = result["msg"]
+    assert message.startswith(f"reading receive connector {FRONTEND} again before writing failed:")
+    assert f"Earlier in this run, before this failure: {R11_THUMB} (Services) changed" in message
+    assert "Nothing was written" not in message
+
+
+def test_connector_guard_read_error_without_smtp_says_nothing_was_written() -> None:
+    plan = plain_plan()
+    failed = stops_at(f"guard|receive_connector|{FRONTEND}", error="The operation couldn't be performed because object couldn't be found.")
+    result, _fake = converge(plan, failed, launches=1)
+    assert result["failed"] is True and result["changed"] is False and result["changes"] == []
+    assert result["msg"].startswith(f"reading receive connector {FRONTEND} again before writing failed: The operation couldn't be"
+                                    " performed because object couldn't be found.")
+    assert result["msg"].endswith(" Nothing was written. Gather facts again and rerun.")
+
+
+@pytest.mark.parametrize("step_id", [f"guard|receive_connector|{FRONTEND}", f"set|receive_connector|{FRONTEND}"], ids=["guard", "set"])
+def test_an_error_ending_with_a_period_is_not_doubled(step_id) -> None:
+    failed = stops_at(step_id, error="The operation couldn't be performed because object couldn't be found.")
+    result, _fake = converge(plain_plan(), failed, launches=1)
+    assert result["failed"] is True
+    assert ".." not in result["msg"]
+
+
+# --------------------------------------------------------------------------
+# The write launch fails partway, or does not take
+# --------------------------------------------------------------------------
+
+
+def two_connectors():
+    plan = plain_plan([receive_connector(tls_certificate_name=R10_NAME), client_frontend()])
+    assert [c.object for c in plan.changes] == [FRONTEND, CLIENT]
+    return plan
+
+
+def test_error_on_the_second_set_reports_the_first_as_written() -> None:
+    plan = two_connectors()
+    failed = stops_at(f"set|receive_connector|{CLIENT}", error="Active Directory response: The server is unwilling to process the request")
+    result, fake = converge(plan, failed, diff=True, launches=1)
+
+    assert len(fake.batches) == 1 and result["launches"] == 2
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert [(c["object"], c["before"], c["after"]) for c in result["changes"]] == [(FRONTEND, R10_NAME, R11_NAME)]
+    assert result["diff"] == diff_of(result["changes"])
+    index = ids(fake.batches[0]).index(f"set|receive_connector|{CLIENT}")
+    assert result["msg"] == (f"step {index} (Set-ReceiveConnector) failed: Active Directory response: The server is unwilling to"
+                             f" process the request. Written before the failure: {FRONTEND}; later writes did not run.")
+
+
+def test_changes_written_before_a_failure_name_their_server() -> None:
+    plan = two_connectors()
+    result, _fake = converge(plan, stops_at(f"set|receive_connector|{CLIENT}", error="unwilling to process"), launches=1)
+    assert result["changes"] == [connector_change(FRONTEND)]
+
+
+def test_unreachable_write_launch_says_nothing_was_written() -> None:
+    def unreachable(steps):
+        raise BatchFailed({"unreachable": True, "msg": "winrm connection error: timed out"})
+
+    result, _fake = converge(plain_plan(), unreachable, launches=1)
+    assert result["failed"] is True and result["changed"] is False and result["changes"] == []
+    assert result["msg"] == "winrm connection error: timed out. Written before the failure: nothing; later writes did not run."
+
+
+def test_error_on_the_first_set_reports_nothing_written() -> None:
+    plan = two_connectors()
+    result, _fake = converge(plan, stops_at(f"set|receive_connector|{FRONTEND}", error="unwilling to process"), launches=1)
+    assert result["failed"] is True and result["changed"] is False and result["changes"] == []
+    assert "Written before the failure: nothing; later writes did not run." in result["msg"]
+
+
+def test_read_back_of_another_value_says_the_write_did_not_take() -> None:
+    plan = plain_plan()
+    stale = completes({f"readback|receive_connector|{FRONTEND}": [{"Identity": FRONTEND, "TlsCertificateName": R10_NAME}]})
+    result, _fake = converge(plan, stale, launches=1)
+
+    assert result["failed"] is True
+    assert result["msg"] == f"the write did not take: {FRONTEND}: {R11_NAME!r} was written but {R10_NAME!r} was read back"
+    # The change reports what the server holds, not what was sent.
+    assert result["changes"] == [connector_change(after=R10_NAME)]
+
+
+def test_missing_read_back_says_it_did_not_run() -> None:
+    plan = plain_plan()
+    result, _fake = converge(plan, completes({f"readback|receive_connector|{FRONTEND}": []}), launches=1)
+    assert result["failed"] is True
+    assert result["msg"] == f"the write did not take: {FRONTEND}: its read-back did not run"
+
+
+def test_read_back_mismatch_after_smtp_lists_the_smtp_change_too() -> None:
+    plan = smtp_plan()
+    stale = completes({f"readback|receive_connector|{FRONTEND}": [{"Identity": FRONTEND, "TlsCertificateName": R10_NAME}]})
+    result, _fake = converge(plan, completes(), stale, diff=True, launches=1)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith("the write did not take:")
+    assert f"Earlier in this run, before this failure: {R11_THUMB} (Services) changed" in result["msg"]
+    assert result["changes"] == [services_change(), connector_change(after=R10_NAME)]
+    assert result["diff"] == diff_of(result["changes"])
+
+
+# --------------------------------------------------------------------------
+# A sweep with a blocked connector
+# --------------------------------------------------------------------------
+
+
+def sweep():
+    stale_other = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=relay.contoso.com"
+    server = facts([renewal(services=["IIS", "SMTP"]), r12()],
+                   [receive_connector(tls_certificate_name=R10_NAME), hub(tls_certificate_name=stale_other)])
+    plan = receive_plan.plan(server, certificate=R12_THUMB)
+    (blocked,) = plan.blocked
+    assert blocked.object == HUB
+    return plan, blocked
+
+
+def test_sweep_converges_the_changeable_connector_then_fails_naming_the_blocked_one() -> None:
+    plan, blocked = sweep()
+    result, fake = converge(plan, completes(), diff=True, launches=1)
+
+    assert len(fake.batches) == 1
+    assert not any(HUB in s["id"] for s in fake.batches[0])
+    assert result["changed"] is True
+    assert result["changes"] == [connector_change(after=R12_NAME)]
+    assert result["failed"] is True
+    assert result["msg"] == f"1 object(s) cannot be converged and were left unchanged: {HUB}: {blocked.reason}"
+    assert "covers neither ex01.contoso.com nor relay.contoso.com" in result["msg"]
+
+
+def test_sweep_in_check_mode_fails_naming_the_blocked_one_too() -> None:
+    plan, _blocked = sweep()
+    result, fake = converge(plan, check_mode=True, launches=1)
+    assert fake.batches == []
+    assert result["changed"] is True and result["failed"] is True
+    assert result["msg"].startswith(f"1 object(s) cannot be converged and were left unchanged: {HUB}:")
+
+
+# --------------------------------------------------------------------------
+# facts_from
+# --------------------------------------------------------------------------
+
+
+def test_facts_from_a_registered_result_and_from_bare_facts() -> None:
+    gathered = facts()
+    assert facts_from({"changed": False, "ansible_facts": {"exchange_tls": gathered}}) is gathered
+    assert facts_from(gathered) is gathered
+    assert facts_from(None) is None
+
+
+@pytest.mark.parametrize(
+    "registered, words",
+    [
+        ({"failed": True, "msg": "reading EX01 failed"}, "is the result of a task that failed (reading EX01 failed)"),
+        ({"unreachable": True}, "is the result of a task that failed (no message)"),
+        ({"skipped": True, "changed": False}, "is the result of a task that skipped (no message)"),
+    ],
+    ids=["failed", "unreachable", "skipped"],
+)
+def test_facts_from_refuses_a_result_without_facts(registered, words) -> None:
+    with pytest.raises(ValueError) as raised:
+        facts_from(registered)
+    assert str(raised.value).startswith(f"facts {words}; there are no facts to decide from")
+
+
+def test_facts_from_names_every_missing_key() -> None:
+    with pytest.raises(ValueError) as raised:
+        facts_from({"changed": False, "ansible_facts": {}})
+    assert str(raised.value).endswith("it lacks collected_at, server, certificates, receive_connectors, send_connectors")
+
+    partial = {k: v for k, v in facts().items() if k != "send_connectors"}
+    with pytest.raises(ValueError, match=r"it lacks send_connectors$"):
+        facts_from(partial, option="fleet")
+    with pytest.raises(ValueError, match=r"^fleet must be the registered result"):
+        facts_from(partial, option="fleet")
+
+
+def test_facts_from_refuses_what_is_not_a_dict() -> None:
+    with pytest.raises(ValueError, match=r"got list$"):
+        facts_from([facts()])
+
+
+def test_facts_from_refuses_ansible_facts_that_are_not_a_dict() -> None:
+    with pytest.raises(ValueError, match="it lacks collected_at"):
+        facts_from({"changed": False, "ansible_facts": None})
