@@ -43,6 +43,18 @@ options:
     default: 30
 extends_documentation_fragment:
   - exchange.transport_tls.session
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts without modifying the target.
+    support: full
+    details: Reads only; returns the same facts in check mode.
+  diff_mode:
+    description: Returns what has changed (or would change in check mode) in diff mode.
+    support: none
+  platform:
+    description: The target's operating system.
+    support: full
+    platforms: windows
 notes:
   - Makes exactly one call of M(exchange.transport_tls.exchange_command) per host.
   - "Validity is judged by the server's clock (RV(ansible_facts.exchange_tls.collected_at)), the clock

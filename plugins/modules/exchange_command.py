@@ -90,6 +90,18 @@ options:
         default: false
 extends_documentation_fragment:
   - exchange.transport_tls.session
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts without modifying the target.
+    support: partial
+    details: Only C(Get-*) steps run in check mode; a batch with any other step fails before anything runs.
+  diff_mode:
+    description: Returns what has changed (or would change in check mode) in diff mode.
+    support: none
+  platform:
+    description: The target's operating system.
+    support: full
+    platforms: windows
 notes:
   - In check mode only C(Get-*) steps run; a batch with any other step fails before anything
     runs.
