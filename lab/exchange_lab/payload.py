@@ -259,7 +259,7 @@ class PayloadRunner:
             cmdlets = [_ALLOWED_BY_LOWER[s["cmdlet"].lower()] for s in steps]
             session = "snapin" if params["session"] == "snapin" or (params["session"] == "auto" and server.is_edge) else "remote"
             if take_fault(server, "snapin_missing", cmdlets):
-                return self._fail(result, _session_failure(session, params)), 1, journal
+                return self._fail(result, _session_failure(session, params, server)), 1, journal
             result["session"] = session
             if any(not c.startswith("Get-") for c in cmdlets):
                 fault = take_fault(server, "concurrent_change", cmdlets)
@@ -445,8 +445,13 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
     return None
 
 
-def _session_failure(session: str, params: dict) -> str:
-    """The payload's message when the Exchange session cannot be opened (the snapin_missing fault)."""
+def _session_failure(session: str, params: dict, server: Server) -> str:
+    """The payload's message when the Exchange session cannot be opened (the snapin_missing fault).
+
+    As exchange_command.ps1 words it: snap-ins, the local remote session, or
+    an explicit-credential Kerberos session to connection_uri (default
+    http://<this computer's FQDN>/PowerShell/).
+    """
     if session == "snapin":
         tried = "session=snapin (snap-ins of bin\\exShell.psc1, then bin\\Exchange.ps1)"
         cause = "No snap-ins have been registered for Windows PowerShell version 5."
@@ -454,6 +459,14 @@ def _session_failure(session: str, params: dict) -> str:
             "that this is an Exchange server with the management tools, its install path ($env:ExchangeInstallPath, "
             "or MsiInstallPath under HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup), that the snap-ins load "
             "in 64-bit Windows PowerShell, and that the account is a local Administrator"
+        )
+    elif params.get("username"):
+        uri = params.get("connection_uri") or f"http://{server.fqdn}/PowerShell/"
+        tried = f"session=remote as {params['username']} to {uri} (Kerberos)"
+        cause = "Connecting to remote server failed with the following error message : Logon failure: unknown user name or bad password."
+        check = (
+            "connection_uri (an FQDN Kerberos can use, not an IP address), the password, and that the account holds "
+            "an Exchange RBAC role with these cmdlets and is not denied remote PowerShell (RemotePowerShellEnabled)"
         )
     else:
         tried = "session=remote (bin\\RemoteExchange.ps1, Connect-ExchangeServer -Auto)"

@@ -325,6 +325,15 @@ def test_snapin_missing_fails_before_any_step_and_counts_the_launch(tmp_path):
     assert org.server("EX01").launches == 1
 
 
+def test_a_session_failure_with_explicit_credentials_names_the_account_and_uri_as_the_payload_does(tmp_path):
+    org = with_fault(tmp_path, {"kind": "snapin_missing"})
+    params = {"steps": [{"cmdlet": "Get-ExchangeServer"}], "username": "CONTOSO\\svc-exchange", "password": "S3cret-Pa55"}
+    result, code, _journal = PayloadRunner(org).run(org.server("EX01"), params, False)
+    assert code == 1
+    assert "session=remote as CONTOSO\\svc-exchange to http://ex01.contoso.com/PowerShell/ (Kerberos)" in result["msg"]
+    assert "connection_uri (an FQDN Kerberos can use" in result["msg"] and "second hop" not in result["msg"]
+
+
 def test_concurrent_change_lands_between_read_and_write_and_the_guard_catches_it(tmp_path):
     org = with_fault(
         tmp_path,
