@@ -406,3 +406,29 @@ def test_a_concurrent_change_after_smtp_was_enabled_says_what_did_happen(running
     ex01 = servers(load_scenario(lab.state_path))["EX01"]
     assert ex01["receive_connectors"][0]["tls_certificate_name"] == theirs
     assert ex01["internal_transport_certificate"] == "selfsigned"
+
+
+@pytest.mark.parametrize("module, options, returns", [
+    ("receive_connector_tls", ("identity", "certificate", "state", "enable_smtp", "facts", "expiring_days", "server",
+                               "session", "password"), ("plans", "changes", "smtp", "launches", "ansible_facts")),
+    ("send_connector_tls", ("identity", "certificate", "enable_smtp", "ignore_source_servers", "expiring_days",
+                            "update_hybrid_configuration", "session", "password"),
+     ("plans", "changes", "smtp", "launches", "run_on", "source_servers")),
+])
+def test_ansible_doc_renders_the_module_with_its_options_attributes_and_return_values(module, options, returns):
+    import os
+    import re
+    import subprocess
+
+    from ..conftest import ROOT
+    from .test_ansible_e2e import BIN
+
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-doc"), f"exchange.transport_tls.{module}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout).split())
+    assert f"MODULE exchange.transport_tls.{module}" in text
+    assert all(f"- {option}" in text for option in options), text[:2000]
+    assert all(f"- {value}" in text for value in returns), text[-3000:]
+    assert "check_mode" in text and "diff_mode" in text and "windows" in text
