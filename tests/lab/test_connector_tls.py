@@ -432,3 +432,18 @@ def test_ansible_doc_renders_the_module_with_its_options_attributes_and_return_v
     assert all(f"- {option}" in text for option in options), text[:2000]
     assert all(f"- {value}" in text for value in returns), text[-3000:]
     assert "check_mode" in text and "diff_mode" in text and "windows" in text
+
+
+def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(running_lab, tmp_path):
+    """Remote-session caveat: without Services it is unknown whether SMTP must be enabled, so nothing is guessed."""
+    from .test_certificate_facts import with_certificate_properties
+
+    lab = running_lab(with_certificate_properties(tmp_path, "demo.yml", "remote"))
+    pristine = without_counters(load_scenario(lab.state_path))
+    rc, output, results = play(lab, tmp_path, [FACTS, RECEIVE_WITH_FACTS], hosts="EX01")
+    result = results["EX01"]["r1"]
+    assert result["failed"] and result["changes"] == [] and result["launches"] == 0, result
+    blocked = next(p for p in result["plans"] if p["object"] == FE)
+    assert blocked["status"] == "blocked" and "did not return the services of" in blocked["reason"], blocked
+    assert "session=snapin" in blocked["reason"]
+    assert without_counters(load_scenario(lab.state_path)) == pristine
