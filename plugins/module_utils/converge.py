@@ -89,7 +89,7 @@ class Decision:
     expected: Optional[str]
     reason: str
     certificate: Optional[dict] = None       # the certificate the new name selects (receive side)
-    smtp: List[str] = field(default_factory=list)   # thumbprints that need SMTP first
+    smtp: List[str] = field(default_factory=list)   # keys (SERVER\\THUMBPRINT) of the SMTP enablings it needs first
     details: Dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -104,6 +104,32 @@ class Decision:
         }
         result.update(self.details)
         return result
+
+
+def renames(decisions: List[Decision]) -> List[Decision]:
+    """The decisions that write a new TlsCertificateName (a CHANGE may only need SMTP)."""
+    return [d for d in decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
+
+
+@dataclass
+class Plan:
+    """A module's decision: what it changes, the SMTP it enables first, and what it cannot do."""
+
+    server: Optional[str]           # the server of a per-server plan; None for organisation objects
+    decisions: List[Decision] = field(default_factory=list)
+    smtp: list = field(default_factory=list)          # smtp_enable.SmtpEnable items
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> List[Change]:
+        changes = [Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, self.server)
+                   for d in renames(self.decisions)]
+        changes.extend(item.planned_change() for item in self.smtp)
+        return changes
+
+    @property
+    def blocked(self) -> List[Decision]:
+        return [d for d in self.decisions if d.status == BLOCKED]
 
 
 # --------------------------------------------------------------------------
@@ -208,6 +234,7 @@ __all__ = [
     "UNCHANGED",
     "Change",
     "Decision",
+    "Plan",
     "PlanError",
     "diff_entries",
     "guard_failure_message",
@@ -215,6 +242,7 @@ __all__ = [
     "parse_thumbprint",
     "readback_id",
     "readback_value",
+    "renames",
     "same_name",
     "step",
     "step_object",

@@ -18,7 +18,6 @@ still converge.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
@@ -28,11 +27,12 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     BLOCKED,
     CHANGE,
     UNCHANGED,
-    Change,
     Decision,
+    Plan,
     PlanError,
     guard_id,
     readback_id,
+    renames,
     same_name,
     step,
 )
@@ -43,28 +43,8 @@ OBJECT_TYPE = "receive_connector"
 _UNFIXABLE = ("no_replacement_certificate", "ambiguous_replacement_certificate")
 
 
-@dataclass
-class ReceivePlan:
-    server: str
-    decisions: List[Decision] = field(default_factory=list)
-    smtp: List[smtp_enable.SmtpEnable] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-
-    @property
-    def changes(self) -> List[Change]:
-        changes = [
-            Change(OBJECT_TYPE, d.object, "TlsCertificateName", d.current, d.expected, self.server)
-            for d in self.decisions
-            if d.status == CHANGE and not same_name(d.current, d.expected)
-        ]
-        for item in self.smtp:
-            after = [] if item.services_before == smtp_enable.UNKNOWN else list(item.services_before)
-            changes.append(Change("certificate", item.thumbprint, "Services", item.services_before, after + ["SMTP"], self.server))
-        return changes
-
-    @property
-    def blocked(self) -> List[Decision]:
-        return [d for d in self.decisions if d.status == BLOCKED]
+class ReceivePlan(Plan):
+    """The plan for one server's receive connectors (``server`` is that server)."""
 
 
 def connector_of(facts: dict, identity: str) -> dict:
@@ -279,7 +259,7 @@ def facts_after(facts: dict, changes: List[dict], expiring_days: int = 30) -> di
 def write_steps(plan_: ReceivePlan) -> List[dict]:
     """Guards for every object first, then every write, then read-backs: one launch."""
     steps = smtp_enable.verify_steps(plan_.smtp)
-    changing = [d for d in plan_.decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
+    changing = renames(plan_.decisions)
     for thumbprint in dict.fromkeys(d.certificate["thumbprint"] for d in changing if d.certificate):
         steps.append(step(guard_id("certificate", thumbprint), "Get-ExchangeCertificate",
                           {"Server": plan_.server, "Thumbprint": thumbprint}, ["Thumbprint"], {"Thumbprint": thumbprint}))

@@ -25,7 +25,7 @@ Enable-ExchangeCertificate -Server.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
@@ -38,11 +38,12 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     BLOCKED,
     CHANGE,
     UNCHANGED,
-    Change,
     Decision,
+    Plan,
     PlanError,
     guard_id,
     readback_id,
+    renames,
     same_name,
     step,
 )
@@ -59,27 +60,10 @@ HYBRID_OBJECT = "Hybrid Configuration"
 
 
 @dataclass
-class SendPlan:
-    runner: str                                     # the Mailbox server the batch runs on
-    decisions: List[Decision] = field(default_factory=list)
-    smtp: List[smtp_enable.SmtpEnable] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+class SendPlan(Plan):
+    """The plan for the organisation's send connectors and hybrid configuration (``server`` is None)."""
 
-    @property
-    def changes(self) -> List[Change]:
-        changes = [
-            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected)
-            for d in self.decisions
-            if d.status == CHANGE and not same_name(d.current, d.expected)
-        ]
-        for item in self.smtp:
-            after = [] if item.services_before == smtp_enable.UNKNOWN else list(item.services_before)
-            changes.append(Change("certificate", item.thumbprint, "Services", item.services_before, after + ["SMTP"], item.server))
-        return changes
-
-    @property
-    def blocked(self) -> List[Decision]:
-        return [d for d in self.decisions if d.status == BLOCKED]
+    runner: str = ""                 # the Mailbox server the batch runs on
 
 
 @dataclass
@@ -160,7 +144,7 @@ class _Planner:
                 f" {', '.join(mailbox) or '(no Mailbox server has facts in this play)'}"
             )
         self.runner_facts = runner_facts
-        self.plan = SendPlan(runner_facts["server"]["name"])
+        self.plan = SendPlan(None, runner=runner_facts["server"]["name"])
         self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
 
     def source_facts(self, connector: dict):
@@ -331,7 +315,7 @@ def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = 
 def write_steps(plan_: SendPlan, fleet: Dict[str, dict]) -> List[dict]:
     """Guards for every object first, then every write, then read-backs: one launch on the runner."""
     steps = smtp_enable.verify_steps(plan_.smtp)
-    changing = [d for d in plan_.decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
+    changing = renames(plan_.decisions)
     guarded = set()
     for d in changing:
         for server, holding in (d.details.get("source_servers") or {}).items():

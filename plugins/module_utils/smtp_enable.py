@@ -90,14 +90,18 @@ class SmtpEnable:
             "done": self.done,
         }
 
+    def planned_change(self) -> Change:
+        """The services change Enable-ExchangeCertificate -Services SMTP makes (services are additive)."""
+        after = ([] if self.services_before == UNKNOWN else list(self.services_before)) + ["SMTP"]
+        return Change("certificate", self.thumbprint, "Services", self.services_before, after, self.server)
+
     def changes(self) -> List[Change]:
         """What the enabling changed on the server, as far as its results tell."""
         if not self.enabled:
             return []
-        after = self.services_after
-        if after is None:  # not read back: what Enable-ExchangeCertificate adds
-            after = ([] if self.services_before == UNKNOWN else list(self.services_before)) + ["SMTP"]
-        made = [Change("certificate", self.thumbprint, "Services", self.services_before, after, self.server)]
+        made = [self.planned_change()]
+        if self.services_after is not None:
+            made[0].after = self.services_after
         if self.default_after is not None and self.default_after.upper() != self.default_thumbprint.upper():
             made.append(Change("transport_service", self.server, "InternalTransportCertificateThumbprint",
                                self.default_thumbprint, self.default_after, self.server))

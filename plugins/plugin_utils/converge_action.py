@@ -16,11 +16,11 @@ from typing import Callable, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
-    CHANGE,
     Change,
     diff_entries,
     guard_failure_message,
     readback_value,
+    renames,
     same_name,
     step_object,
 )
@@ -47,29 +47,22 @@ class ConvergeActionBase(ExchangeActionBase):
         if self._task.check_mode or not planned:
             return self._blocked(result, plan)
         made: List[Change] = []
+        failure = None
         try:
             if plan.smtp:
                 result["launches"] += 1
                 made.extend(self._enable_smtp(plan.smtp, args, task_vars))
-                result["smtp"] = [i.as_dict() for i in plan.smtp]
             result["launches"] += 1
             made.extend(self._write(plan, write_steps(), args, task_vars))
         except ApplyFailed as exc:
-            message = str(exc)
-            earlier = [c for c in made if c.object_type in ("certificate", "transport_service")]
+            failure = _after_earlier_changes(str(exc), made)
             made.extend(exc.changes)
-            if earlier:
-                listing = ", ".join(f"{c.object} ({c.property})" for c in earlier)
-                message = message.replace("Nothing was written.", "Nothing more was written.")
-                message += f" Earlier in this run, before this failure: {listing} changed (see 'changes')."
-            result.update(failed=True, msg=message, changes=[c.as_dict() for c in made], changed=bool(made),
-                          smtp=[i.as_dict() for i in plan.smtp])
-            if self._task.diff:
-                result["diff"] = diff_entries(made)
-            return result
-        result.update(changes=[c.as_dict() for c in made], changed=bool(made))
+        # What happened, not what was planned: read back where the batch got that far.
+        result.update(changes=[c.as_dict() for c in made], changed=bool(made), smtp=[i.as_dict() for i in plan.smtp])
         if self._task.diff:
             result["diff"] = diff_entries(made)
+        if failure:
+            return dict(result, failed=True, msg=failure)
         return self._blocked(result, plan)
 
     @staticmethod
@@ -96,7 +89,7 @@ class ConvergeActionBase(ExchangeActionBase):
         return made
 
     def _write(self, plan, steps: List[dict], args: dict, task_vars: dict) -> List[Change]:
-        changing = [d for d in plan.decisions if d.status == CHANGE and not same_name(d.current, d.expected)]
+        changing = renames(plan.decisions)
         try:
             raw = self.run_batch(steps, args, task_vars)
         except BatchFailed as exc:
@@ -108,7 +101,7 @@ class ConvergeActionBase(ExchangeActionBase):
             except KeyError:
                 wrong.append(f"{d.object}: its read-back did not run")
                 continue
-            made.append(Change(d.object_type, d.object, "TlsCertificateName", d.current, live, getattr(plan, "server", None)))
+            made.append(Change(d.object_type, d.object, "TlsCertificateName", d.current, live, plan.server))
             if not same_name(live, d.expected):
                 wrong.append(f"{d.object}: {d.expected!r} was written but {live!r} was read back")
         if wrong:
@@ -119,7 +112,7 @@ class ConvergeActionBase(ExchangeActionBase):
     def _applied(plan, changing, raw: dict) -> List[Change]:
         done = {s["id"] for s in raw.get("steps") or [] if s.get("status") == "ok"}
         return [
-            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, getattr(plan, "server", None))
+            Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, plan.server)
             for d in changing
             if f"set|{d.object_type}|{d.object}" in done
         ]
@@ -146,6 +139,16 @@ class ConvergeActionBase(ExchangeActionBase):
         done = [s["id"].split("|", 2)[2] for s in raw.get("steps") or [] if s.get("status") == "ok" and str(s.get("id")).startswith("set|")]
         return (f"{_sentence(stop.get('message') or raw.get('msg') or 'the write batch failed')}"
                 f" Written before the failure: {', '.join(done) or 'nothing'}; later writes did not run.")
+
+
+def _after_earlier_changes(message: str, made: List[Change]) -> str:
+    """A failure message that does not hide the SMTP enabling an earlier launch of the run did."""
+    earlier = [c for c in made if c.object_type in ("certificate", "transport_service")]
+    if not earlier:
+        return message
+    listing = ", ".join(f"{c.object} ({c.property})" for c in earlier)
+    return (message.replace("Nothing was written.", "Nothing more was written.")
+            + f" Earlier in this run, before this failure: {listing} changed (see 'changes').")
 
 
 def _sentence(text: object) -> str:
