@@ -126,6 +126,14 @@ def _key_of(connector: dict, server_fqdn: str) -> tuple[str, str]:
     return server_fqdn, KEY_SERVER_FQDN
 
 
+def presented_for_name(name: str, certificates: list[dict]) -> dict | None:
+    """The certificate transport uses for a TlsCertificateName: of those with its issuer and subject, the newest.
+
+    A name cannot pick one of several certificates with the same issuer and subject; naming it names them all.
+    """
+    return _select(name, KEY_TLS_CERTIFICATE_NAME, certificates).certificate
+
+
 def select_inbound(connector: dict, certificates: list[dict], server_fqdn: str) -> Selection:
     """The certificate STARTTLS on a receive connector presents, or none (event 12014)."""
     if "Tls" not in (connector.get("auth_mechanism") or []):

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
 from ansible_collections.exchange.transport_tls.plugins.module_utils import certificate_selection, smtp_enable, tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time
+from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time, presented_for_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     BLOCKED,
     CHANGE,
@@ -151,6 +151,14 @@ class _Planner:
         why = unusable_because(certificate, self.now, public_only=connector["hybrid"])
         if why:
             raise PlanError(f"certificate {thumbprint} cannot be named by {identity}: {why}")
+        presented = presented_for_name(certificate["tls_certificate_name"], self.facts["certificates"]) or certificate
+        why = unusable_because(presented, self.now, public_only=connector["hybrid"])
+        if why:
+            raise PlanError(
+                f"certificate {thumbprint} cannot be named by {identity}: a name cannot choose between certificates with"
+                f" the same issuer and subject, and transport would present the newer {presented['thumbprint']}, which"
+                f" cannot be used: {why}"
+            )
         # The names senders reach this connector by: its FQDN, and the host name of the certificate it named
         # so far (a Default Frontend connector often announces the server's FQDN while mail arrives for mail.*).
         fqdn = connector.get("fqdn") or self.facts["server"].get("fqdn")
@@ -169,6 +177,9 @@ class _Planner:
         # keep_name: only SMTP is missing on the certificate transport already selects; a connector that selects
         # by FQDN keeps doing so (a pinned name would go stale at the next renewal).
         name = current if keep_name else certificate["tls_certificate_name"]
+        if not keep_name:
+            # What transport will present for the name: the newest with its issuer and subject. SMTP goes there.
+            certificate = presented_for_name(name, self.facts["certificates"]) or certificate
         problem = self.smtp_for(connector, certificate)
         if problem:
             return Decision(OBJECT_TYPE, identity, BLOCKED, current, name, problem, certificate)

@@ -19,6 +19,9 @@ Rules (issue "exchange_certificate_facts", replacement policy):
   changed, or the name was typed by hand); the same subject CN (e.g. the CA
   dropped OU= at renewal); domains that cover the stale CN or the connector's
   FQDN (wildcards as TLS matches them).
+* A name cannot choose between certificates with the same issuer and subject:
+  transport presents the newest. A candidate whose name would present such a
+  twin that cannot be used is excluded, with the twin named.
 * Within the best rank, CA-issued certificates come before self-signed ones
   (transport's own order); then, among renewals of the same subject, the
   newest NotBefore, then the latest NotAfter.
@@ -30,7 +33,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import comparable, covers, parse_time
+from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+    comparable,
+    covers,
+    parse_time,
+    presented_for_name,
+)
 
 FOUND = "found"
 NONE = "none"
@@ -98,6 +106,18 @@ def unusable_because(certificate: dict, now: dt.datetime, public_only: bool) -> 
     return None
 
 
+def _twin_problem(certificate: dict, certificates: list[dict], now: dt.datetime, public_only: bool) -> str | None:
+    """Why naming this certificate would present another one, with its issuer and subject, that cannot be used."""
+    presented = presented_for_name(certificate["tls_certificate_name"], certificates)
+    if presented is None or presented["thumbprint"] == certificate["thumbprint"]:
+        return None
+    why = unusable_because(presented, now, public_only)
+    if why is None:
+        return None
+    return (f"its name would make transport present {presented['thumbprint']}, a newer certificate with the same"
+            f" issuer and subject, which cannot be used: {why}")
+
+
 def _newest_first(certificate: dict) -> tuple:
     return (
         -parse_time(certificate["not_before"]).timestamp(),
@@ -126,7 +146,7 @@ def choose_replacement(
         rank = _rank(certificate, stale_subject, stale_cn, fqdn)
         if rank is None:
             continue
-        why = unusable_because(certificate, now, public_only)
+        why = unusable_because(certificate, now, public_only) or _twin_problem(certificate, certificates, now, public_only)
         if why:
             excluded.append((certificate, why))
         else:

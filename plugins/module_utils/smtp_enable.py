@@ -129,10 +129,12 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
             " and there would be nothing to put back. Recreate the default first (New-ExchangeCertificate -Services"
             " SMTP -Force, a self-signed certificate; on an Edge server re-create the Edge subscription), then run again."
         )
-    if current.get("has_private_key") is False:
+    if current.get("has_private_key") is not True:
+        key = "has no private key" if current.get("has_private_key") is False else (
+            "has a private key Exchange did not report (run with session=snapin to read it)")
         raise PlanError(
             f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate"
-            f" {default} has no private key, so Enable-ExchangeCertificate could not put it back after -Force made"
+            f" {default} {key}, so Enable-ExchangeCertificate could not be trusted to put it back after -Force made"
             f" {certificate['thumbprint']} the default. Recreate the default first (New-ExchangeCertificate -Services"
             " SMTP -Force), then run again."
         )

@@ -655,3 +655,17 @@ def test_plan_does_not_change_the_facts() -> None:
     before = repr(server)
     receive_plan.write_steps(receive_plan.plan(server))
     assert repr(server) == before
+
+
+def test_a_thumbprint_whose_name_presents_a_newer_unusable_twin_is_refused() -> None:
+    # Naming R11's certificate names every certificate with its issuer and subject; transport takes the newest.
+    revoked_twin = r11(thumbprint="AB" * 20, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z", status="Revoked")
+    with pytest.raises(PlanError, match=f"transport would present the newer {'AB' * 20}, which cannot be used: its status is Revoked"):
+        receive_plan.plan(stale([r11(), revoked_twin]), identities=[FRONTEND], certificate=R11_THUMB)
+
+
+def test_smtp_goes_to_the_twin_transport_will_present() -> None:
+    newer_twin = r11(thumbprint="CD" * 20, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z", services=["IIS"])
+    plan = receive_plan.plan(stale([r11(), newer_twin]), identities=[FRONTEND], certificate=R11_THUMB)
+    assert [item.thumbprint for item in plan.smtp] == ["CD" * 20]
+    assert decision_of(plan).certificate["thumbprint"] == "CD" * 20

@@ -393,3 +393,24 @@ def test_choice_is_independent_of_the_order_of_the_certificates(subset, data, st
     shuffled = data.draw(st.permutations(store))
     expected = _summary(choose_replacement(store, NOW, stale_name=stale, fqdn=fqdn, public_only=public_only))
     assert _summary(choose_replacement(shuffled, NOW, stale_name=stale, fqdn=fqdn, public_only=public_only)) == expected
+
+
+# --------------------------------------------------------------------------
+# Twins: a name cannot choose between certificates with the same issuer and subject
+# --------------------------------------------------------------------------
+
+
+def test_a_candidate_whose_name_presents_a_newer_revoked_twin_is_excluded_naming_the_twin() -> None:
+    usable = cert()
+    revoked_twin = cert(not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z", status="Revoked")
+    choice = choose_replacement([usable, revoked_twin], NOW, stale_name=STALE_LE)
+    assert choice.status == NONE
+    reasons = dict((c["thumbprint"], why) for c, why in choice.excluded)
+    assert reasons[revoked_twin["thumbprint"]] == "its status is Revoked"
+    assert f"transport present {revoked_twin['thumbprint']}" in reasons[usable["thumbprint"]]
+
+
+def test_a_newer_usable_twin_is_itself_the_choice() -> None:
+    older, newer = cert(), cert(not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
+    choice = choose_replacement([older, newer], NOW, stale_name=STALE_LE)
+    assert choice.status == FOUND and choice.certificate["thumbprint"] == newer["thumbprint"]
