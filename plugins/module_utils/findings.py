@@ -162,7 +162,7 @@ class _Analysis:
                 f" in {cert['days_remaining']} days. Renew it and install the renewal on this server.",
                 current=current, certificates=[cert["thumbprint"]],
             )
-            self.propose_if_found(finding, name, fqdn, public_only, cert["thumbprint"])
+            self.propose_if_found(finding, name, fqdn, public_only, cert)
         if cert["services"] != "unknown" and "SMTP" not in cert["services"]:
             self.add(
                 "tls_certificate_smtp_not_enabled", object_type, obj,
@@ -189,10 +189,12 @@ class _Analysis:
                 current=current, certificates=[cert["thumbprint"]],
             )
 
-    def propose_if_found(self, finding, name, fqdn, public_only, current_thumbprint) -> None:
+    def propose_if_found(self, finding, name, fqdn, public_only, current: dict) -> None:
+        """Propose a renewal for a certificate that expires soon: only one that outlives it."""
         choice = choose_replacement(self.certificates, self.now, stale_name=name, fqdn=fqdn, public_only=public_only)
-        if choice.status == FOUND and choice.certificate["thumbprint"] != current_thumbprint:
-            self.propose(finding, name, fqdn, public_only, current_thumbprint)
+        if (choice.status == FOUND and choice.certificate["thumbprint"] != current["thumbprint"]
+                and parse_time(choice.certificate["not_after"]) > parse_time(current["not_after"])):
+            self.propose(finding, name, fqdn, public_only, current["thumbprint"])
 
     # -- objects ---------------------------------------------------------------
 

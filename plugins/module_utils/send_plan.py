@@ -206,12 +206,16 @@ class _Planner:
                             "no TlsCertificateName: the connector uses its FQDN; name a certificate with certificate and"
                             " identity to pin one", details=details)
         candidates = self.candidates(sources, connector, certificate)
-        if healthy and certificate is None:
+        renewing = healthy and certificate is None
+        if renewing:
             # Only here because it expires soon: the current name is not its own renewal.
             candidates = [c for c in candidates if not same_name(c, current)]
+            expiry = {h.server: h.certificate["not_after"] for h in held}
         for candidate in candidates:
             held = self.holdings(sources, candidate, connector["cloud"])
-            if all(h.problem is None for h in held):
+            # A renewal outlives what it replaces on every source server (ISO 8601 UTC strings sort by time).
+            outlives = not renewing or all(h.certificate and h.certificate["not_after"] > expiry[h.server] for h in held)
+            if all(h.problem is None for h in held) and outlives:
                 return self.change(connector, held, candidate, details)
         if healthy and certificate is None:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current,
