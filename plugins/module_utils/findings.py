@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+    covers,
     loosely_matching_certificates,
     parse_time,
     select_inbound,
@@ -190,11 +191,16 @@ class _Analysis:
             )
 
     def propose_if_found(self, finding, name, fqdn, public_only, current: dict) -> None:
-        """Propose a renewal for a certificate that expires soon: only one that outlives it."""
+        """Propose a renewal for a certificate that expires soon: one that outlives it and covers what it covered."""
         choice = choose_replacement(self.certificates, self.now, stale_name=name, fqdn=fqdn, public_only=public_only)
-        if (choice.status == FOUND and choice.certificate["thumbprint"] != current["thumbprint"]
-                and parse_time(choice.certificate["not_after"]) > parse_time(current["not_after"])):
-            self.propose(finding, name, fqdn, public_only, current["thumbprint"])
+        if choice.status != FOUND or choice.certificate["thumbprint"] == current["thumbprint"]:
+            return
+        renewal = choice.certificate
+        if parse_time(renewal["not_after"]) <= parse_time(current["not_after"]):
+            return
+        if fqdn and covers(current, fqdn) and not covers(renewal, fqdn):
+            return
+        self.propose(finding, name, fqdn, public_only, current["thumbprint"])
 
     # -- objects ---------------------------------------------------------------
 
