@@ -30,6 +30,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+    covers,
     matching_certificates,
     parse_time,
     selection_order,
@@ -122,6 +123,13 @@ def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _H
     return _Holding(server, role, certificate, needs_smtp=True)
 
 
+def _renews(renewal: Optional[dict], current: dict, fqdn: Optional[str]) -> bool:
+    """A renewal outlives what it replaces and covers the connector FQDN it covered (ISO 8601 UTC sorts by time)."""
+    if renewal is None or renewal["not_after"] <= current["not_after"]:
+        return False
+    return not (fqdn and covers(current, fqdn) and not covers(renewal, fqdn))
+
+
 class _Planner:
     def __init__(self, fleet: Dict[str, dict], runner: str, enable_smtp: bool, ignore: List[str], expiring_days: int):
         self.fleet = fleet
@@ -210,12 +218,11 @@ class _Planner:
         if renewing:
             # Only here because it expires soon: the current name is not its own renewal.
             candidates = [c for c in candidates if not same_name(c, current)]
-            expiry = {h.server: h.certificate["not_after"] for h in held}
+            replaced = {h.server: h.certificate for h in held}
         for candidate in candidates:
             held = self.holdings(sources, candidate, connector["cloud"])
-            # A renewal outlives what it replaces on every source server (ISO 8601 UTC strings sort by time).
-            outlives = not renewing or all(h.certificate and h.certificate["not_after"] > expiry[h.server] for h in held)
-            if all(h.problem is None for h in held) and outlives:
+            if all(h.problem is None for h in held) and (not renewing or all(
+                    _renews(h.certificate, replaced[h.server], connector.get("fqdn")) for h in held)):
                 return self.change(connector, held, candidate, details)
         if healthy and certificate is None:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current,
