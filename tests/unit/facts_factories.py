@@ -193,3 +193,28 @@ def hybrid_configuration(**overrides) -> dict:
     }
     facts.update(overrides)
     return facts
+
+
+# Let's Encrypt's certificates for mail.contoso.com around a renewal, with fixed thumbprints so tests can name them.
+R10_THUMB = "3C1A7E2B9D0F4A6E8B2C5D7F9A1B3C5D7E9F0A12"
+R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
+R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"
+
+
+def r10(**overrides) -> dict:
+    """The certificate before renewal, expired at NOW (as KB2989382's old one)."""
+    defaults = dict(issuer=R10, thumbprint=R10_THUMB, not_before="2026-07-21T00:00:00Z", not_after="2026-10-19T00:00:00Z")
+    defaults.update(overrides)
+    return cert(**defaults)
+
+
+def r11(**overrides) -> dict:
+    """The renewal from R11, valid at NOW."""
+    return cert(**{"thumbprint": R11_THUMB, **overrides})
+
+
+def r12(**overrides) -> dict:
+    """A later renewal from R12, issued after R11's."""
+    defaults = dict(issuer=R12, thumbprint=R12_THUMB, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
+    defaults.update(overrides)
+    return cert(**defaults)

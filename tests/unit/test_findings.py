@@ -21,6 +21,12 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.findings im
 )
 
 from .facts_factories import (
+    R10_THUMB,
+    R11_THUMB,
+    R12_THUMB,
+    r10,
+    r11,
+    r12,
     FRONTEND,
     MAIL,
     NOW,
@@ -35,6 +41,7 @@ from .facts_factories import (
     own_certificate,
     receive_connector,
 )
+from .facts_factories import hybrid_configuration as shared_hybrid_configuration
 from .facts_factories import send_connector as plain_send_connector
 
 R10_NAME = f"<I>{R10}<S>{MAIL}"
@@ -43,34 +50,12 @@ R12_NAME = f"<I>{R12}<S>{MAIL}"
 HYBRID_CAPABILITY = "mail.protection.outlook.com:AcceptCloudServicesMail"
 
 # Thumbprints of the usual certificates, so assertions read as names.
-R10_THUMB = "3C1A7E2B9D0F4A6E8B2C5D7F9A1B3C5D7E9F0A12"
-R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
-R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"
 SELF_THUMB = "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"
 
 
 # --------------------------------------------------------------------------
 # Factories
 # --------------------------------------------------------------------------
-
-
-def r10(**overrides) -> dict:
-    """The certificate before renewal (expired now, as KB2989382's old one)."""
-    defaults = dict(issuer=R10, thumbprint=R10_THUMB, not_before="2026-07-21T00:00:00Z", not_after="2026-10-19T00:00:00Z")
-    defaults.update(overrides)
-    return cert(**defaults)
-
-
-def r11(**overrides) -> dict:
-    defaults = dict(thumbprint=R11_THUMB)
-    defaults.update(overrides)
-    return cert(**defaults)
-
-
-def r12(**overrides) -> dict:
-    defaults = dict(issuer=R12, thumbprint=R12_THUMB, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
-    defaults.update(overrides)
-    return cert(**defaults)
 
 
 def own(**overrides) -> dict:
@@ -100,16 +85,8 @@ def send_connector(**overrides) -> dict:
 
 
 def hybrid_configuration(**overrides) -> dict:
-    facts = {
-        "tls_certificate_name": R11_NAME,
-        "receiving_transport_servers": ["EX01"],
-        "sending_transport_servers": ["EX01", "EX02"],
-        "edge_transport_servers": [],
-        "features": ["OnlineArchive", "FreeBusy", "MailTips", "MessageTracking", "OwaRedirection", "SecureMail", "Photos"],
-        "this_server_listed": True,
-    }
-    facts.update(overrides)
-    return facts
+    """The hybrid configuration, naming R11's certificate."""
+    return shared_hybrid_configuration(**{"tls_certificate_name": R11_NAME, **overrides})
 
 
 def event(**overrides) -> dict:

@@ -25,6 +25,12 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import analyze
 
 from .facts_factories import (
+    R10_THUMB,
+    R11_THUMB,
+    R12_THUMB,
+    r10,
+    r11,
+    r12,
     FRONTEND,
     MAIL,
     OV_WITH_OU,
@@ -46,9 +52,6 @@ HYBRID_CAPABILITY = "mail.protection.outlook.com:AcceptCloudServicesMail"
 CLIENT = "EX01\\Client Frontend EX01"
 HUB = "EX01\\Default EX01"
 
-R10_THUMB = "3C1A7E2B9D0F4A6E8B2C5D7F9A1B3C5D7E9F0A12"
-R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
-R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"
 OV_THUMB = "9E8D7C6B5A49382716059F8E7D6C5B4A39281706"
 SELF_MAIL_THUMB = "1F2E3D4C5B6A79881726354453627180F9E8D7C6"
 DEFAULT = own_certificate_of("EX01")
@@ -58,23 +61,6 @@ DEFAULT_THUMB = DEFAULT["thumbprint"]
 # --------------------------------------------------------------------------
 # Factories
 # --------------------------------------------------------------------------
-
-
-def r10(**overrides) -> dict:
-    """The certificate before renewal, expired now."""
-    defaults = dict(issuer=R10, thumbprint=R10_THUMB, not_before="2026-07-21T00:00:00Z", not_after="2026-10-19T00:00:00Z")
-    defaults.update(overrides)
-    return cert(**defaults)
-
-
-def r11(**overrides) -> dict:
-    return cert(**{"thumbprint": R11_THUMB, **overrides})
-
-
-def r12(**overrides) -> dict:
-    defaults = dict(issuer=R12, thumbprint=R12_THUMB, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
-    defaults.update(overrides)
-    return cert(**defaults)
 
 
 def self_signed_mail(**overrides) -> dict:

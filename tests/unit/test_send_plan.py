@@ -24,6 +24,10 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 )
 
 from .facts_factories import (
+    R11_THUMB,
+    R12_THUMB,
+    r11,
+    r12,
     MAIL,
     OUTBOUND,
     R10,
@@ -39,8 +43,6 @@ from .facts_factories import (
 R10_NAME = f"<I>{R10}<S>{MAIL}"
 R11_NAME = f"<I>{R11}<S>{MAIL}"
 R12_NAME = f"<I>{R12}<S>{MAIL}"
-R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
-R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"
 EDGESYNC = "EdgeSync - Default-First-Site-Name to Internet"
 PARTNER = "To Fabrikam"
 
@@ -48,16 +50,6 @@ PARTNER = "To Fabrikam"
 # --------------------------------------------------------------------------
 # Factories
 # --------------------------------------------------------------------------
-
-
-def r11(**overrides) -> dict:
-    return cert(**{"thumbprint": R11_THUMB, **overrides})
-
-
-def r12(**overrides) -> dict:
-    defaults = dict(issuer=R12, thumbprint=R12_THUMB, not_before="2026-11-20T00:00:00Z", not_after="2027-02-18T00:00:00Z")
-    defaults.update(overrides)
-    return cert(**defaults)
 
 
 def outbound(**overrides) -> dict:
