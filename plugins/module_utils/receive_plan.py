@@ -17,11 +17,12 @@ still converge.
 
 from __future__ import annotations
 
-import copy
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import certificate_selection, smtp_enable, tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable, tls_name
+# facts_after lives in its own module (the report needs it too); re-exported for existing callers.
+from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after  # noqa: F401
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time, presented_for_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     BLOCKED,
@@ -241,30 +242,6 @@ def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optio
     wanted = {t for d in planner.plan.decisions if d.status == CHANGE for t in d.smtp}
     planner.plan.smtp = [item for key, item in planner._smtp.items() if key in wanted]
     return planner.plan
-
-
-def facts_after(facts: dict, changes: List[dict], expiring_days: int = 30) -> dict:
-    """The facts with what this run changed (values read back), so later tasks decide from the server as it is now.
-
-    Connector names, certificate services and the default SMTP certificate come from the run's read-backs;
-    selection and findings are recomputed. collected_at and the events stay those of the read.
-    """
-    updated = copy.deepcopy(facts)
-    connectors = {c["identity"]: c for c in updated["receive_connectors"]}
-    certificates = {c["thumbprint"]: c for c in updated["certificates"]}
-    for change in changes:
-        kind, obj, prop, after = change["object_type"], change["object"], change["property"], change["after"]
-        if kind == OBJECT_TYPE and prop == "TlsCertificateName" and obj in connectors:
-            connectors[obj]["tls_certificate_name"] = after
-        elif kind == "certificate" and prop == "Services" and obj in certificates:
-            certificates[obj]["services"] = after
-        elif kind == "transport_service" and prop == "InternalTransportCertificateThumbprint":
-            updated["internal_transport_certificate"] = after
-    for certificate in updated["certificates"]:
-        certificate["is_internal_transport"] = certificate["thumbprint"] == updated.get("internal_transport_certificate")
-    certificate_selection.annotate(updated)
-    updated["findings"] = findings_mod.analyze(updated, expiring_days=expiring_days)
-    return updated
 
 
 def write_steps(plan_: ReceivePlan) -> List[dict]:
