@@ -87,9 +87,8 @@ def test_the_collection_declares_its_ee_dependencies_in_meta():
     meta = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
     assert meta == {"version": 1, "dependencies": {"python": "requirements.txt", "system": "bindep.txt"}}
     python = requirement_lines(ROOT / "requirements.txt")
-    assert python == ["pywinrm[kerberos,credssp]>=0.5.0", "pypsrp>=0.8.1", "cryptography>=41.0"]
-    # The JMESPath filter is not there yet; jmespath comes with it.
-    assert not [line for line in python if "jmespath" in line.lower()]
+    # jmespath: the connector_scope filter (role connector_tls's connector_tls_scope).
+    assert python == ["pywinrm[kerberos,credssp]>=0.5.0", "pypsrp>=0.8.1", "cryptography>=41.0", "jmespath>=1.0"]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +139,7 @@ def test_create_writes_a_context_that_installs_the_tarball_and_introspects_it(bu
 def test_the_build_introspects_the_collections_python_and_system_requirements(built):
     out = built["out"]
     python = [line for line in out.joinpath("requirements.txt").read_text().splitlines() if line]
-    assert python == [line + FROM for line in ("pywinrm[kerberos,credssp]>=0.5.0", "pypsrp>=0.8.1", "cryptography>=41.0")]
+    assert python == [line + FROM for line in ("pywinrm[kerberos,credssp]>=0.5.0", "pypsrp>=0.8.1", "cryptography>=41.0", "jmespath>=1.0")]
     system = [line for line in out.joinpath("bindep.txt").read_text().splitlines() if line]
     assert system == [line + FROM for line in requirement_lines(ROOT / "bindep.txt")]
     assert "gcc [compile platform:rpm platform:dpkg]" + FROM in system
