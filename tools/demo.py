@@ -1,13 +1,16 @@
-"""`make demo`: start the lab on the demo scenario, run the read-only playbook, stop the lab.
+"""`make demo`: the lab on the demo scenario; audit, remediate, audit again; a summary; the lab stopped.
 
-Uses the lab as a user would: the `exchange-lab serve` command and its
-inventory, and `ansible-playbook` from the checkout's .venv.
+Uses the lab and the collection as a user would: `exchange-lab serve` and its
+inventory, and `ansible-playbook` with the collection's own playbooks from the
+checkout's .venv. The summary is read from the reports the playbooks wrote.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,37 +18,103 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "demo-output"
+STEPS = (
+    ("audit-before", "playbooks/audit.yml", "1. Audit: what is wrong"),
+    ("remediate", "playbooks/remediate.yml", "2. Remediate: fix it with guarded writes, prove it over SMTP"),
+    ("audit-after", "playbooks/audit.yml", "3. Audit again: is it clean?"),
+)
 
 
-def main() -> int:
-    OUT.mkdir(exist_ok=True)
-    inventory, state = OUT / "inventory.ini", OUT / "state.yml"
-    inventory.unlink(missing_ok=True)
-    bindir = pathlib.Path(sys.executable).parent
+def start_lab(bindir: pathlib.Path, inventory: pathlib.Path, state: pathlib.Path) -> subprocess.Popen:
     lab = subprocess.Popen(
         [str(bindir / "exchange-lab"), "serve", str(ROOT / "tests/scenarios/demo.yml"),
          "--inventory", str(inventory), "--state", str(state), "--journal", str(OUT / "journal.jsonl")],
         cwd=ROOT,
     )
+    deadline = time.monotonic() + 60
+    while not inventory.exists():
+        if lab.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the lab did not start; see its output above")
+        time.sleep(0.1)
+    return lab
+
+
+def short(name: str | None) -> str:
+    return "(none)" if name is None else name
+
+
+def summary(reports: dict) -> str:
+    before, fix, after = reports["audit-before"], reports["remediate"], reports["audit-after"]
+    lines = ["", "== Summary", "", "What was wrong (first audit):"]
+    for host, entry in before["hosts"].items():
+        wrong = [f for f in entry["findings"] if f["severity"] == "error"]
+        lines.append(f"  {host}: {entry['status']}" + ("" if wrong else " (nothing wrong)"))
+        for f in wrong:
+            lines.append(f"    - {f['object']}: {f['code']}, names {short(f['current'])}")
+    for f in before["organization"]["findings"]:
+        if f["severity"] == "error":
+            lines.append(f"  organisation: {f['object']}: {f['code']} (seen from {', '.join(f['servers'])})")
+    lines += ["", "What the remediation changed (guarded, read back; also in remediate/changes.json):"]
+    changes = [(h, c) for h, e in fix["hosts"].items() for c in e["changes"]] + [
+        ("organisation", c) for c in fix["organization"]["changes"]]
+    for host, c in changes:
+        lines.append(f"  {host}: {c['object_type']} {c['object']} {c['property']}: {json.dumps(c['before'])} -> {json.dumps(c['after'])}")
+    if not changes:
+        lines.append("  nothing")
+    lines += ["", "STARTTLS on port 25, as a sending server sees it (SMTP probe from this machine):"]
+    for host in before["hosts"]:
+        seen = []
+        for report in (before, after):
+            probes = report["hosts"][host]["probe"]
+            p = probes[-1] if probes else None
+            seen.append("not probed" if p is None else (
+                f"offered, certificate {p['thumbprint']}" if p["thumbprint"] else
+                ("offered, handshake failed" if p["starttls_offered"] else "NOT offered")))
+        lines.append(f"  {host}: before: {seen[0]}; after: {seen[1]}")
+    lines += ["", f"Verdict: first audit {before['status']}, remediation {fix['status']}, second audit {after['status']}."]
+    lines += [f"Reports (report.html, report.json, junit.xml, changes.json): {(OUT / 'remediate').relative_to(ROOT)}/ and"
+              f" {(OUT / 'audit-before').relative_to(ROOT)}/, {(OUT / 'audit-after').relative_to(ROOT)}/"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.monotonic()
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir()
+    inventory, state = OUT / "inventory.ini", OUT / "state.yml"
+    bindir = pathlib.Path(sys.executable).parent
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_FORCE_COLOR=os.environ.get("ANSIBLE_FORCE_COLOR", "0"))
     try:
-        deadline = time.monotonic() + 60
-        while not inventory.exists():
-            if lab.poll() is not None or time.monotonic() > deadline:
-                print("the lab did not start; see its output above", file=sys.stderr)
+        lab = start_lab(bindir, inventory, state)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    reports, codes = {}, {}
+    try:
+        print(f"\n== The lab serves tests/scenarios/demo.yml (EX01, EX02, EDGE01); inventory: {inventory.relative_to(ROOT)}", flush=True)
+        for name, playbook, title in STEPS:
+            print(f"\n== {title}\n   ansible-playbook {playbook} -e connector_tls_report_dir=demo-output/{name}\n", flush=True)
+            codes[name] = subprocess.call(
+                [str(bindir / "ansible-playbook"), "-i", str(inventory), playbook,
+                 "-e", f"connector_tls_report_dir={OUT / name}", "-e", "connector_tls_probe_wait=5"],
+                cwd=ROOT, env=env)
+            print(f"   exit status {codes[name]}", flush=True)
+            path = OUT / name / "report.json"
+            if not path.exists():
+                print(f"{playbook} wrote no report ({path}); see its output above", file=sys.stderr)
                 return 1
-            time.sleep(0.1)
-        print(f"\n== The lab serves tests/scenarios/demo.yml; inventory: {inventory.relative_to(ROOT)}\n", flush=True)
-        env = dict(os.environ, ANSIBLE_FORCE_COLOR=os.environ.get("ANSIBLE_FORCE_COLOR", "0"))
-        return subprocess.call(
-            [str(bindir / "ansible-playbook"), "-i", str(inventory), "playbooks/show_tls.yml"], cwd=ROOT, env=env
-        )
+            reports[name] = json.loads(path.read_text())
     finally:
         lab.send_signal(signal.SIGTERM)
         try:
             lab.wait(20)
         except subprocess.TimeoutExpired:
             lab.kill()
-        print(f"\n== Lab stopped; its final state is in {state.relative_to(ROOT)}")
+    print(summary(reports))
+    print(f"Lab stopped; its final state is in {state.relative_to(ROOT)}. The demo took {time.monotonic() - started:.0f} s.")
+    # The first audit is meant to fail (drift); the demo fails only if the fix or the second audit did.
+    return 0 if codes["remediate"] == 0 and codes["audit-after"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""connector_tls_report: the role's fleet reports, written on the controller from every host's registered results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit
+
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "stage": {"type": "str", "choices": ["planned", "final"], "default": "final"},
+    "mode": {"type": "str", "choices": ["audit", "remediate"], "required": True},
+    "scope": {"type": "str"},
+    "expiring_days": {"type": "int", "default": 30},
+    "fail_on_drift": {"type": "bool", "default": True},
+    "restart_transport": {"type": "str", "choices": ["never", "if_needed", "always"], "default": "if_needed"},
+    "hosts": {"type": "list", "elements": "str"},
+    "organization_host": {"type": "str"},
+}
+# What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed.
+_HOST_VARS = {
+    "gathered": "connector_tls_gathered",
+    "scope": "connector_tls_scope_ids",
+    "receive_plan": "connector_tls_receive_plan",
+    "receive": "connector_tls_receive",
+}
+_PROBES = ("connector_tls_probe_result", "connector_tls_probe_again")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hostvars = task_vars.get("hostvars") or {}
+        hosts = args["hosts"] if args["hosts"] is not None else list(task_vars.get("ansible_play_hosts_all") or [])
+        unknown = [h for h in hosts if h not in hostvars]
+        if unknown:
+            return dict(result, failed=True, msg=f"hosts names hosts that are not in the inventory: {', '.join(unknown)}")
+        runs = {h: self._host_run(h, hostvars[h], args) for h in hosts}
+        org = self._organization(args["organization_host"], hosts, hostvars)
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        check_mode = bool(self._task.check_mode)
+        dest = os.path.abspath(args["dest"])
+        planned = report.planned_changes(runs, org)
+        try:
+            os.makedirs(dest, exist_ok=True)
+            if args["stage"] == "planned":
+                # Before any write is attempted: what the remediation is about to change, per host.
+                doc = report.changes_document(args["mode"], check_mode, now, planned)
+                _write(dest, "changes.json", _json(doc))
+                return dict(result, changed=False, dest=dest, files=[os.path.join(dest, "changes.json")],
+                            planned=len(planned))
+            doc = report.build(args["mode"], check_mode, now, runs, org, args["scope"], args["expiring_days"])
+            files = {
+                "report.json": _json(doc),
+                "junit.xml": report_junit.render(doc),
+                "report.html": report_html.render(doc),
+                "changes.json": _json(report.changes_document(args["mode"], check_mode, now, planned, runs, org)),
+            }
+            for name, text in files.items():
+                _write(dest, name, text)
+        except OSError as exc:
+            return dict(result, failed=True, msg=f"cannot write the reports to {dest} (connector_tls_report_dir): {exc}")
+        failure = report.exit_failure(doc, args["fail_on_drift"])
+        return dict(result, changed=False, dest=dest, files=[os.path.join(dest, n) for n in files],
+                    status=doc["status"], summary=doc["summary"], organization_status=doc["organization"]["status"],
+                    failure=failure, hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
+
+    def _host_run(self, host: str, variables, args: dict) -> dict:
+        run = {key: _plain(variables.get(name)) for key, name in _HOST_VARS.items()}
+        if not isinstance(run["scope"], list):
+            run["scope"] = None
+        receive = run["receive"] or {}
+        changed_here = bool(receive.get("changes")) and not receive.get("skipped") and not self._task.check_mode
+        probes = []
+        for index, name in enumerate(_PROBES):
+            probe = _plain(variables.get(name))
+            if probe and not probe.get("skipped"):
+                phase = "after_restart" if index else ("after" if changed_here else "before")
+                probes.append(dict(probe, phase=phase))
+        run["probes"] = probes
+        restart = _plain(variables.get("connector_tls_restart"))
+        run["restarts"] = []
+        if restart and not restart.get("skipped"):
+            target = report.probe_target(_facts_now(run)) or {}
+            first = probes[0] if probes else {}
+            reason = ("connector_tls_restart_transport is always and this run changed a receive connector"
+                      if args["restart_transport"] == "always" else
+                      "STARTTLS did not come back after the change: "
+                      + ((report.probe_problem(first, target) or {}).get("message") or "the probe did not match"))
+            run["restarts"].append(dict(restart, service=target.get("service"), reason=reason))
+        return run
+
+    def _organization(self, runner, hosts, hostvars) -> dict:
+        plan = send = None
+        for host in hosts:
+            variables = hostvars[host]
+            plan = plan or _ran(variables.get("connector_tls_send_plan"))
+            send = send or _ran(variables.get("connector_tls_send"))
+        return {"runner": runner or None, "plan": plan, "send": send}
+
+
+def _facts_now(run: dict) -> dict:
+    receive, gathered = run.get("receive") or {}, run.get("gathered") or {}
+    facts = (receive.get("ansible_facts") or {}).get("exchange_tls") or (gathered.get("ansible_facts") or {}).get("exchange_tls")
+    return facts or {"receive_connectors": [], "server": {}}
+
+
+def _ran(value):
+    value = _plain(value)
+    return value if value and not value.get("skipped") else None
+
+
+def _plain(value):
+    """Registered results as plain JSON data (hostvars hand out lazy, tagged containers)."""
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleError(f"a registered result could not be read as data: {exc}") from None
+
+
+def _json(doc: dict) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def _write(dest: str, name: str, text: str) -> None:
+    """Atomically: a reader (CI, a browser) never sees half a file, and a failed run leaves the previous one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=dest)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(dest, name))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

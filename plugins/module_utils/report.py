@@ -1,0 +1,534 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report of role connector_tls: one verdict per host and for the organisation, from the run's results.
+
+Input is what the role's tasks registered, unchanged (facts, the check-mode
+plans, the real runs, the SMTP probes, restarts), so the report says what the
+modules said and nothing is decided twice. The shapes written here are an
+interface (schemas/report-v1.schema.json, schemas/changes-v1.schema.json,
+docs/reports.md): keys are added, never renamed.
+
+Statuses, worst first: error (unreachable for a host), blocked, drift,
+remediated, compliant. ``drift`` is what a remediation would change or an
+error-severity finding; warnings without a proposal (an old 12014 event, a
+certificate property Exchange did not return) are reported but do not make a
+host drift, or a clean server would fail the audit for a day after its fix.
+
+Pure Python: no Ansible imports.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
+
+REPORT_SCHEMA = "exchange.transport_tls/report/v1"
+CHANGES_SCHEMA = "exchange.transport_tls/changes/v1"
+
+COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE = (
+    "compliant", "drift", "remediated", "blocked", "error", "unreachable")
+HOST_STATUSES = (COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE)
+_RANK = {COMPLIANT: 0, REMEDIATED: 1, DRIFT: 2, BLOCKED: 3, ERROR: 4, UNREACHABLE: 4}
+ORGANIZATION_TYPES = ("send_connector", "hybrid_configuration")
+# Findings about the certificate a connector uses (as opposed to the connector's name).
+_CERTIFICATE_CODES = (
+    "tls_certificate_expired", "tls_certificate_expiring_soon", "tls_certificate_smtp_not_enabled",
+    "tls_certificate_status_not_valid", "tls_certificate_self_signed_for_hybrid",
+)
+# Report-level codes: what the SMTP probe saw against what the configuration makes transport present.
+PROBE_CODES = {
+    "starttls_not_offered": "the connector should offer STARTTLS but the SMTP probe saw none",
+    "starttls_certificate_mismatch": "the SMTP probe was shown another certificate than the one the configuration selects",
+    "starttls_handshake_failed": "STARTTLS was offered but the TLS handshake failed",
+    "smtp_probe_failed": "the SMTP probe could not connect or the SMTP dialogue failed",
+}
+
+
+def worst(statuses: Iterable[str]) -> str:
+    found = list(statuses)
+    return max(found, key=lambda s: _RANK[s]) if found else COMPLIANT
+
+
+def _ok(result: Optional[dict]) -> bool:
+    """A registered result of a task that ran and did not fail."""
+    return bool(result) and not result.get("skipped") and not result.get("failed") and not result.get("unreachable")
+
+
+def _ran(result: Optional[dict]) -> bool:
+    return bool(result) and not result.get("skipped")
+
+
+def _message(result: dict) -> str:
+    return str(result.get("msg") or result.get("message") or "the task failed without a message").strip()
+
+
+def drifts(finding: dict) -> bool:
+    """A finding that makes its object drift: an error, or a warning a converging module would fix."""
+    return finding["severity"] == "error" or bool(finding.get("expected"))
+
+
+def _finding(f: dict, in_scope: bool = True) -> dict:
+    return {
+        "code": f["code"], "severity": f["severity"], "object_type": f["object_type"], "object": f["object"],
+        "message": f["message"], "current": f.get("current"), "expected": f.get("expected"),
+        "certificates": list(f.get("certificates") or []), "in_scope": in_scope,
+    }
+
+
+def _plan(d: dict) -> dict:
+    plan = {k: d.get(k) for k in ("object_type", "object", "status", "current", "expected", "reason")}
+    sources = (d.get("details") or {}).get("source_servers") or d.get("source_servers")
+    if sources:
+        plan["source_servers"] = sources
+    return plan
+
+
+def _change(c: dict) -> dict:
+    return {k: c.get(k) for k in ("object_type", "object", "property", "before", "after", "server")}
+
+
+def change_key(c: dict) -> tuple:
+    """One property of one object: certificates and transport services are per server, connectors are not."""
+    where = (c.get("server") or "").lower() if c["object_type"] in ("certificate", "transport_service") else ""
+    return c["object_type"], c["object"].lower(), c["property"], where
+
+
+def probe_target(facts: dict) -> Optional[dict]:
+    """The receive connector that answers on port 25, and what transport should present there.
+
+    Exchange picks a receive connector by local port and the sender's address; from outside, port 25 of a
+    Mailbox server is the Front End Transport connector (Default Frontend), of an Edge server its port-25
+    connector. ``expected_thumbprint`` is None when the configuration offers no STARTTLS there.
+    """
+    candidates = [c for c in facts.get("receive_connectors") or [] if c.get("enabled", True) and 25 in (c.get("ports") or [])]
+    frontend = [c for c in candidates if c.get("transport_role") == "FrontendTransport"]
+    chosen = (frontend or candidates or [None])[0]
+    if chosen is None:
+        return None
+    edge = facts["server"].get("role") == "Edge"
+    service = "MSExchangeFrontEndTransport" if chosen.get("transport_role") == "FrontendTransport" and not edge else "MSExchangeTransport"
+    return {
+        "identity": chosen["identity"],
+        "starttls_offered": bool(chosen.get("starttls_offered")),
+        "expected_thumbprint": chosen.get("selected_certificate") if chosen.get("starttls_offered") else None,
+        "service": service,
+    }
+
+
+def probe_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
+    """The finding a probe result makes against the configuration, or None when they agree."""
+    where = f"{probe.get('host')}:{probe.get('port')}"
+    obj = (target or {}).get("identity") or where
+    if probe.get("failed") or not probe.get("connected", True):
+        code, message = "smtp_probe_failed", (
+            f"The SMTP probe of {where} failed: {probe.get('error') or probe.get('msg') or 'no answer'}. STARTTLS could"
+            " not be verified; check that the controller reaches port 25 (firewall, connector_tls_probe_host/port),"
+            " or set connector_tls_probe=false.")
+        current, expected = None, None
+    elif target is None:
+        return None
+    else:
+        expected, seen = target["expected_thumbprint"], probe.get("thumbprint")
+        current = seen
+        if expected and not probe.get("starttls_offered"):
+            code, message = "starttls_not_offered", (
+                f"The configuration of {obj} selects certificate {expected}, but {where} does not offer STARTTLS: the"
+                f" transport service has not loaded the change ({target['service']} needs a restart, see"
+                " connector_tls_restart_transport), or another connector answers the controller's address.")
+        elif probe.get("starttls_offered") and not probe.get("tls_established") and expected:
+            code, message = "starttls_handshake_failed", (
+                f"{where} offers STARTTLS but the TLS handshake failed: {probe.get('error') or 'no detail'}. A certificate"
+                " without the SMTP service, or without access to its private key, fails this way"
+                " (Enable-ExchangeCertificate -Services SMTP).")
+        elif probe.get("tls_established") and seen != expected:
+            code, message = "starttls_certificate_mismatch", (
+                f"{where} presented certificate {seen} ({probe.get('subject')}) but the configuration of {obj} selects"
+                f" {expected or 'no certificate'}: transport has not reloaded the connector ({target['service']} needs a"
+                " restart), or another connector answers the controller's address.")
+        else:
+            return None
+    return {"code": code, "severity": "error", "object_type": "receive_connector", "object": obj, "message": message,
+            "current": current, "expected": expected if code != "smtp_probe_failed" else None, "certificates": [],
+            "in_scope": True}
+
+
+def _probe_entry(probe: dict, target: Optional[dict]) -> dict:
+    # A probe that failed validating its arguments returns no host or port: take them from its invocation.
+    asked = (probe.get("invocation") or {}).get("module_args") or {}
+    port = probe.get("port") if probe.get("port") is not None else asked.get("port")
+    return {
+        "host": probe.get("host") or asked.get("host"), "port": int(port) if port is not None else None,
+        "connector": (target or {}).get("identity"), "phase": probe.get("phase", "before"),
+        "connected": bool(probe.get("connected", not probe.get("failed"))),
+        "starttls_offered": bool(probe.get("starttls_offered")),
+        "thumbprint": probe.get("thumbprint"),
+        "expected_thumbprint": (target or {}).get("expected_thumbprint"),
+        "subject": probe.get("subject"), "issuer": probe.get("issuer"), "not_after": probe.get("not_after"),
+        "tls_version": probe.get("tls_version"), "cipher": probe.get("cipher"),
+        "error": probe.get("error") or (probe.get("msg") if probe.get("failed") else None),
+    }
+
+
+def _empty_host(status: str, message: Optional[str]) -> dict:
+    return {"status": status, "message": message, "server": None, "launches": 0, "findings": [], "connectors": [],
+            "certificates": [], "plans": [], "changes": [], "probe": [], "restarts": []}
+
+
+def _in_scope(identity: str, scope: Optional[List[str]]) -> bool:
+    return scope is None or identity.lower() in {s.lower() for s in scope}
+
+
+class _Host:
+    """One host's verdict, from its registered results and the facts as they are after the run."""
+
+    def __init__(self, name: str, run: dict, mode: str, check_mode: bool, org_changes: List[dict], expiring_days: int):
+        self.name, self.run, self.mode, self.check_mode = name, run, mode, check_mode
+        self.org_changes, self.expiring_days = org_changes, expiring_days
+
+    def build(self) -> dict:
+        gathered = self.run.get("gathered")
+        if not gathered or gathered.get("skipped"):
+            return _empty_host(ERROR, "facts were not gathered on this host (an earlier task stopped it)")
+        if gathered.get("unreachable"):
+            return dict(_empty_host(UNREACHABLE, _message(gathered)), launches=0)
+        if gathered.get("failed"):
+            return dict(_empty_host(ERROR, _message(gathered)), launches=int(gathered.get("launches") or 0))
+        before = gathered["ansible_facts"]["exchange_tls"]
+        receive = self.run.get("receive")
+        now = before
+        if _ran(receive) and (receive.get("ansible_facts") or {}).get("exchange_tls"):
+            now = receive["ansible_facts"]["exchange_tls"]
+        if self.org_changes:
+            now = facts_after(now, self.org_changes, self.expiring_days)
+        scope = self.run.get("scope")
+        self.now, self.before, self.scope = now, before, scope
+        errors: List[str] = []
+        findings = [_finding(f, self._finding_in_scope(f)) for f in now.get("findings") or []
+                    if f["object_type"] not in ORGANIZATION_TYPES]
+        probes, probe_findings = self._probes()
+        findings.extend(probe_findings)
+        plan_result = self.run.get("receive_plan")
+        plans = [_plan(d) for d in (plan_result or {}).get("plans") or [] if _in_scope(d["object"], scope)]
+        if _ran(plan_result) and plan_result.get("failed") and not plan_result.get("plans"):
+            errors.append("deciding the receive connectors failed: " + _message(plan_result))
+        changes = [_change(c) for c in (receive or {}).get("changes") or []] if _ran(receive) and not self.check_mode else []
+        if _ran(receive) and receive.get("failed"):
+            errors.append(("the remediation stopped: " if not receive.get("unreachable") else "the host became unreachable: ")
+                          + _message(receive))
+        restarts = []
+        for restart in self.run.get("restarts") or []:
+            if not _ran(restart):
+                continue
+            restarts.append({"service": restart.get("service"), "reason": restart.get("reason")})
+            if restart.get("failed"):
+                errors.append(f"restarting {restart.get('service')} failed: {_message(restart)}")
+        launches = sum(int((r or {}).get("launches") or 0) for r in (gathered, receive))
+        launches += sum(1 for r in self.run.get("restarts") or [] if _ran(r) and not r.get("unreachable"))
+        connectors = self._connectors(plans, changes, errors)
+        blocked = [p for p in plans if p["status"] == "blocked"]
+        statuses = [c["status"] for c in connectors if c["status"] not in ("out_of_scope", "disabled")]
+        statuses += [ERROR if f["code"] == "smtp_probe_failed" else DRIFT for f in findings
+                     if f["in_scope"] and drifts(f) and f["object_type"] != "receive_connector"]
+        if any(f["code"] in PROBE_CODES for f in findings):
+            statuses.append(ERROR if self._remediating() or any(f["code"] == "smtp_probe_failed" for f in findings) else DRIFT)
+        if errors:
+            statuses.append(ERROR)
+        status = worst(statuses)
+        if status == COMPLIANT and changes:
+            status = REMEDIATED
+        message = None
+        if errors:
+            message = "; ".join(errors)
+        elif status == BLOCKED:
+            message = "; ".join(f"{p['object']}: {p['reason']}" for p in blocked) or None
+        elif any(f["code"] in PROBE_CODES for f in findings):
+            message = next(f["message"] for f in findings if f["code"] in PROBE_CODES)
+        server = now["server"]
+        return {
+            "status": status, "message": message,
+            "server": {k: server.get(k) for k in ("name", "fqdn", "role", "version")},
+            "launches": launches, "findings": findings, "connectors": connectors,
+            "certificates": self._certificates(findings), "plans": plans, "changes": changes,
+            "probe": probes, "restarts": restarts,
+        }
+
+    def _remediating(self) -> bool:
+        return self.mode == "remediate" and not self.check_mode
+
+    def _finding_in_scope(self, f: dict) -> bool:
+        return f["object_type"] != "receive_connector" or _in_scope(f["object"], self.scope)
+
+    def _probes(self):
+        entries, problems = [], []
+        target = probe_target(self.now)
+        for probe in self.run.get("probes") or []:
+            if not _ran(probe) or probe.get("unreachable"):
+                continue
+            entries.append(_probe_entry(probe, target))
+        # The last probe is the verdict: an earlier one may predate the restart that fixed it.
+        if entries:
+            last = [p for p in self.run.get("probes") or [] if _ran(p)][-1]
+            problem = probe_problem(last, target)
+            if problem:
+                problems.append(problem)
+        return entries, problems
+
+    def _connectors(self, plans: List[dict], changes: List[dict], errors: List[str]) -> List[dict]:
+        before = {c["identity"]: c for c in self.before["receive_connectors"]}
+        planned = {p["object"]: p for p in plans}
+        changed = {c["object"] for c in changes if c["object_type"] == "receive_connector"}
+        changed_certificates = {c["object"] for c in changes if c["object_type"] == "certificate"}
+        result = []
+        for c in self.now["receive_connectors"]:
+            identity = c["identity"]
+            own = [f for f in self.now.get("findings") or [] if f["object_type"] == "receive_connector" and f["object"] == identity]
+            in_scope = _in_scope(identity, self.scope)
+            plan = planned.get(identity)
+            if not in_scope:
+                status = "out_of_scope"
+            elif not c.get("enabled", True):
+                status = "disabled"
+            elif plan and plan["status"] == "blocked":
+                status = BLOCKED
+            elif any(drifts(f) for f in own):
+                status = ERROR if errors and plan and plan["status"] == "change" else DRIFT
+            elif identity in changed or (c.get("selected_certificate") in changed_certificates):
+                status = REMEDIATED
+            else:
+                status = COMPLIANT
+            result.append({
+                "identity": identity, "in_scope": in_scope, "enabled": bool(c.get("enabled", True)),
+                "ports": list(c.get("ports") or []), "status": status,
+                "tls_certificate_name": {"before": (before.get(identity) or c).get("tls_certificate_name"),
+                                         "after": c.get("tls_certificate_name")},
+                "selected_certificate": c.get("selected_certificate"),
+                "starttls_offered": bool(c.get("starttls_offered")),
+                "findings": sorted({f["code"] for f in own}),
+            })
+        return result
+
+    def _certificates(self, findings: List[dict]) -> List[dict]:
+        used: Dict[str, List[str]] = {}
+        for c in self.now["receive_connectors"]:
+            if c.get("selected_certificate"):
+                used.setdefault(c["selected_certificate"], []).append(c["identity"])
+        for c in self.now["send_connectors"]:
+            if c.get("selected_certificate") and c.get("this_server_is_source"):
+                used.setdefault(c["selected_certificate"], []).append(c["name"])
+        internal = self.now.get("internal_transport_certificate")
+        result = []
+        for cert in self.now["certificates"]:
+            thumbprint = cert["thumbprint"]
+            users = used.get(thumbprint, [])
+            own = [f for f in findings if (
+                (f["code"] in _CERTIFICATE_CODES and f["object"] in users)
+                or (f["code"].startswith("internal_transport_certificate") and f.get("current") == thumbprint)
+                or (f["object_type"] == "certificate" and thumbprint in f["certificates"]))]
+            severities = {f["severity"] for f in own}
+            result.append({
+                "thumbprint": thumbprint, "subject": cert.get("subject"), "issuer": cert.get("issuer"),
+                "not_after": cert.get("not_after"), "days_remaining": cert.get("days_remaining"),
+                "services": cert.get("services") if isinstance(cert.get("services"), list) else "unknown",
+                "used_by": users, "checked": bool(users or own or thumbprint == internal),
+                "status": "error" if "error" in severities else ("warning" if "warning" in severities else COMPLIANT),
+                "findings": sorted({f["code"] for f in own}),
+            })
+        return result
+
+
+def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode: str, check_mode: bool,
+                  scope_of_runner: Optional[List[str]], org_changes: List[dict], expiring_days: int) -> dict:
+    plan_result, send = org.get("plan"), org.get("send")
+    errors: List[str] = []
+    org_in_scope = _org_scope(plan_result, scope_of_runner)
+    plans = [_plan(d) for d in (plan_result or {}).get("plans") or [] if org_in_scope(d["object_type"], d["object"])]
+    if _ran(plan_result) and plan_result.get("failed") and not plan_result.get("plans"):
+        errors.append("deciding the send connectors failed: " + _message(plan_result))
+    changes = org_changes
+    if _ran(send) and send.get("failed"):
+        errors.append("the send connector remediation stopped: " + _message(send))
+    # Organisation findings: every host reports the send connectors it is a source of; one entry per object.
+    merged: Dict[tuple, dict] = {}
+    for name, run in runs.items():
+        gathered = run.get("gathered")
+        if not _ok(gathered):
+            continue
+        facts = gathered["ansible_facts"]["exchange_tls"]
+        receive = run.get("receive")
+        if _ran(receive) and (receive.get("ansible_facts") or {}).get("exchange_tls"):
+            facts = receive["ansible_facts"]["exchange_tls"]
+        if org_changes:
+            facts = facts_after(facts, org_changes, expiring_days)
+        for f in facts.get("findings") or []:
+            if f["object_type"] not in ORGANIZATION_TYPES:
+                continue
+            in_scope = org_in_scope(f["object_type"], f["object"])
+            entry = merged.setdefault((f["code"], f["object_type"], f["object"]), dict(_finding(f, in_scope), servers=[]))
+            entry["servers"].append(name)
+    findings = list(merged.values())
+    statuses = [BLOCKED for p in plans if p["status"] == "blocked"]
+    statuses += [DRIFT for f in findings if f["in_scope"] and drifts(f)]
+    statuses += [DRIFT for p in plans if p["status"] == "change" and (mode == "audit" or check_mode)]
+    if errors:
+        statuses.append(ERROR)
+    status = worst(statuses)
+    if status == COMPLIANT and changes:
+        status = REMEDIATED
+    message = "; ".join(errors) if errors else (
+        "; ".join(f"{p['object']}: {p['reason']}" for p in plans if p["status"] == "blocked") or None)
+    return {"status": status, "message": message, "runner": org.get("runner"), "findings": findings,
+            "plans": plans, "changes": changes}
+
+
+def org_changes_of(org: dict, check_mode: bool) -> List[dict]:
+    send = org.get("send")
+    if check_mode or not _ran(send):
+        return []
+    return [_change(c) for c in send.get("changes") or []]
+
+
+def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict], org: dict,
+          scope: Optional[str] = None, expiring_days: int = 30) -> dict:
+    """The report (schemas/report-v1.schema.json) from each host's registered results and the organisation's.
+
+    ``runs``: inventory host -> {gathered, scope (identities or None), receive_plan, receive, probes, restarts};
+    ``org``: {runner, plan, send}.
+    """
+    if mode not in ("audit", "remediate"):
+        raise ValueError(f"mode must be 'audit' or 'remediate', got {mode!r}")
+    org_changes = org_changes_of(org, check_mode)
+    hosts = {name: _Host(name, run, mode, check_mode, org_changes, expiring_days).build() for name, run in sorted(runs.items())}
+    runner = org.get("runner")
+    organization = _organization(org, hosts, runs, mode, check_mode, (runs.get(runner) or {}).get("scope"),
+                                 org_changes, expiring_days)
+    if mode == "audit" or check_mode:
+        # Nothing was written: what a remediation would change is drift.
+        for host in hosts.values():
+            if host["status"] in (COMPLIANT, REMEDIATED) and any(p["status"] == "change" for p in host["plans"]):
+                host["status"] = DRIFT
+    else:
+        # A remediation that ends with drift did not converge: no module changes what is left.
+        for entry in list(hosts.values()) + [organization]:
+            if entry["status"] == DRIFT:
+                left = sorted({f["code"] for f in entry["findings"] if f["in_scope"] and drifts(f)})
+                entry["status"] = BLOCKED
+                entry["message"] = entry["message"] or (
+                    "still drifted after the remediation, and no module of this collection fixes it: "
+                    + (", ".join(left) or "see findings") + ". Act on the findings' messages by hand.")
+    summary = {"hosts": len(hosts), **{s: 0 for s in HOST_STATUSES}}
+    for host in hosts.values():
+        summary[host["status"]] += 1
+    overall = worst([h["status"] for h in hosts.values()] + [organization["status"]])
+    return {
+        "schema": REPORT_SCHEMA, "mode": mode, "check_mode": bool(check_mode), "generated_at": generated_at,
+        "scope": scope or None, "status": ERROR if overall == UNREACHABLE else overall, "summary": summary,
+        "hosts": hosts, "organization": organization,
+    }
+
+
+def exit_failure(report: dict, fail_on_drift: bool) -> Optional[str]:
+    """Why the run must end non-zero, or None: the rule CI and AWX read from the exit status."""
+    summary, organization = report["summary"], report["organization"]
+    bad = {s: summary[s] for s in (ERROR, UNREACHABLE, BLOCKED) if summary[s]}
+    parts = [f"{n} host(s) {s}" for s, n in bad.items()]
+    if organization["status"] in (ERROR, BLOCKED):
+        parts.append(f"organisation objects {organization['status']}")
+    if fail_on_drift:
+        if summary[DRIFT]:
+            parts.append(f"{summary[DRIFT]} host(s) drift")
+        if organization["status"] == DRIFT:
+            parts.append("organisation objects drift")
+    return ", ".join(parts) or None
+
+
+def _org_scope(plan_result: Optional[dict], scope: Optional[List[str]]):
+    """Whether an organisation object is in scope: send connectors by name; the hybrid configuration follows them."""
+    sends = [d["object"] for d in (plan_result or {}).get("plans") or [] if d["object_type"] == "send_connector"]
+    any_send = scope is None or any(_in_scope(name, scope) for name in sends)
+
+    def in_scope(object_type: str, obj: str) -> bool:
+        if object_type == "send_connector":
+            return _in_scope(obj, scope)
+        return object_type != "hybrid_configuration" or any_send
+    return in_scope
+
+
+def scoped_changes(plan_result: dict, scope: Optional[List[str]]) -> List[dict]:
+    """The changes of a check-mode plan that the in-scope decisions need (a sweep plans every connector)."""
+    org_in_scope = _org_scope(plan_result, scope)
+    kept = [d for d in plan_result.get("plans") or [] if d.get("status") == "change" and (
+        _in_scope(d["object"], scope) if d["object_type"] == "receive_connector" else org_in_scope(d["object_type"], d["object"]))]
+    objects = {(d["object_type"], d["object"]) for d in kept}
+    thumbprints = {d.get("certificate") for d in kept} | {
+        s.get("thumbprint") for d in kept for s in (d.get("source_servers") or {}).values()}
+    result = []
+    for c in plan_result.get("changes") or []:
+        if c["object_type"] == "certificate":
+            wanted = c["object"] in thumbprints
+        elif c["object_type"] == "transport_service":
+            wanted = bool(kept)
+        else:
+            wanted = (c["object_type"], c["object"]) in objects
+        if wanted:
+            result.append(c)
+    return result
+
+
+def planned_changes(runs: Dict[str, dict], org: dict) -> List[dict]:
+    """Every change the check-mode plans announce for objects in scope, once, with the host that will make it."""
+    seen, result = set(), []
+    sources = [(name, (run.get("receive_plan") or {}), run.get("scope")) for name, run in sorted(runs.items())]
+    runner = org.get("runner")
+    sources.append((runner, org.get("plan") or {}, (runs.get(runner) or {}).get("scope")))
+    for host, plan_result, scope in sources:
+        if not host or not _ran(plan_result):
+            continue
+        for c in scoped_changes(plan_result, scope):
+            key = change_key(c)
+            if key in seen:
+                continue
+            seen.add(key)
+            result.append(dict(_change(c), host=host, status="planned", message=None))
+    return result
+
+
+def changes_document(mode: str, check_mode: bool, generated_at: str, planned: List[dict],
+                     runs: Optional[Dict[str, dict]] = None, org: Optional[dict] = None) -> dict:
+    """changes.json: the planned changes (``runs`` None: before any write), or completed with what happened."""
+    if runs is None:
+        return {"schema": CHANGES_SCHEMA, "generated_at": generated_at, "mode": mode, "check_mode": bool(check_mode),
+                "complete": False, "changes": [dict(c) for c in planned]}
+    made: Dict[tuple, dict] = {}
+    # Why a planned change did not happen: the failure of the task that makes it (per host, and the organisation's).
+    failures: Dict[tuple, str] = {}
+    attempts = [(name, "host", run.get("receive")) for name, run in runs.items()]
+    attempts.append(((org or {}).get("runner"), "organization", (org or {}).get("send")))
+    for host, kind, result in attempts:
+        if not _ran(result) or check_mode:
+            continue
+        for c in result.get("changes") or []:
+            made.setdefault(change_key(c), dict(_change(c), host=host))
+        if result.get("failed"):
+            failures[(host, kind)] = _message(result)
+    changes = []
+    for c in planned:
+        done = made.pop(change_key(c), None)
+        if done is not None:
+            changes.append(dict(done, status="applied", message=None))
+        elif check_mode or mode == "audit":
+            changes.append(dict(c))
+        else:
+            kinds = ("organization",) if c["object_type"] in ORGANIZATION_TYPES else ("host", "organization")
+            why = next((failures[(c["host"], k)] for k in kinds if (c["host"], k) in failures),
+                       "not attempted: the task that makes it did not run (the host failed earlier)")
+            changes.append(dict(c, status="not_applied", message=why))
+    # A change nobody planned (the state moved between plan and write): recorded as it happened.
+    changes.extend(dict(c, status="applied", message="not in the plan: the server changed between plan and write")
+                   for c in made.values())
+    return {"schema": CHANGES_SCHEMA, "generated_at": generated_at, "mode": mode, "check_mode": bool(check_mode),
+            "complete": True, "changes": changes}
+
+
+__all__ = ["build", "changes_document", "exit_failure", "planned_changes", "probe_problem", "probe_target", "worst"]

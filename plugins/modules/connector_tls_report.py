@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This file holds documentation only; the module is the action plugin
+# plugins/action/connector_tls_report.py.
+
+DOCUMENTATION = r"""
+---
+module: connector_tls_report
+short_description: Write the fleet reports of role connector_tls on the controller
+version_added: 0.1.0
+description:
+  - Builds the fleet report of role P(exchange.transport_tls.connector_tls#role) from what its phases
+    registered on every host of the play, and writes it on the controller in O(dest) as C(report.json)
+    (schema C(exchange.transport_tls/report/v1), shipped as C(schemas/report-v1.schema.json)), C(junit.xml),
+    C(report.html) (one self-contained page) and C(changes.json) (schema C(exchange.transport_tls/changes/v1)).
+  - With O(stage=planned) it writes only C(changes.json), with every change the plans announce and status
+    V(planned); the role does this before any write is attempted. O(stage=final) completes it with what
+    happened (V(applied) or V(not_applied) with the reason).
+  - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
+    failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
+  - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
+    C(connector_tls_gathered), C(connector_tls_scope_ids), C(connector_tls_receive_plan), C(connector_tls_receive),
+    C(connector_tls_probe_result), C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and
+    C(connector_tls_send) of each host, which the role sets; outside the role, use the role.
+options:
+  dest:
+    description:
+      - Directory on the controller for the reports; created if missing. Files are replaced atomically.
+    type: path
+    required: true
+  stage:
+    description:
+      - V(planned) writes C(changes.json) with the planned changes only; V(final) writes all four files.
+    type: str
+    choices: [planned, final]
+    default: final
+  mode:
+    description: The role's mode, recorded in the reports and deciding what counts as drift.
+    type: str
+    choices: [audit, remediate]
+    required: true
+  scope:
+    description: The role's JMESPath scope expression, recorded in the reports.
+    type: str
+  expiring_days:
+    description: As the role's C(connector_tls_expiring_days); findings after changes are recomputed with it.
+    type: int
+    default: 30
+  fail_on_drift:
+    description: Whether drift is a reason in RV(failure).
+    type: bool
+    default: true
+  restart_transport:
+    description: The role's C(connector_tls_restart_transport), to word the reason of a restart.
+    type: str
+    choices: [never, if_needed, always]
+    default: if_needed
+  hosts:
+    description: Inventory hosts to report on. Default all hosts of the play (C(ansible_play_hosts_all)).
+    type: list
+    elements: str
+  organization_host:
+    description: The host where the organisation objects were decided and changed.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts without modifying the target.
+    support: full
+    details: Writes the reports in check mode too; they are the controller's output, not a change to a server.
+  diff_mode:
+    description: Returns what has changed (or would change in check mode) in diff mode.
+    support: none
+  platform:
+    description: The target's operating system.
+    support: full
+    platforms: posix
+notes:
+  - "Always returns C(changed=false): the report files are output, not managed state."
+seealso:
+  - module: exchange.transport_tls.exchange_certificate_facts
+  - module: exchange.transport_tls.smtp_tls_probe
+author:
+  - exchange.transport_tls contributors (@exchange-transport-tls)
+"""
+
+EXAMPLES = r"""
+- name: Write the reports of a connector_tls run (the role does this)
+  exchange.transport_tls.connector_tls_report:
+    dest: ./connector_tls_report
+    mode: audit
+  run_once: true
+  register: report
+
+- name: Fail when the verdict says so
+  ansible.builtin.fail:
+    msg: "{{ report.failure }}"
+  run_once: true
+  when: report.failure is truthy
+"""
+
+RETURN = r"""
+dest:
+  description: The absolute directory the reports were written to.
+  returned: success
+  type: str
+  sample: /srv/ci/connector_tls_report
+files:
+  description: The files written.
+  returned: success
+  type: list
+  elements: str
+  sample: [/srv/ci/connector_tls_report/report.json, /srv/ci/connector_tls_report/changes.json]
+planned:
+  description: How many changes were recorded as planned.
+  returned: stage is planned
+  type: int
+  sample: 3
+status:
+  description: The fleet verdict, the worst of the hosts and the organisation.
+  returned: stage is final
+  type: str
+  sample: drift
+summary:
+  description: Hosts per status.
+  returned: stage is final
+  type: dict
+  sample: {"hosts": 3, "compliant": 1, "drift": 2, "remediated": 0, "blocked": 0, "error": 0, "unreachable": 0}
+organization_status:
+  description: The verdict for send connectors and the hybrid configuration.
+  returned: stage is final
+  type: str
+  sample: compliant
+hosts:
+  description: Each host's status and message.
+  returned: stage is final
+  type: dict
+  sample: {"EX01": {"status": "drift", "message": null}}
+failure:
+  description: Why the run should end non-zero (errors, unreachable or blocked hosts, and drift when O(fail_on_drift)), or null.
+  returned: stage is final
+  type: str
+  sample: 2 host(s) drift
+"""

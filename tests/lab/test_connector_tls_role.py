@@ -1,0 +1,294 @@
+"""Role connector_tls through its playbooks, as users run them: `ansible-playbook exchange.transport_tls.audit`.
+
+Every shipped scenario: audit statuses and finding codes; the remediation's end
+state in the lab's state file and STARTTLS seen by an SMTP client; a second
+remediation that changes nothing; --check that changes nothing and plans the
+same. Reports are checked against the shipped JSON Schema and parsed as JUnit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import junitparser
+import pytest
+import yaml
+
+from ..conftest import ROOT, SCENARIOS, scenario_variant, starttls
+
+BIN = pathlib.Path(sys.executable).parent
+pytestmark = pytest.mark.ansible
+SCHEMA = json.loads((ROOT / "schemas/report-v1.schema.json").read_text())
+CHANGES_SCHEMA = json.loads((ROOT / "schemas/changes-v1.schema.json").read_text())
+
+
+def run(lab, out: pathlib.Path, playbook: str, *args: str) -> tuple[int, str, dict, dict]:
+    """ansible-playbook exchange.transport_tls.<playbook>; returns rc, output, report.json and changes.json."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), f"exchange.transport_tls.{playbook}",
+         "-e", f"connector_tls_report_dir={out}", "-e", "connector_tls_probe_wait=2", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert (out / "report.json").exists(), output
+    report = json.loads((out / "report.json").read_text())
+    changes = json.loads((out / "changes.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    jsonschema.validate(changes, CHANGES_SCHEMA)
+    suites = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
+    assert {s.name for s in suites} == set(report["hosts"]) | {"organization"}
+    assert "<script" not in (out / "report.html").read_text().lower()
+    return proc.returncode, output, report, changes
+
+
+def state_text(lab) -> str:
+    """The lab's state without its own counters and clock, which are not Exchange state."""
+    doc = yaml.safe_load(lab.state_path.read_text())
+    doc.pop("now", None)
+    for server in doc["servers"]:
+        for key in ("launches", "writes", "restarts", "events"):
+            server.pop(key, None)
+    return yaml.safe_dump(doc, sort_keys=True)
+
+
+def counters(lab) -> dict:
+    doc = yaml.safe_load(lab.state_path.read_text())
+    return {s["name"]: (s.get("launches", 0), s.get("writes", 0), s.get("restarts", 0)) for s in doc["servers"]}
+
+
+def statuses(report: dict) -> dict:
+    return {host: entry["status"] for host, entry in report["hosts"].items()}
+
+
+def codes(report: dict) -> dict:
+    return {host: sorted({f["code"] for f in entry["findings"]}) for host, entry in report["hosts"].items()}
+
+
+def plans(report: dict) -> list:
+    return sorted(
+        (host, p["object"], p["status"], p["expected"]) for host, entry in report["hosts"].items() for p in entry["plans"]
+    ) + sorted((p["object"], p["status"], p["expected"]) for p in report["organization"]["plans"])
+
+
+# scenario: (audit statuses, audit finding codes per host, organisation status in the audit,
+#            statuses after the remediation, restarts expected per host)
+EXPECTED = {
+    "demo": (
+        {"EX01": "drift", "EX02": "compliant", "EDGE01": "drift"},
+        {"EX01": ["tls_certificate_name_not_found", "transport_tls_event"], "EX02": [],
+         "EDGE01": ["tls_certificate_name_not_found", "transport_tls_event"]},
+        "drift", {"EX01": "remediated", "EX02": "compliant", "EDGE01": "remediated"}, {}),
+    "edgesync": (
+        {"EDGE01": "drift"}, {"EDGE01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"]},
+        "compliant", {"EDGE01": "remediated"}, {}),
+    "needs-restart": (
+        {"EX01": "drift"}, {"EX01": ["tls_certificate_name_not_found", "transport_tls_event"]},
+        "compliant", {"EX01": "remediated"}, {"EX01": 1}),
+    "smtp-not-enabled": (
+        {"EX01": "drift"}, {"EX01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"]},
+        "compliant", {"EX01": "remediated"}, {}),
+    "smtp-prompt": (
+        {"EX01": "drift"}, {"EX01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"]},
+        "compliant", {"EX01": "remediated"}, {}),
+}
+# Scenarios a remediation cannot fix: the report says why and nothing is written.
+UNFIXABLE = {
+    "expired-12016": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_expired", "transport_tls_event"]}, "compliant"),
+    "no-certificate-12014": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]}, "compliant"),
+    "selection": ({"EX01": "drift"}, {"EX01": ["tls_not_in_auth_mechanism"]}, "compliant"),
+    "send-connector-sources": ({"EX01": "compliant", "EX02": "compliant"}, {"EX01": [], "EX02": []}, "blocked"),
+}
+
+
+def test_every_shipped_scenario_is_covered():
+    assert set(EXPECTED) | set(UNFIXABLE) | {"faults"} == {p.stem for p in SCENARIOS.glob("*.yml")}
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_audit_check_remediate_and_rerun(scenario, running_lab, tmp_path):
+    audit_statuses, audit_codes, org_status, fixed, restarts = EXPECTED[scenario]
+    lab = running_lab(SCENARIOS / f"{scenario}.yml")
+    initial = state_text(lab)
+
+    rc, output, audit, _ = run(lab, tmp_path / "audit", "audit")
+    assert rc != 0, "drift must fail the audit (connector_tls_fail_on_drift)"
+    assert statuses(audit) == audit_statuses, output
+    assert codes(audit) == audit_codes
+    assert audit["organization"]["status"] == org_status
+    assert {h: launches for h, (launches, _w, _r) in counters(lab).items()} == {h: 1 for h in audit_statuses}, "audit: one launch per host"
+    assert state_text(lab) == initial
+
+    rc, output, check, check_changes = run(lab, tmp_path / "check", "remediate", "--check")
+    assert state_text(lab) == initial, "--check wrote something"
+    assert statuses(check) == audit_statuses and plans(check) == plans(audit)
+    assert {c["status"] for c in check_changes["changes"]} <= {"planned"}
+
+    before = counters(lab)
+    rc, output, fixed_report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0, output
+    assert statuses(fixed_report) == fixed
+    assert plans(fixed_report) == plans(audit), "the remediation followed another plan than the audit showed"
+    # Every planned change was applied and read back; changes.json says so.
+    planned = {(c["object_type"], c["object"], c["property"]) for c in check_changes["changes"]}
+    assert {(c["object_type"], c["object"], c["property"]) for c in changes["changes"]} == planned
+    assert changes["complete"] is True and {c["status"] for c in changes["changes"]} <= {"applied"}
+    doc = yaml.safe_load(lab.state_path.read_text())
+    for server in doc["servers"]:
+        name = server["name"]
+        assert server.get("restarts", 0) - before[name][2] == restarts.get(name, 0), name
+        # The default SMTP certificate is the one the scenario started with; EdgeSync intact.
+        original = yaml.safe_load(initial)
+        assert server["internal_transport_certificate"] == next(
+            s for s in original["servers"] if s["name"] == name)["internal_transport_certificate"]
+        assert server.get("edgesync", "intact") != "broken"
+        entry = fixed_report["hosts"][name]
+        probe = entry["probe"][-1]
+        expected = next(c["selected_certificate"] for c in entry["connectors"] if c["identity"] == probe["connector"])
+        seen = starttls("127.0.0.1", lab.smtp[name].port)
+        assert seen.offered and seen.thumbprint == expected == probe["thumbprint"], name
+    for change in (c for c in changes["changes"] if c["property"] == "TlsCertificateName" and c["object_type"] == "receive_connector"):
+        server, connector = change["object"].split("\\", 1)
+        live = next(rc for s in doc["servers"] if s["name"] == server for rc in s["receive_connectors"] if rc["name"] == connector)
+        assert live["tls_certificate_name"] == change["after"]
+
+    settled = state_text(lab)
+    rc, output, again, again_changes = run(lab, tmp_path / "again", "remediate")
+    assert rc == 0, output
+    assert set(statuses(again).values()) == {"compliant"}
+    assert again_changes["changes"] == [] and state_text(lab) == settled
+    assert all(entry["launches"] == 1 and entry["restarts"] == [] for entry in again["hosts"].values())
+
+
+@pytest.mark.parametrize("scenario", sorted(UNFIXABLE))
+def test_what_cannot_be_fixed_is_reported_and_nothing_changes(scenario, running_lab, tmp_path):
+    audit_statuses, audit_codes, org_status = UNFIXABLE[scenario]
+    lab = running_lab(SCENARIOS / f"{scenario}.yml")
+    initial = state_text(lab)
+    rc, output, audit, _ = run(lab, tmp_path / "audit", "audit")
+    assert rc != 0 and statuses(audit) == audit_statuses and codes(audit) == audit_codes, output
+    assert audit["organization"]["status"] == org_status
+    rc, output, check, _ = run(lab, tmp_path / "check", "remediate", "--check")
+    assert state_text(lab) == initial and plans(check) == plans(audit)
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0, "a remediation that leaves something blocked must fail"
+    assert state_text(lab) == initial and changes["changes"] == []
+    assert "blocked" in set(statuses(report).values()) | {report["organization"]["status"]}
+    assert plans(report) == plans(audit)
+
+
+def test_faults_scenario_reports_the_error_then_recovers(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "faults.yml")
+    rc, output, audit, _ = run(lab, tmp_path / "audit", "audit")
+    assert rc != 0 and statuses(audit) == {"EX01": "error"}
+    assert "500" in audit["hosts"]["EX01"]["message"] and audit["hosts"]["EX01"]["server"] is None
+    # The fault hit one launch; the next audit reads the server.
+    rc, output, again, _ = run(lab, tmp_path / "again", "audit")
+    assert rc == 0 and statuses(again) == {"EX01": "compliant"}, output
+
+
+def test_send_connector_blocked_names_the_server_lacking_the_certificate(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "send-connector-sources.yml")
+    initial = state_text(lab)
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0
+    organization = report["organization"]
+    assert organization["status"] == "blocked" and "EX02" in organization["message"]
+    (plan,) = [p for p in organization["plans"] if p["object_type"] == "send_connector"]
+    assert plan["status"] == "blocked" and plan["source_servers"]["EX02"]["status"] == "missing"
+    assert state_text(lab) == initial and changes["changes"] == []
+    failures = [case for suite in junitparser.JUnitXml.fromfile(str(tmp_path / "remediate/junit.xml"))
+                if suite.name == "organization" for case in suite if case.result]
+    assert failures and any("EX02" in (r.message or "") + (r.text or "") for case in failures for r in case.result)
+
+
+def test_a_failing_host_is_reported_and_the_others_finish(running_lab, tmp_path):
+    path = scenario_variant(tmp_path, "demo.yml", faults={"EX02": [{"kind": "http_500"}]})
+    lab = running_lab(path)
+    rc, output, report, _ = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0
+    assert report["hosts"]["EX02"]["status"] == "error" and "500" in report["hosts"]["EX02"]["message"]
+    assert report["hosts"]["EX01"]["status"] == "remediated" and report["hosts"]["EDGE01"]["status"] == "remediated"
+    assert report["summary"] == {"hosts": 3, "compliant": 0, "drift": 0, "remediated": 2, "blocked": 0, "error": 1, "unreachable": 0}
+
+
+def test_an_unreachable_host_still_appears(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    inventory = lab.inventory_path.read_text().replace(
+        f"EX02 ansible_host=127.0.0.1 ansible_port={lab.winrm['EX02'].port}", "EX02 ansible_host=127.0.0.1 ansible_port=9")
+    assert inventory != lab.inventory_path.read_text()
+    lab.inventory_path.write_text(inventory)
+    rc, output, report, _ = run(lab, tmp_path / "audit", "audit")
+    assert rc != 0
+    assert report["hosts"]["EX02"]["status"] == "unreachable" and report["hosts"]["EX02"]["message"]
+    assert report["hosts"]["EX01"]["status"] == "drift"
+
+
+def test_scope_limits_what_is_changed(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate", "-e", "connector_tls_scope=receive_connectors[?hybrid]")
+    edge = report["hosts"]["EDGE01"]["connectors"][0]
+    assert edge["status"] == "out_of_scope" and edge["tls_certificate_name"]["before"] == edge["tls_certificate_name"]["after"]
+    assert report["hosts"]["EX01"]["status"] == "remediated"
+    # Send connectors are out of this scope: planned nowhere, changed nowhere.
+    assert {c["object_type"] for c in changes["changes"]} <= {"receive_connector", "certificate"}
+    assert all(c["object"].startswith("EX01") or c["server"] == "EX01" for c in changes["changes"])
+
+
+def test_an_invalid_scope_fails_before_any_server_is_contacted(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.audit",
+         "-e", f"connector_tls_report_dir={tmp_path / 'r'}", "-e", "connector_tls_scope=receive_connectors[?"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "connector_tls_scope" in proc.stdout + proc.stderr
+    assert all(launches == 0 for launches, _w, _r in counters(lab).values())
+
+
+def test_audit_refuses_to_remediate_and_bad_role_input_is_named(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    for extra, word in ((["-e", "connector_tls_mode=remediate"], "connector_tls_mode"),
+                        (["-e", "connector_tls_restart_transport=sometimes"], "connector_tls_restart_transport")):
+        proc = subprocess.run(
+            [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.audit",
+             "-e", f"connector_tls_report_dir={tmp_path / 'r'}", *extra],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and word in proc.stdout + proc.stderr
+    assert all(launches == 0 for launches, _w, _r in counters(lab).values())
+
+
+def test_planned_changes_are_on_disk_before_the_first_write(running_lab, tmp_path):
+    """A write that fails leaves changes.json saying what was planned and what did not happen."""
+    path = scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "access_denied", "cmdlet": "Set-ReceiveConnector"}]})
+    lab = running_lab(path)
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0
+    by_object = {(c["object_type"], c["object"]): c for c in changes["changes"]}
+    failed = by_object[("receive_connector", "EX01\\Default Frontend EX01")]
+    assert failed["status"] == "not_applied" and "Insufficient access rights" in failed["message"]
+    # SMTP was enabled (its own launch, before the connector write): recorded as applied.
+    assert any(c["object_type"] == "certificate" and c["server"] == "EX01" and c["status"] == "applied" for c in changes["changes"])
+    assert report["hosts"]["EX01"]["status"] == "error"
+    live = yaml.safe_load(lab.state_path.read_text())["servers"][0]["receive_connectors"][0]
+    assert live["tls_certificate_name"] == failed["before"]
+
+
+def test_junit_and_html_name_every_host_and_failure(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    run(lab, tmp_path / "audit", "audit")
+    tree = ET.parse(tmp_path / "audit/junit.xml").getroot()
+    suites = {s.get("name"): s for s in tree.iter("testsuite")}
+    ex01 = {c.get("name"): c for c in suites["EX01"].iter("testcase")}
+    failure = ex01["EX01\\Default Frontend EX01"].find("failure")
+    assert failure is not None and "tls_certificate_name_not_found" in (failure.get("type") or "") + (failure.text or "")
+    assert all(c.find("failure") is None for c in suites["EX02"].iter("testcase"))
+    html = (tmp_path / "audit/report.html").read_text()
+    assert "EX01\\Default Frontend EX01" in html and "http://" not in html and "https://" not in html
