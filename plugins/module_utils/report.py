@@ -60,6 +60,11 @@ def _ran(result: Optional[dict]) -> bool:
     return bool(result) and not result.get("skipped")
 
 
+def _failed(result: Optional[dict]) -> bool:
+    """A task that ran and failed, or lost its host (ignore_unreachable registers no 'failed')."""
+    return _ran(result) and bool(result.get("failed") or result.get("unreachable"))
+
+
 def _message(result: dict) -> str:
     return str(result.get("msg") or result.get("message") or "the task failed without a message").strip()
 
@@ -214,7 +219,7 @@ class _Host:
         if _ran(plan_result) and plan_result.get("failed") and not plan_result.get("plans"):
             errors.append("deciding the receive connectors failed: " + _message(plan_result))
         changes = [_change(c) for c in (receive or {}).get("changes") or []] if _ran(receive) and not self.check_mode else []
-        if _ran(receive) and receive.get("failed"):
+        if _failed(receive):
             errors.append(("the remediation stopped: " if not receive.get("unreachable") else "the host became unreachable: ")
                           + _message(receive))
         restarts = []
@@ -222,7 +227,7 @@ class _Host:
             if not _ran(restart):
                 continue
             restarts.append({"service": restart.get("service"), "reason": restart.get("reason")})
-            if restart.get("failed"):
+            if _failed(restart):
                 errors.append(f"restarting {restart.get('service')} failed: {_message(restart)}")
         launches = sum(int((r or {}).get("launches") or 0) for r in (gathered, receive))
         launches += sum(1 for r in self.run.get("restarts") or [] if _ran(r) and not r.get("unreachable"))
@@ -347,7 +352,7 @@ def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode
     if _ran(plan_result) and plan_result.get("failed") and not plan_result.get("plans"):
         errors.append("deciding the send connectors failed: " + _message(plan_result))
     changes = org_changes
-    if _ran(send) and send.get("failed"):
+    if _failed(send):
         errors.append("the send connector remediation stopped: " + _message(send))
     # Organisation findings: every host reports the send connectors it is a source of; one entry per object.
     merged: Dict[tuple, dict] = {}
@@ -510,7 +515,7 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             continue
         for c in result.get("changes") or []:
             made.setdefault(change_key(c), dict(_change(c), host=host))
-        if result.get("failed"):
+        if _failed(result):
             failures[(host, kind)] = _message(result)
     changes = []
     for c in planned:
