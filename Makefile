@@ -25,7 +25,7 @@ VENV_LEGACY := .venv-2.19
 # gets it too (and says so) rather than failing to install.
 REQS := $(if $(PYTHON312),requirements/ansible-2.21.txt,requirements/ansible-2.19.txt)
 REQS_LEGACY := requirements/ansible-2.19.txt
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: help venv venv-legacy chromium demo test test-current test-legacy clean \
 	lint lint-fast lint-sanity lint-sanity-legacy lint-units lint-ansible lint-changelog

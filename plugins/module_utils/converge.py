@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 
@@ -185,20 +185,27 @@ def _shown(value: Any) -> str:
     return "null" if value is None else f"'{value}'"
 
 
-def guard_failure_message(result: dict) -> Optional[str]:
-    """Plain words for a guard that stopped a batch: which object, the value read, the live value."""
+def stopped_at(result: dict, words: Optional[Dict[str, str]] = None) -> Tuple[str, dict]:
+    """The object a stopped batch's failing step is about, in words ("Receive connector EX01\\X"), and its stop."""
     stop = result.get("stop") or {}
-    if stop.get("reason") != "guard":
-        return None
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
     parsed = step_object(entry.get("id"))
-    what = f"{_WORDS.get(parsed[1], parsed[1])} {parsed[2]}" if parsed else f"step {stop.get('index')}"
+    words = words or _WORDS
+    what = f"{words.get(parsed[1], parsed[1])} {parsed[2]}" if parsed else f"step {stop.get('index')}"
+    return what[0].upper() + what[1:], stop
+
+
+def guard_failure_message(result: dict) -> Optional[str]:
+    """Plain words for a guard that stopped a batch: which object, the value read, the live value."""
+    if (result.get("stop") or {}).get("reason") != "guard":
+        return None
+    what, stop = stopped_at(result)
     parts = [
         f"its {m.get('property')} was {_shown(m.get('expected'))} when read and is now {_shown(m.get('actual'))}"
         for m in stop.get("mismatches") or []
     ] or [stop.get("message") or "it no longer matches what was read"]
     return (
-        f"{what[0].upper() + what[1:]} changed since it was read: {'; '.join(parts)}. Nothing was written."
+        f"{what} changed since it was read: {'; '.join(parts)}. Nothing was written."
         " Someone else changed it in between; run again to decide from the live value."
     )
 
@@ -247,4 +254,5 @@ __all__ = [
     "step",
     "step_object",
     "steps_by_id",
+    "stopped_at",
 ]

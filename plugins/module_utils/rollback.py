@@ -42,6 +42,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step,
     step_object,
     steps_by_id,
+    stopped_at,
 )
 
 SCHEMA = "exchange.transport_tls/changes/v1"
@@ -357,16 +358,13 @@ def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bo
 
 
 def _guard_message(result: dict, found: List[Target]) -> str:
-    stop = result.get("stop") or {}
-    entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
-    parsed = step_object(entry.get("id"))
-    what = f"{_WORDS.get(parsed[1], parsed[1])} {parsed[2]}" if parsed else f"step {stop.get('index')}"
+    what, stop = stopped_at(result, _WORDS)
     found_values = [
         f"its {m.get('property')} is {_shown(m.get('actual'))}, not {_shown(m.get('expected'))} as the run left it"
         for m in stop.get("mismatches") or []
     ] or [stop.get("message") or "it no longer has the value the run left"]
     return (
-        f"{what[0].upper() + what[1:]} was changed after the run that wrote the changes file: {'; '.join(found_values)}."
+        f"{what} was changed after the run that wrote the changes file: {'; '.join(found_values)}."
         " Nothing was restored on this host (every guard runs before any write). Someone changed it since; decide"
         " whether its current value should stay, then remove its entry from the changes file (or restore it by hand)"
         " and run the rollback again."
