@@ -162,9 +162,9 @@ def restart(failed=False) -> dict:
     return result
 
 
-def build(mode, runs, org=NO_ORG, check_mode=False, scope=None, expiring_days=30) -> dict:
+def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30) -> dict:
     """report.build, checked against report-v1.schema.json (and JSON-serialisable) every time."""
-    doc = report.build(mode, check_mode, GENERATED, runs, org, scope, expiring_days)
+    doc = report.build(mode, check_mode, GENERATED, runs, NO_ORG if org is None else org, scope, expiring_days)
     REPORT_SCHEMA.validate(json.loads(json.dumps(doc)))
     assert doc["summary"]["hosts"] == len(runs) == sum(v for k, v in doc["summary"].items() if k != "hosts")
     return doc
