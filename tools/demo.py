@@ -17,7 +17,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUT = ROOT / "demo-output"
+# DEMO_OUTPUT: where the lab state and reports go (tests use a temporary directory).
+OUT = pathlib.Path(os.environ.get("DEMO_OUTPUT") or ROOT / "demo-output").resolve()
 STEPS = (
     ("audit-before", "playbooks/audit.yml", "1. Audit: what is wrong"),
     ("remediate", "playbooks/remediate.yml", "2. Remediate: fix it with guarded writes, prove it over SMTP"),
@@ -39,26 +40,47 @@ def start_lab(bindir: pathlib.Path, inventory: pathlib.Path, state: pathlib.Path
     return lab
 
 
+def shown(path: pathlib.Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def short(name: str | None) -> str:
     return "(none)" if name is None else name
+
+
+def wrong(findings: list) -> list:
+    """What a remediation acts on: errors, and warnings with a proposed fix."""
+    return [f for f in findings if f["in_scope"] and (f["severity"] == "error" or f["expected"])]
+
+
+def meaning(code: str) -> str:
+    from ansible_collections.exchange.transport_tls.plugins.module_utils import findings, report
+    return (findings.CODES.get(code) or (None, report.PROBE_CODES.get(code, code)))[1]
+
+
+def change_line(c: dict) -> str:
+    if c["property"] == "Services":
+        return f"enabled {', '.join(sorted(set(c['after']) - set(c['before'] or [])))} on certificate {c['object']}" \
+            f" (the default SMTP certificate was kept)"
+    what = c["object"] if c["object_type"] != "hybrid_configuration" else "the hybrid configuration"
+    return f"{what}: {c['property']}\n      was {short(c['before'])}\n      now {short(c['after'])}"
 
 
 def summary(reports: dict) -> str:
     before, fix, after = reports["audit-before"], reports["remediate"], reports["audit-after"]
     lines = ["", "== Summary", "", "What was wrong (first audit):"]
     for host, entry in before["hosts"].items():
-        wrong = [f for f in entry["findings"] if f["severity"] == "error"]
-        lines.append(f"  {host}: {entry['status']}" + ("" if wrong else " (nothing wrong)"))
-        for f in wrong:
-            lines.append(f"    - {f['object']}: {f['code']}, names {short(f['current'])}")
-    for f in before["organization"]["findings"]:
-        if f["severity"] == "error":
-            lines.append(f"  organisation: {f['object']}: {f['code']} (seen from {', '.join(f['servers'])})")
-    lines += ["", "What the remediation changed (guarded, read back; also in remediate/changes.json):"]
+        found = wrong(entry["findings"])
+        lines.append(f"  {host}: {entry['status']}" + ("" if found else " (nothing wrong)"))
+        for f in found:
+            lines.append(f"    - {f['object']}: {meaning(f['code'])}\n      ({f['code']}; it names {short(f['current'])})")
+    for f in wrong(before["organization"]["findings"]):
+        lines.append(f"  organisation: {f['object']}: {meaning(f['code'])} (seen from {', '.join(f['servers'])})")
+    lines += ["", f"What the remediation changed (guarded writes, read back; also in {shown(OUT / 'remediate' / 'changes.json')}):"]
     changes = [(h, c) for h, e in fix["hosts"].items() for c in e["changes"]] + [
         ("organisation", c) for c in fix["organization"]["changes"]]
     for host, c in changes:
-        lines.append(f"  {host}: {c['object_type']} {c['object']} {c['property']}: {json.dumps(c['before'])} -> {json.dumps(c['after'])}")
+        lines.append(f"  {host}: {change_line(c)}")
     if not changes:
         lines.append("  nothing")
     lines += ["", "STARTTLS on port 25, as a sending server sees it (SMTP probe from this machine):"]
@@ -72,16 +94,20 @@ def summary(reports: dict) -> str:
                 ("offered, handshake failed" if p["starttls_offered"] else "NOT offered")))
         lines.append(f"  {host}: before: {seen[0]}; after: {seen[1]}")
     lines += ["", f"Verdict: first audit {before['status']}, remediation {fix['status']}, second audit {after['status']}."]
-    lines += [f"Reports (report.html, report.json, junit.xml, changes.json): {(OUT / 'remediate').relative_to(ROOT)}/ and"
-              f" {(OUT / 'audit-before').relative_to(ROOT)}/, {(OUT / 'audit-after').relative_to(ROOT)}/"]
+    lines += ["Reports of each step (report.html to open in a browser, report.json, junit.xml, changes.json):"]
+    lines += [f"  {shown(OUT / name)}/" for name, _playbook, _title in STEPS]
     return "\n".join(lines)
 
 
 def main() -> int:
     started = time.monotonic()
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir()
+    OUT.mkdir(parents=True, exist_ok=True)
     inventory, state = OUT / "inventory.ini", OUT / "state.yml"
+    # Only what an earlier demo left there: DEMO_OUTPUT may name a directory holding other files.
+    for name, _playbook, _title in STEPS:
+        shutil.rmtree(OUT / name, ignore_errors=True)
+    for leftover in (inventory, state, OUT / "journal.jsonl"):
+        leftover.unlink(missing_ok=True)
     bindir = pathlib.Path(sys.executable).parent
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                ANSIBLE_FORCE_COLOR=os.environ.get("ANSIBLE_FORCE_COLOR", "0"))
@@ -92,9 +118,9 @@ def main() -> int:
         return 1
     reports, codes = {}, {}
     try:
-        print(f"\n== The lab serves tests/scenarios/demo.yml (EX01, EX02, EDGE01); inventory: {inventory.relative_to(ROOT)}", flush=True)
+        print(f"\n== The lab serves tests/scenarios/demo.yml (EX01, EX02, EDGE01); inventory: {shown(inventory)}", flush=True)
         for name, playbook, title in STEPS:
-            print(f"\n== {title}\n   ansible-playbook {playbook} -e connector_tls_report_dir=demo-output/{name}\n", flush=True)
+            print(f"\n== {title}\n   ansible-playbook {playbook} -e connector_tls_report_dir={shown(OUT / name)}\n", flush=True)
             codes[name] = subprocess.call(
                 [str(bindir / "ansible-playbook"), "-i", str(inventory), playbook,
                  "-e", f"connector_tls_report_dir={OUT / name}", "-e", "connector_tls_probe_wait=5"],
@@ -112,7 +138,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             lab.kill()
     print(summary(reports))
-    print(f"Lab stopped; its final state is in {state.relative_to(ROOT)}. The demo took {time.monotonic() - started:.0f} s.")
+    print(f"Lab stopped; its final state is in {shown(state)}. The demo took {time.monotonic() - started:.0f} s.")
     # The first audit is meant to fail (drift); the demo fails only if the fix or the second audit did.
     return 0 if codes["remediate"] == 0 and codes["audit-after"] == 0 else 1
 
