@@ -436,9 +436,13 @@ def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict],
 def exit_failure(report: dict, fail_on_drift: bool) -> Optional[str]:
     """Why the run must end non-zero, or None: the rule CI and AWX read from the exit status."""
     summary, organization = report["summary"], report["organization"]
-    bad = {s: summary[s] for s in (ERROR, UNREACHABLE, BLOCKED) if summary[s]}
+    # Blocked is drift nobody can fix automatically: it fails a real remediation (it did not converge), and an
+    # audit or a --check run only as drift does, so fail_on_drift=false really means "report only".
+    remediated = report["mode"] == "remediate" and not report["check_mode"]
+    failing = (ERROR, UNREACHABLE, BLOCKED) if remediated or fail_on_drift else (ERROR, UNREACHABLE)
+    bad = {s: summary[s] for s in failing if summary[s]}
     parts = [f"{n} host(s) {s}" for s, n in bad.items()]
-    if organization["status"] in (ERROR, BLOCKED):
+    if organization["status"] == ERROR or (organization["status"] == BLOCKED and BLOCKED in failing):
         parts.append(f"organisation objects {organization['status']}")
     if fail_on_drift:
         if summary[DRIFT]:

@@ -49,7 +49,9 @@ options:
     type: int
     default: 30
   fail_on_drift:
-    description: Whether drift is a reason in RV(failure).
+    description:
+      - Whether drift, and blocked objects of an audit or a C(--check) run, are reasons in RV(failure).
+      - Errors and unreachable hosts always are; so are blocked objects after a real remediation.
     type: bool
     default: true
   restart_transport:
@@ -138,7 +140,7 @@ hosts:
   type: dict
   sample: {"EX01": {"status": "drift", "message": null}}
 failure:
-  description: Why the run should end non-zero (errors, unreachable or blocked hosts, and drift when O(fail_on_drift)), or null.
+  description: Why the run should end non-zero (see O(fail_on_drift)), or null.
   returned: stage is final
   type: str
   sample: 2 host(s) drift

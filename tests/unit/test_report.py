@@ -400,7 +400,11 @@ def test_a_blocked_send_connector_names_the_source_server_that_lacks_the_certifi
     (send,) = [p for p in organization["plans"] if p["object_type"] == "send_connector"]
     assert send["status"] == "blocked" and send["source_servers"]["EX02"]["thumbprint"] is None
     assert organization["message"].startswith(f"{OUTBOUND}: not every source server can use {R11_NAME}: EX02: ")
-    assert report.exit_failure(doc, fail_on_drift=False) == "organisation objects blocked"
+    assert report.exit_failure(doc, fail_on_drift=True) == "organisation objects blocked"
+    # An audit with fail_on_drift=false only reports; a real remediation that ends blocked always fails.
+    assert report.exit_failure(doc, fail_on_drift=False) is None
+    remediated = build("remediate", {h: run(f) for h, f in fleet.items()}, org_of(fleet))
+    assert report.exit_failure(remediated, fail_on_drift=False) == "organisation objects blocked"
 
 
 @pytest.mark.parametrize("key, result, message", [
@@ -560,8 +564,10 @@ def test_exit_failure_counts_what_needs_a_person() -> None:
             "EX04": {"gathered": {"unreachable": True, "msg": UNREACHABLE_MSG}}}
     doc = build("audit", runs)
     assert doc["summary"] == {"hosts": 4, "compliant": 0, "drift": 1, "remediated": 0, "blocked": 1, "error": 1, "unreachable": 1}
-    assert report.exit_failure(doc, fail_on_drift=False) == "1 host(s) error, 1 host(s) unreachable, 1 host(s) blocked"
-    assert report.exit_failure(doc, fail_on_drift=True).endswith(", 1 host(s) drift")
+    # Reporting only (an audit with fail_on_drift=false): what the run could not read still fails it.
+    assert report.exit_failure(doc, fail_on_drift=False) == "1 host(s) error, 1 host(s) unreachable"
+    assert report.exit_failure(doc, fail_on_drift=True) == (
+        "1 host(s) error, 1 host(s) unreachable, 1 host(s) blocked, 1 host(s) drift")
     drift_only = build("audit", {"EX02": run(stale("EX02"))})
     assert report.exit_failure(drift_only, fail_on_drift=False) is None
     assert report.exit_failure(drift_only, fail_on_drift=True) == "1 host(s) drift"
@@ -619,7 +625,9 @@ def test_the_fleet_is_the_worst_of_its_hosts_and_organisation(kinds, org_kind, m
     assert all(doc["summary"][s] == list(expected.values()).count(s) for s in report.HOST_STATUSES)
     everything = [("error" if s == "unreachable" else s) for s in expected.values()] + [org_expected[remediate]]
     assert doc["status"] == max(everything, key=ORDER.index)
-    assert (report.exit_failure(doc, fail_on_drift=False) is None) == (doc["status"] in ("compliant", "remediated", "drift"))
+    # Without fail_on_drift, blocked fails only a real remediation (it did not converge).
+    passing = ("compliant", "remediated", "drift") if remediate else ("compliant", "remediated", "drift", "blocked")
+    assert (report.exit_failure(doc, fail_on_drift=False) is None) == (doc["status"] in passing)
 
 
 # --- Filter probe_target ---
