@@ -383,6 +383,11 @@ def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode
         status = REMEDIATED
     message = "; ".join(errors) if errors else (
         "; ".join(f"{p['object']}: {p['reason']}" for p in plans if p["status"] == "blocked") or None)
+    if message is None and not org.get("runner") and status == DRIFT:
+        # Only a Mailbox server decides and changes send connectors and the hybrid configuration.
+        message = ("no Mailbox server of this run could decide the organisation objects (none reachable, or the"
+                   " run was narrowed to Edge servers): include one (connector_tls_target) or name it in"
+                   " connector_tls_organization_host")
     return {"status": status, "message": message, "runner": org.get("runner"), "findings": findings,
             "plans": plans, "changes": changes}
 

@@ -648,3 +648,11 @@ def test_the_filter_takes_facts_or_the_registered_result() -> None:
 def test_the_filter_refuses_anything_else_clearly(value, named) -> None:
     with pytest.raises(AnsibleFilterError, match=f"probe_target expects one server's exchange_tls facts .*, got {named}$"):
         probe_target_filter(value)
+
+
+def test_organisation_drift_without_a_mailbox_runner_says_how_to_get_one() -> None:
+    fleet = hybrid_fleet()
+    doc = build("audit", {h: run(f) for h, f in fleet.items()}, NO_ORG)
+    organization = doc["organization"]
+    assert organization["status"] == "drift" and organization["runner"] is None
+    assert "connector_tls_organization_host" in organization["message"]
