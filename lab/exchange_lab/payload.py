@@ -47,6 +47,8 @@ def load_option_spec(doc_path: pathlib.Path = DOC_PATH) -> dict:
     doc = _documentation(doc_path)
     options = dict(doc.get("options") or {})
     for fragment in doc.get("extends_documentation_fragment") or []:
+        if not fragment.startswith("exchange.transport_tls."):
+            continue  # ansible.builtin.action_common_attributes: attribute descriptions, no options
         name = fragment.rpartition(".")[2]
         fragment_path = doc_path.parents[1] / "doc_fragments" / f"{name}.py"
         options.update(_documentation(fragment_path, "fragment")["options"])

@@ -234,8 +234,8 @@ class _Host:
         connectors = self._connectors(plans, changes, errors)
         blocked = [p for p in plans if p["status"] == "blocked"]
         statuses = [c["status"] for c in connectors if c["status"] not in ("out_of_scope", "disabled")]
-        statuses += [ERROR if f["code"] == "smtp_probe_failed" else DRIFT for f in findings
-                     if f["in_scope"] and drifts(f) and f["object_type"] != "receive_connector"]
+        # Connector findings count through their connector's status; probe findings just below.
+        statuses += [DRIFT for f in findings if f["in_scope"] and drifts(f) and f["object_type"] != "receive_connector"]
         if any(f["code"] in PROBE_CODES for f in findings):
             statuses.append(ERROR if self._remediating() or any(f["code"] == "smtp_probe_failed" for f in findings) else DRIFT)
         if errors:

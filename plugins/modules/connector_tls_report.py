@@ -66,16 +66,15 @@ options:
   organization_host:
     description: The host where the organisation objects were decided and changed.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status it predicts without modifying the target.
     support: full
     details: Writes the reports in check mode too; they are the controller's output, not a change to a server.
   diff_mode:
-    description: Returns what has changed (or would change in check mode) in diff mode.
     support: none
   platform:
-    description: The target's operating system.
     support: full
     platforms: posix
 notes:

@@ -42,17 +42,15 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status it predicts without modifying the target.
     support: full
     details: Reads only; returns the same facts in check mode.
   diff_mode:
-    description: Returns what has changed (or would change in check mode) in diff mode.
     support: none
   platform:
-    description: The target's operating system.
     support: full
     platforms: windows
 notes:

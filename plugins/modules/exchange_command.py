@@ -89,17 +89,15 @@ options:
         type: bool
         default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status it predicts without modifying the target.
     support: partial
     details: Only C(Get-*) steps run in check mode; a batch with any other step fails before anything runs.
   diff_mode:
-    description: Returns what has changed (or would change in check mode) in diff mode.
     support: none
   platform:
-    description: The target's operating system.
     support: full
     platforms: windows
 notes:

@@ -114,17 +114,15 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status it predicts without modifying the target.
     support: full
     details: Decides as a real run would, writes nothing, and reports RV(changed), RV(changes) and the diff.
   diff_mode:
-    description: Returns what has changed (or would change in check mode) in diff mode.
     support: full
   platform:
-    description: The target's operating system.
     support: full
     platforms: windows
 notes:

@@ -71,16 +71,15 @@ options:
     default: 2
 requirements:
   - cryptography
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status it predicts without modifying the target.
     support: full
     details: Read-only; it probes in check mode too, and C(changed) is always false.
   diff_mode:
-    description: Returns what has changed (or would change in check mode) in diff mode.
     support: none
   platform:
-    description: The operating system of the host the module runs on.
     support: full
     platforms: posix
 notes:

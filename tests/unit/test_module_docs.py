@@ -30,6 +30,8 @@ def documented_options(name: str) -> dict:
     doc = yaml.safe_load(namespace["DOCUMENTATION"])
     options = dict(doc.get("options") or {})
     for fragment in doc.get("extends_documentation_fragment") or []:
+        if fragment == "ansible.builtin.action_common_attributes":
+            continue  # the descriptions of the attributes check_mode, diff_mode and platform; no options
         collection, _dot, fragment_name = fragment.rpartition(".")
         assert collection == "exchange.transport_tls", f"{name}: unexpected fragment {fragment}"
         module = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.doc_fragments.{fragment_name}")
