@@ -133,3 +133,24 @@ def test_screenshot_at_1280px(chromium, tmp_path, report):
     assert (width, height) == (1280, 2000)
     # A blank or unstyled page compresses to a few KB; the report is tables, tiles and badges.
     assert len(data) > 60_000, len(data)
+
+
+@pytest.mark.ansible
+def test_a_real_remediation_report_renders(chromium, tmp_path, running_lab):
+    """The page the role wrote for the demo's remediation, not a fixture: what an administrator opens."""
+    from .test_connector_tls_role import run
+    from ..conftest import SCENARIOS
+
+    lab = running_lab(SCENARIOS / "demo.yml")
+    out = tmp_path / "remediate"
+    rc, output, doc, _changes = run(lab, out, "remediate")
+    assert rc == 0, output
+    text = re.sub(r"\s+", " ", Page(browse(chromium, tmp_path, out / "report.html", "--dump-dom")).visible)
+    for host, entry in doc["hosts"].items():
+        assert host in text and entry["status"].upper() in text.upper()
+    assert "EX01\\Default Frontend EX01" in text
+    assert "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browse(chromium, tmp_path, out / "report.html", "--screenshot=%s" % (ARTIFACTS / "report-demo-remediation.png"),
+           "--window-size=1280,2400")
+    assert (ARTIFACTS / "report-demo-remediation.png").stat().st_size > 10000
