@@ -13,6 +13,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -24,6 +25,7 @@ from ..conftest import ROOT, SCENARIOS, scenario_variant, starttls
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible
+OUTBOUND = "Outbound to Office 365 - 6e2b4c3a-0d7e-4c55-9a1e-2f4a3b9c1d00"
 SCHEMA = json.loads((ROOT / "schemas/report-v1.schema.json").read_text())
 CHANGES_SCHEMA = json.loads((ROOT / "schemas/changes-v1.schema.json").read_text())
 
@@ -265,7 +267,37 @@ def test_audit_refuses_to_remediate_and_bad_role_input_is_named(running_lab, tmp
     assert all(launches == 0 for launches, _w, _r in counters(lab).values())
 
 
-def test_planned_changes_are_on_disk_before_the_first_write(running_lab, tmp_path):
+def test_planned_changes_are_on_disk_while_the_write_is_under_way(running_lab, tmp_path):
+    """EX01's write launch hangs (a `timeout` fault): changes.json already lists every planned change."""
+    path = scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "timeout", "cmdlet": "Set-ReceiveConnector"}]})
+    lab = running_lab(path, winrm_read_timeout=8)
+    out = tmp_path / "remediate"
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.Popen(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.remediate",
+         "-e", f"connector_tls_report_dir={out}", "-e", "connector_tls_probe_wait=2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not [line for line in lab.journal_path.read_text().splitlines() if "Set-ReceiveConnector" in line] \
+                if lab.journal_path.exists() else True:
+            assert proc.poll() is None and time.monotonic() < deadline, "the write launch never started"
+            time.sleep(0.2)
+        during = json.loads((out / "changes.json").read_text())
+    finally:
+        output = proc.communicate(timeout=120)[0]
+    jsonschema.validate(during, CHANGES_SCHEMA)
+    assert during["complete"] is False and {c["status"] for c in during["changes"]} == {"planned"}
+    planned = {(c["object_type"], c["object"]) for c in during["changes"]}
+    assert ("receive_connector", "EX01\\Default Frontend EX01") in planned
+    assert ("send_connector", OUTBOUND) in planned and ("hybrid_configuration", "Hybrid Configuration") in planned
+    after = json.loads((out / "changes.json").read_text())
+    assert after["complete"] is True and proc.returncode != 0, output
+    (ex01,) = [c for c in after["changes"] if c["object"] == "EX01\\Default Frontend EX01"]
+    assert ex01["status"] == "not_applied" and ex01["message"]
+
+
+def test_a_failed_write_is_recorded_as_not_applied(running_lab, tmp_path):
     """A write that fails leaves changes.json saying what was planned and what did not happen."""
     path = scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "access_denied", "cmdlet": "Set-ReceiveConnector"}]})
     lab = running_lab(path)
