@@ -325,3 +325,28 @@ def test_junit_and_html_name_every_host_and_failure(running_lab, tmp_path):
     assert all(c.find("failure") is None for c in suites["EX02"].iter("testcase"))
     html = (tmp_path / "audit/report.html").read_text()
     assert "EX01\\Default Frontend EX01" in html and "http://" not in html and "https://" not in html
+
+
+def test_rollback_undoes_a_remediation_from_the_changes_json_it_wrote(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    original = yaml.safe_load(lab.state_path.read_text())
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0 and {c["status"] for c in changes["changes"]} == {"applied"}, output
+    remediated = yaml.safe_load(lab.state_path.read_text())
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_changes_file={tmp_path / 'remediate/changes.json'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    now = yaml.safe_load(lab.state_path.read_text())
+
+    def names(doc):
+        receive = {(s["name"], rc["name"]): rc["tls_certificate_name"] for s in doc["servers"] for rc in s["receive_connectors"]}
+        send = {sc["name"]: sc["tls_certificate_name"] for sc in doc.get("send_connectors") or []}
+        return receive, send, (doc.get("hybrid_configuration") or {}).get("tls_certificate_name")
+
+    assert names(remediated) != names(original) and names(now) == names(original)
+    # SMTP stays enabled on the renewals: no cmdlet removes a service; the run said it skipped it.
+    assert "SMTP" in next(c for c in now["servers"][0]["certificates"] if c["id"] == "le-r11")["services"]
+    assert "cannot be undone" in proc.stdout or "skipped" in proc.stdout
