@@ -315,8 +315,13 @@ def test_a_failed_write_is_recorded_as_not_applied(running_lab, tmp_path):
 
 def test_junit_and_html_name_every_host_and_failure(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
-    rc, output, report, _ = run(lab, tmp_path / "audit", "audit", "-e", "connector_tls_fail_on_drift=false")
-    assert rc == 0 and report["status"] == "drift", "fail_on_drift=false only reports"
+    initial = state_text(lab)
+    # As AWX runs a compliance job: the audit under --check, reporting only.
+    rc, output, report, _ = run(lab, tmp_path / "audit", "audit", "--check", "-e", "connector_tls_fail_on_drift=false")
+    assert rc == 0 and report["status"] == "drift" and report["check_mode"] is True, "fail_on_drift=false only reports"
+    assert state_text(lab) == initial
+    assert statuses(report) == {"EX01": "drift", "EX02": "compliant", "EDGE01": "drift"}
+    assert {h: launches for h, (launches, _w, _r) in counters(lab).items()} == {"EX01": 1, "EX02": 1, "EDGE01": 1}
     tree = ET.parse(tmp_path / "audit/junit.xml").getroot()
     suites = {s.get("name"): s for s in tree.iter("testsuite")}
     ex01 = {c.get("name"): c for c in suites["EX01"].iter("testcase")}
