@@ -392,6 +392,26 @@ def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode
             "plans": plans, "changes": changes}
 
 
+def _block_missing_sources(hosts: Dict[str, dict], organization: dict) -> None:
+    """A source server that keeps a send connector blocked is itself blocked: the fix is on that server."""
+    by_server = {}
+    for name, host in hosts.items():
+        by_server[name.lower()] = host
+        if host["server"] and host["server"].get("name"):
+            by_server[host["server"]["name"].lower()] = host
+    for plan in organization["plans"]:
+        if plan["status"] != "blocked":
+            continue
+        for server, source in (plan.get("source_servers") or {}).items():
+            host = by_server.get(server.lower())
+            if host is None or source.get("status") == "ok" or host["status"] in (ERROR, UNREACHABLE):
+                continue
+            why = (f"{plan['object']} cannot use {plan.get('expected') or plan.get('current')} because this source"
+                   f" server {source.get('reason') or source.get('status')}; mail sent through it fails (454 4.7.5)")
+            host["status"] = worst([host["status"], BLOCKED])
+            host["message"] = "; ".join(m for m in (host["message"], why) if m)
+
+
 def org_changes_of(org: dict, check_mode: bool) -> List[dict]:
     send = org.get("send")
     if check_mode or not _ran(send):
@@ -413,6 +433,7 @@ def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict],
     runner = org.get("runner")
     organization = _organization(org, hosts, runs, mode, check_mode, (runs.get(runner) or {}).get("scope"),
                                  org_changes, expiring_days)
+    _block_missing_sources(hosts, organization)
     if mode == "audit" or check_mode:
         # Nothing was written: what a remediation would change is drift.
         for host in hosts.values():

@@ -105,7 +105,7 @@ UNFIXABLE = {
     "expired-12016": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_expired", "transport_tls_event"]}, "compliant"),
     "no-certificate-12014": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]}, "compliant"),
     "selection": ({"EX01": "drift"}, {"EX01": ["tls_not_in_auth_mechanism"]}, "compliant"),
-    "send-connector-sources": ({"EX01": "compliant", "EX02": "compliant"}, {"EX01": [], "EX02": []}, "blocked"),
+    "send-connector-sources": ({"EX01": "compliant", "EX02": "blocked"}, {"EX01": [], "EX02": []}, "blocked"),
 }
 
 
@@ -202,6 +202,7 @@ def test_send_connector_blocked_names_the_server_lacking_the_certificate(running
     assert rc != 0
     organization = report["organization"]
     assert organization["status"] == "blocked" and "EX02" in organization["message"]
+    assert report["hosts"]["EX02"]["status"] == "blocked" and report["hosts"]["EX01"]["status"] == "compliant"
     (plan,) = [p for p in organization["plans"] if p["object_type"] == "send_connector"]
     assert plan["status"] == "blocked" and plan["source_servers"]["EX02"]["status"] == "missing"
     assert state_text(lab) == initial and changes["changes"] == []

@@ -400,11 +400,14 @@ def test_a_blocked_send_connector_names_the_source_server_that_lacks_the_certifi
     (send,) = [p for p in organization["plans"] if p["object_type"] == "send_connector"]
     assert send["status"] == "blocked" and send["source_servers"]["EX02"]["thumbprint"] is None
     assert organization["message"].startswith(f"{OUTBOUND}: not every source server can use {R11_NAME}: EX02: ")
-    assert report.exit_failure(doc, fail_on_drift=True) == "organisation objects blocked"
+    # The fix is on EX02: that host is blocked too, and says why; the other source server is not.
+    assert doc["hosts"]["EX02"]["status"] == "blocked" and OUTBOUND in doc["hosts"]["EX02"]["message"]
+    assert "454 4.7.5" in doc["hosts"]["EX02"]["message"] and doc["hosts"]["EX01"]["status"] != "blocked"
+    assert report.exit_failure(doc, fail_on_drift=True) == "1 host(s) blocked, organisation objects blocked"
     # An audit with fail_on_drift=false only reports; a real remediation that ends blocked always fails.
     assert report.exit_failure(doc, fail_on_drift=False) is None
     remediated = build("remediate", {h: run(f) for h, f in fleet.items()}, org_of(fleet))
-    assert report.exit_failure(remediated, fail_on_drift=False) == "organisation objects blocked"
+    assert report.exit_failure(remediated, fail_on_drift=False) == "1 host(s) blocked, organisation objects blocked"
 
 
 @pytest.mark.parametrize("key, result, message", [
