@@ -95,7 +95,7 @@ class ActionModule(ActionBase):
         restart = _plain(variables.get("connector_tls_restart"))
         run["restarts"] = []
         if restart and not restart.get("skipped"):
-            target = report.probe_target(_facts_now(run)) or {}
+            target = report.probe_target(report.facts_now(run) or {"receive_connectors": [], "server": {}}) or {}
             first = probes[0] if probes else {}
             reason = ("connector_tls_restart_transport is always and this run changed a receive connector"
                       if args["restart_transport"] == "always" else
@@ -111,12 +111,6 @@ class ActionModule(ActionBase):
             plan = plan or _ran(variables.get("connector_tls_send_plan"))
             send = send or _ran(variables.get("connector_tls_send"))
         return {"runner": runner or None, "plan": plan, "send": send}
-
-
-def _facts_now(run: dict) -> dict:
-    receive, gathered = run.get("receive") or {}, run.get("gathered") or {}
-    facts = (receive.get("ansible_facts") or {}).get("exchange_tls") or (gathered.get("ansible_facts") or {}).get("exchange_tls")
-    return facts or {"receive_connectors": [], "server": {}}
 
 
 def _ran(value):

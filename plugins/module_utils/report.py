@@ -69,6 +69,21 @@ def _message(result: dict) -> str:
     return str(result.get("msg") or result.get("message") or "the task failed without a message").strip()
 
 
+def facts_now(run: dict, org_changes: Optional[List[dict]] = None, expiring_days: int = 30) -> Optional[dict]:
+    """A host's facts as the run left them (None when they could not be read).
+
+    The gathered facts, or the receive task's read-back facts when it changed something, with the
+    organisation's changes applied.
+    """
+    gathered, receive = run.get("gathered"), run.get("receive")
+    if not _ok(gathered):
+        return None
+    facts = gathered["ansible_facts"]["exchange_tls"]
+    if _ran(receive) and (receive.get("ansible_facts") or {}).get("exchange_tls"):
+        facts = receive["ansible_facts"]["exchange_tls"]
+    return facts_after(facts, org_changes, expiring_days) if org_changes else facts
+
+
 def drifts(finding: dict) -> bool:
     """A finding that makes its object drift: an error, or a warning a converging module would fix."""
     return finding["severity"] == "error" or bool(finding.get("expected"))
@@ -188,9 +203,8 @@ def _in_scope(identity: str, scope: Optional[List[str]]) -> bool:
 class _Host:
     """One host's verdict, from its registered results and the facts as they are after the run."""
 
-    def __init__(self, name: str, run: dict, mode: str, check_mode: bool, org_changes: List[dict], expiring_days: int):
-        self.name, self.run, self.mode, self.check_mode = name, run, mode, check_mode
-        self.org_changes, self.expiring_days = org_changes, expiring_days
+    def __init__(self, name: str, run: dict, mode: str, check_mode: bool, now: Optional[dict]):
+        self.name, self.run, self.mode, self.check_mode, self.now = name, run, mode, check_mode, now
 
     def build(self) -> dict:
         gathered = self.run.get("gathered")
@@ -200,15 +214,9 @@ class _Host:
             return dict(_empty_host(UNREACHABLE, _message(gathered)), launches=0)
         if gathered.get("failed"):
             return dict(_empty_host(ERROR, _message(gathered)), launches=int(gathered.get("launches") or 0))
-        before = gathered["ansible_facts"]["exchange_tls"]
-        receive = self.run.get("receive")
-        now = before
-        if _ran(receive) and (receive.get("ansible_facts") or {}).get("exchange_tls"):
-            now = receive["ansible_facts"]["exchange_tls"]
-        if self.org_changes:
-            now = facts_after(now, self.org_changes, self.expiring_days)
+        now, before, receive = self.now, gathered["ansible_facts"]["exchange_tls"], self.run.get("receive")
         scope = self.run.get("scope")
-        self.now, self.before, self.scope = now, before, scope
+        self.before, self.scope = before, scope
         errors: List[str] = []
         findings = [_finding(f, self._finding_in_scope(f)) for f in now.get("findings") or []
                     if f["object_type"] not in ORGANIZATION_TYPES]
@@ -343,8 +351,8 @@ class _Host:
         return result
 
 
-def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode: str, check_mode: bool,
-                  scope_of_runner: Optional[List[str]], org_changes: List[dict], expiring_days: int) -> dict:
+def _organization(org: dict, now: Dict[str, Optional[dict]], mode: str, check_mode: bool,
+                  scope_of_runner: Optional[List[str]], org_changes: List[dict]) -> dict:
     plan_result, send = org.get("plan"), org.get("send")
     errors: List[str] = []
     org_in_scope = _org_scope(plan_result, scope_of_runner)
@@ -356,17 +364,8 @@ def _organization(org: dict, hosts: Dict[str, dict], runs: Dict[str, dict], mode
         errors.append("the send connector remediation stopped: " + _message(send))
     # Organisation findings: every host reports the send connectors it is a source of; one entry per object.
     merged: Dict[tuple, dict] = {}
-    for name, run in runs.items():
-        gathered = run.get("gathered")
-        if not _ok(gathered):
-            continue
-        facts = gathered["ansible_facts"]["exchange_tls"]
-        receive = run.get("receive")
-        if _ran(receive) and (receive.get("ansible_facts") or {}).get("exchange_tls"):
-            facts = receive["ansible_facts"]["exchange_tls"]
-        if org_changes:
-            facts = facts_after(facts, org_changes, expiring_days)
-        for f in facts.get("findings") or []:
+    for name, facts in now.items():
+        for f in (facts or {}).get("findings") or []:
             if f["object_type"] not in ORGANIZATION_TYPES:
                 continue
             in_scope = org_in_scope(f["object_type"], f["object"])
@@ -429,10 +428,11 @@ def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict],
     if mode not in ("audit", "remediate"):
         raise ValueError(f"mode must be 'audit' or 'remediate', got {mode!r}")
     org_changes = org_changes_of(org, check_mode)
-    hosts = {name: _Host(name, run, mode, check_mode, org_changes, expiring_days).build() for name, run in sorted(runs.items())}
+    # Once per host: the facts as the run left them (facts_after recomputes selection and findings).
+    now = {name: facts_now(run, org_changes, expiring_days) for name, run in sorted(runs.items())}
+    hosts = {name: _Host(name, run, mode, check_mode, now[name]).build() for name, run in sorted(runs.items())}
     runner = org.get("runner")
-    organization = _organization(org, hosts, runs, mode, check_mode, (runs.get(runner) or {}).get("scope"),
-                                 org_changes, expiring_days)
+    organization = _organization(org, now, mode, check_mode, (runs.get(runner) or {}).get("scope"), org_changes)
     _block_missing_sources(hosts, organization)
     if mode == "audit" or check_mode:
         # Nothing was written: what a remediation would change is drift.
@@ -566,4 +566,4 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             "complete": True, "changes": changes}
 
 
-__all__ = ["build", "changes_document", "exit_failure", "planned_changes", "probe_problem", "probe_target", "worst"]
+__all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_target", "worst"]
