@@ -356,3 +356,19 @@ def test_rollback_undoes_a_remediation_from_the_changes_json_it_wrote(running_la
     # SMTP stays enabled on the renewals: no cmdlet removes a service; the run said it skipped it.
     assert "SMTP" in next(c for c in now["servers"][0]["certificates"] if c["id"] == "le-r11")["services"]
     assert "cannot be undone" in proc.stdout or "skipped" in proc.stdout
+
+
+def test_a_scope_with_the_cloud_send_connector_changes_it_once(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    scope = "[receive_connectors[?hybrid], send_connectors[?cloud]][]"
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate", "-e", json.dumps({"connector_tls_scope": scope}))
+    assert rc == 0, output
+    assert report["hosts"]["EDGE01"]["connectors"][0]["status"] == "out_of_scope"
+    changed = {(c["object_type"], c["object"]) for c in changes["changes"]}
+    assert ("send_connector", OUTBOUND) in changed and ("hybrid_configuration", "Hybrid Configuration") in changed
+    assert not [c for c in changes["changes"] if c["object"].startswith("EDGE01") or c["server"] == "EDGE01"]
+    assert report["organization"]["status"] == "remediated"
+    # Each host's facts stay its own (ansible/ansible#87148: a run_once set_fact shares them on 2.21):
+    # no restart of a service the host does not have, and EX01 decided the organisation objects.
+    assert all(entry["restarts"] == [] for entry in report["hosts"].values())
+    assert report["organization"]["runner"] == "EX01"
