@@ -26,6 +26,9 @@ VENV_LEGACY := .venv-2.19
 REQS := $(if $(PYTHON312),requirements/ansible-2.21.txt,requirements/ansible-2.19.txt)
 REQS_LEGACY := requirements/ansible-2.19.txt
 PYTEST_ARGS ?= -n 2
+# Each leg records the rows of docs/reliability.md it produced (tests/reliability.py).
+RELIABILITY_CURRENT := test-artifacts/reliability-current.json
+RELIABILITY_LEGACY := test-artifacts/reliability-legacy.json
 
 .PHONY: help venv venv-legacy chromium demo test test-current test-legacy clean \
 	lint lint-fast lint-sanity lint-sanity-legacy lint-units lint-ansible lint-changelog
@@ -73,6 +76,7 @@ test: venv venv-legacy chromium
 	@rc=0; \
 	$(MAKE) --no-print-directory test-current || rc=1; \
 	$(MAKE) --no-print-directory test-legacy || rc=1; \
+	$(VENV)/bin/python tools/reliability_table.py docs/reliability.md $(RELIABILITY_CURRENT) $(RELIABILITY_LEGACY) || rc=1; \
 	$(MAKE) --no-print-directory lint-fast || rc=1; \
 	exit $$rc
 
@@ -82,11 +86,13 @@ chromium:
 
 test-current: venv
 	@echo "=== ansible-core $$($(VENV)/bin/python -c 'import ansible.release as r; print(r.__version__)') on $$($(VENV)/bin/python -V)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@rm -f $(RELIABILITY_CURRENT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m pytest $(PYTEST_ARGS) --reliability-out $(RELIABILITY_CURRENT)
 
 test-legacy: venv-legacy
 	@echo "=== ansible-core $$($(VENV_LEGACY)/bin/python -c 'import ansible.release as r; print(r.__version__)') on $$($(VENV_LEGACY)/bin/python -V)"
-	PATH="$(CURDIR)/$(VENV_LEGACY)/bin:$$PATH" $(VENV_LEGACY)/bin/python -m pytest $(PYTEST_ARGS)
+	@rm -f $(RELIABILITY_LEGACY)
+	PATH="$(CURDIR)/$(VENV_LEGACY)/bin:$$PATH" $(VENV_LEGACY)/bin/python -m pytest $(PYTEST_ARGS) --reliability-out $(RELIABILITY_LEGACY)
 
 clean:
 	rm -rf $(VENV) $(VENV_LEGACY) .pytest_cache .hypothesis

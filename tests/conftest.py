@@ -14,6 +14,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
+pytest_plugins = ["tests.reliability", "pytester"]
+
 # CI replays the same examples every run, so main never turns red on a change
 # unrelated to a newly drawn example; local runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
