@@ -306,6 +306,9 @@ def names_match(a: str | TlsCertificateName, b: str | TlsCertificateName) -> boo
     return _fold(left.issuer or "") == _fold(right.issuer or "") and _fold(left.subject) == _fold(right.subject)
 
 
+_TYPED_SPACE = " \t\n\v\f\r"
+
+
 def _rdn_keys(part: str) -> list[list[tuple[str, str]]]:
     # Attributes of one RDN are compared as a multiset because whether
     # Windows re-sorts a multi-valued RDN is not known (x500-format 8.5).
@@ -330,8 +333,11 @@ def names_match_loosely(a: object, b: object) -> bool:
     try:
         if names_match(a, b):  # type: ignore[arg-type]
             return True
-        left = _coerce(a.strip() if isinstance(a, str) else a)  # type: ignore[arg-type]
-        right = _coerce(b.strip() if isinstance(b, str) else b)  # type: ignore[arg-type]
+        # Only the whitespace CertStrToName skips: str.strip() would also eat
+        # a trailing U+00A0 or U+2002, which Windows prints unquoted as part
+        # of the last value.
+        left = _coerce(a.strip(_TYPED_SPACE) if isinstance(a, str) else a)  # type: ignore[arg-type]
+        right = _coerce(b.strip(_TYPED_SPACE) if isinstance(b, str) else b)  # type: ignore[arg-type]
         return _rdn_keys(left.issuer or "") == _rdn_keys(right.issuer or "") and _rdn_keys(
             left.subject
         ) == _rdn_keys(right.subject)

@@ -246,7 +246,12 @@ def _decode_oid(contents: bytes) -> str:
         head = [1, first - 40]
     else:
         head = [2, first - 80]
-    return ".".join(str(arc) for arc in head + arcs[1:])
+    try:
+        return ".".join(str(arc) for arc in head + arcs[1:])
+    except ValueError:
+        # An arc of more than 4300 decimal digits exceeds Python's int-to-str
+        # limit; no such OID is printable, so the name is undecodable.
+        raise _DerError("OBJECT IDENTIFIER arc too large") from None
 
 
 # (oid, identifier, contents, whole TLV) for one attribute, in encoded order.
@@ -447,7 +452,12 @@ def _normalize_oid(dotted: str) -> str | None:
     """Return the canonical dotted form, or None if it cannot be encoded."""
     if not _DOTTED_OID.match(dotted):
         return None
-    arcs = [int(arc) for arc in dotted.split(".")]
+    try:
+        arcs = [int(arc) for arc in dotted.split(".")]
+    except ValueError:
+        # An arc of more than 4300 digits exceeds Python's str-to-int limit;
+        # nothing can encode it, so it is as unusable as a malformed OID.
+        return None
     # X.660: the first arc is 0, 1 or 2, and under 0 and 1 the second is < 40;
     # otherwise the first subidentifier (40 * X + Y) is ambiguous.
     if arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
