@@ -149,8 +149,13 @@ class Lab:
             raise TransportFault(fault["kind"])
         if self.org.launch_seconds:
             await asyncio.sleep(self.org.launch_seconds)
+        launches = server.launches
         result, rc, steps = self.runner.run(server, module.module_args, module.check_mode)
-        self._changes += 1
+        # A run refused during argument validation is not a launch and changes nothing:
+        # the state file stays byte-identical (not even the clock line moves).
+        opened = server.launches != launches
+        if opened:
+            self._changes += 1
         self._journal(
             {
                 "server": server.name,
@@ -162,7 +167,8 @@ class Lab:
                 "msg": result.get("msg"),
             }
         )
-        await self.persist()
+        if opened:
+            await self.persist()
         return CommandResult(stdout=json.dumps(result), rc=rc)
 
     @staticmethod

@@ -10,10 +10,12 @@ import json
 import os
 import tempfile
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit
+from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import type_problem
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -43,12 +45,15 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        problem = type_problem(self._task.args, ARGUMENT_SPEC)
+        if problem:
+            raise AnsibleActionFail(problem)
         _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         hostvars = task_vars.get("hostvars") or {}
         hosts = args["hosts"] if args["hosts"] is not None else list(task_vars.get("ansible_play_hosts_all") or [])
-        unknown = [h for h in hosts if h not in hostvars]
-        if unknown:
-            return dict(result, failed=True, msg=f"hosts names hosts that are not in the inventory: {', '.join(unknown)}")
+        problem = _options_problem(args, hosts, hostvars)
+        if problem:
+            return dict(result, failed=True, msg=problem)
         runs = {h: self._host_run(h, hostvars[h], args) for h in hosts}
         org = self._organization(args["organization_host"], hosts, hostvars)
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -73,7 +78,9 @@ class ActionModule(ActionBase):
             for name, text in files.items():
                 _write(dest, name, text)
         except OSError as exc:
-            return dict(result, failed=True, msg=f"cannot write the reports to {dest} (connector_tls_report_dir): {exc}")
+            return dict(result, failed=True, msg=(
+                f"cannot write the reports to {dest} (option dest, the role's connector_tls_report_dir): {exc};"
+                " dest must be a directory this controller can create and write"))
         failure = report.exit_failure(doc, args["fail_on_drift"])
         return dict(result, changed=False, dest=dest, files=[os.path.join(dest, n) for n in files],
                     status=doc["status"], summary=doc["summary"], organization_status=doc["organization"]["status"],
@@ -111,6 +118,29 @@ class ActionModule(ActionBase):
             plan = plan or _ran(variables.get("connector_tls_send_plan"))
             send = send or _ran(variables.get("connector_tls_send"))
         return {"runner": runner or None, "plan": plan, "send": send}
+
+
+def _options_problem(args: dict, hosts: list, hostvars) -> str | None:
+    """What the argument spec cannot say about the options, checked before anything is written."""
+    inventory = list(hostvars)
+    unknown = [h for h in hosts if h not in hostvars]
+    if unknown:
+        return (f"hosts names hosts that are not in the inventory: {', '.join(unknown)};"
+                f" the inventory hosts are: {', '.join(inventory)}")
+    if not args["dest"] or not str(args["dest"]).strip():
+        return "dest must be the directory for the reports, got an empty path"
+    if not 0 <= args["expiring_days"] <= 3650:
+        return f"expiring_days must be between 0 and 3650, got {args['expiring_days']}"
+    host = args["organization_host"]
+    if host is not None and host not in hostvars:
+        return (f"organization_host {host!r} is not an inventory host; it must be the inventory name of the Mailbox"
+                f" server where the organisation objects were decided, one of: {', '.join(inventory)}")
+    if args["scope"] is not None:
+        try:
+            compile_expression(args["scope"])
+        except ScopeError as exc:
+            return f"scope (the role's connector_tls_scope, recorded in the reports): {exc}"
+    return None
 
 
 def _ran(value):

@@ -26,7 +26,7 @@ class ActionModule(ExchangeActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         result["changed"] = False
-        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_together=SESSION_REQUIRED_TOGETHER)
+        args = self.validate_options(ARGUMENT_SPEC, SESSION_REQUIRED_TOGETHER)
         problem = _range_problem(args)
         if problem:
             return dict(result, failed=True, msg=problem)

@@ -31,7 +31,7 @@ class ActionModule(ConvergeActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         result.update(changed=False, launches=0, plans=[], changes=[], smtp=[])
-        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_together=SESSION_REQUIRED_TOGETHER)
+        args = self.validate_options(ARGUMENT_SPEC, SESSION_REQUIRED_TOGETHER)
         try:
             server = self.server_name(args["server"], task_vars)
             thumbprint = None if args["certificate"].strip().lower() == "auto" else parse_thumbprint(args["certificate"])

@@ -29,7 +29,7 @@ class ActionModule(ConvergeActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         result.update(changed=False, launches=0, plans=[], changes=[], smtp=[])
-        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_together=SESSION_REQUIRED_TOGETHER)
+        args = self.validate_options(ARGUMENT_SPEC, SESSION_REQUIRED_TOGETHER)
         runner = self._task.delegate_to or task_vars.get("inventory_hostname")
         batch = task_vars.get("ansible_play_batch") or []
         if not self._task.run_once and len(batch) > 1:
@@ -45,12 +45,30 @@ class ActionModule(ConvergeActionBase):
             if not 0 <= args["expiring_days"] <= 3650:
                 raise ValueError(f"expiring_days must be between 0 and 3650, got {args['expiring_days']}")
             fleet = _fleet(task_vars)
+            unknown = _unknown_ignored(args["ignore_source_servers"], fleet)
             plan = send_plan.plan(fleet, runner, identities or None, thumbprint, args["enable_smtp"],
                                   args["ignore_source_servers"], args["update_hybrid_configuration"], args["expiring_days"])
         except ValueError as exc:  # PlanError included
             return dict(result, failed=True, msg=str(exc))
         result["run_on"] = runner
-        return self.converge(result, plan, lambda: send_plan.write_steps(plan, fleet), args, task_vars, 0)
+        result = self.converge(result, plan, lambda: send_plan.write_steps(plan, fleet), args, task_vars, 0)
+        if unknown:
+            result["warnings"] = list(result.get("warnings") or []) + [unknown]
+        return result
+
+
+def _unknown_ignored(ignored: list, fleet: dict) -> str | None:
+    """A warning for names in ignore_source_servers that are no send connector's source server (a typo ignores nothing)."""
+    sources = set()
+    for facts in fleet.values():
+        for connector in facts.get("send_connectors") or []:
+            sources.update(str(s) for s in connector.get("source_transport_servers") or [])
+    known = {s.lower() for s in sources} | {s.split(".")[0].lower() for s in sources}
+    unknown = [name for name in ignored if name.strip().lower() not in known and name.strip().split(".")[0].lower() not in known]
+    if not unknown or not fleet:
+        return None
+    return (f"ignore_source_servers names {', '.join(map(repr, unknown))}, which is the source server of no send connector"
+            f" in the facts; the source servers are: {', '.join(sorted(sources)) or 'none'}. It ignores nothing.")
 
 
 def _fleet(task_vars: dict) -> dict:

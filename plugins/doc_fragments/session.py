@@ -23,20 +23,23 @@ options:
     default: auto
   connection_uri:
     description:
-      - The Exchange PowerShell endpoint for V(remote) with O(username).
+      - The Exchange PowerShell endpoint for V(remote) with O(username), an C(http://) or C(https://) URL.
       - Defaults to C(http://<this server's FQDN>/PowerShell/).
+      - Only with O(username) and O(password); without them it is refused, since nothing would use it.
     type: str
   username:
     description:
       - Account for an explicit-credential remote session (C(DOMAIN\user) or UPN).
+      - Needs O(password). Refused with O(session=snapin), which opens no remote session.
     type: str
   password:
     description:
-      - Password for O(username).
+      - Password for O(username); not empty.
     type: str
   domain_controller:
     description:
       - Passed as C(-DomainController) to every Exchange cmdlet (not to C(Get-WinEvent) or
         C(Restart-Service)). Ignored on Edge, which has no domain controller.
+      - A host name or FQDN, such as C(dc01.contoso.com).
     type: str
 """

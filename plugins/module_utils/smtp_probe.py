@@ -35,6 +35,7 @@ __all__ = [
     "ProbeError",
     "certificate_details",
     "check_helo_name",
+    "check_host",
     "default_helo_name",
     "empty_result",
     "normalize_thumbprint",
@@ -117,6 +118,26 @@ def check_helo_name(value: str) -> str:
     if problem:
         raise ValueError("helo_name %r %s; use this host's DNS name or an address literal" % (text, problem))
     return text
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
+
+
+def check_host(value: str) -> str:
+    """Return ``value`` if it is a host name or an IP address to connect to, else raise ValueError naming the option."""
+    text = str(value)
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    if text and len(text) <= 253 and all(_HOST_LABEL.match(label) for label in labels):
+        return text
+    raise ValueError(
+        "host %r is not a host name (letters, digits and hyphens in dot-separated labels, such as mail.contoso.com)"
+        " nor an IP address (192.0.2.25 or 2001:db8::25, without brackets)" % (text,)
+    )
 
 
 def default_helo_name() -> str:

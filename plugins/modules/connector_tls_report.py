@@ -42,10 +42,10 @@ options:
     choices: [audit, remediate]
     required: true
   scope:
-    description: The role's JMESPath scope expression, recorded in the reports.
+    description: The role's JMESPath scope expression, recorded in the reports. An invalid expression is refused.
     type: str
   expiring_days:
-    description: As the role's C(connector_tls_expiring_days); findings after changes are recomputed with it.
+    description: As the role's C(connector_tls_expiring_days); findings after changes are recomputed with it. Between V(0) and V(3650).
     type: int
     default: 30
   fail_on_drift:
@@ -60,11 +60,11 @@ options:
     choices: [never, if_needed, always]
     default: if_needed
   hosts:
-    description: Inventory hosts to report on. Default all hosts of the play (C(ansible_play_hosts_all)).
+    description: Inventory hosts to report on. Default all hosts of the play (C(ansible_play_hosts_all)). A name that is not an inventory host is refused.
     type: list
     elements: str
   organization_host:
-    description: The host where the organisation objects were decided and changed.
+    description: The host where the organisation objects were decided and changed; an inventory host name.
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

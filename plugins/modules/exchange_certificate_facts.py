@@ -28,6 +28,7 @@ options:
       - The Exchange server name of the target host, as C(Get-ExchangeServer) shows it.
       - Defaults to the inventory host name up to its first dot. The module checks that the computer
         it reached is this server, and fails if it is not.
+      - A name (letters, digits and hyphens, or an FQDN), not an IP address and not empty.
     type: str
   event_hours:
     description:

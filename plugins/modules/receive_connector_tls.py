@@ -118,6 +118,7 @@ options:
       - The Exchange server name of the target host, as C(Get-ExchangeServer) shows it.
       - Defaults to the inventory host name up to its first dot. An inventory host name that is an IP address
         needs this option.
+      - A name (letters, digits and hyphens, or an FQDN), not an IP address and not empty.
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

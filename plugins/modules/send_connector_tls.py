@@ -92,6 +92,8 @@ options:
         such as servers being decommissioned or out of reach.
       - A listed server is not checked, whether or not it has facts, so the new name may be one it does not hold.
       - RV(plans[].ignored_source_servers) lists those that were skipped.
+      - A name that is the source server of no send connector in the facts ignores nothing; the module warns, naming
+        it and the source servers.
     type: list
     elements: str
     default: []

@@ -28,7 +28,7 @@ description:
 options:
   host:
     description:
-      - The host name or IP address to connect to, as a sending server would.
+      - The host name or IP address to connect to, as a sending server would (an IPv6 address without brackets).
     type: str
     required: true
   port:
@@ -39,7 +39,7 @@ options:
     default: 25
   timeout:
     description:
-      - Seconds to wait for the connection, for each reply and for the TLS handshake; greater than 0.
+      - Seconds to wait for the connection, for each reply and for the TLS handshake; greater than 0 and at most 3600.
     type: float
     default: 10
   helo_name:
@@ -58,7 +58,7 @@ options:
   wait_timeout:
     description:
       - With O(expect_thumbprint), how many seconds to keep probing until the expected certificate is presented.
-        V(0) probes once.
+        V(0) probes once; at most V(86400) (a day).
       - While waiting, a port that does not answer is retried too (a transport service restarting after a fix).
         The task fails only if the last probe had no answer.
       - The last probe may end up to about O(timeout) seconds after O(wait_timeout).
@@ -66,7 +66,7 @@ options:
     default: 0
   delay:
     description:
-      - Seconds between probes while waiting (see O(wait_timeout)); greater than 0.
+      - Seconds between probes while waiting (see O(wait_timeout)); greater than 0 and at most 3600.
     type: float
     default: 2
 requirements:
@@ -253,18 +253,24 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Upper bounds that keep a typo (an extra zero, milliseconds for seconds) from hanging a play for days.
+MAX_SECONDS = 3600
+MAX_WAIT = 86400
+
+
 def options_problem(params: dict) -> str | None:
     """What is wrong with the options the argument spec cannot say, or None; normalises the thumbprint."""
     if not 1 <= params["port"] <= 65535:
         return "port must be between 1 and 65535, not %d" % params["port"]
     for name in ("timeout", "delay"):
-        if params[name] <= 0:
-            return "%s must be a number of seconds greater than 0, not %s" % (name, params[name])
-    if params["wait_timeout"] < 0:
-        return "wait_timeout must be 0 (probe once) or a number of seconds, not %d" % params["wait_timeout"]
+        if not 0 < params[name] <= MAX_SECONDS:
+            return "%s must be a number of seconds greater than 0 and at most %d, not %s" % (name, MAX_SECONDS, params[name])
+    if not 0 <= params["wait_timeout"] <= MAX_WAIT:
+        return "wait_timeout must be 0 (probe once) or a number of seconds up to %d, not %d" % (MAX_WAIT, params["wait_timeout"])
     if params["wait_timeout"] and params["expect_thumbprint"] is None:
         return "wait_timeout needs expect_thumbprint: it waits for that certificate to be presented"
     try:
+        smtp_probe.check_host(params["host"])
         if params["helo_name"] is not None:
             smtp_probe.check_helo_name(params["helo_name"])
         if params["expect_thumbprint"] is not None:
@@ -274,11 +280,27 @@ def options_problem(params: dict) -> str | None:
     return None
 
 
+class _ProbeModule(AnsibleModule):
+    """AnsibleModule that checks the options before logging its invocation to syslog.
+
+    Python 3.12's syslog refuses a NUL, so a helo_name with one failed in that
+    logging ("Failed to log to syslog (embedded null character)") before the
+    module could say which option was wrong.
+    """
+
+    def _log_invocation(self):
+        problem = options_problem(dict(self.params))
+        if problem:
+            self.fail_json(msg=problem)
+        super()._log_invocation()
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = _ProbeModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     params = dict(module.params)
+    # Checked again: with no_log the invocation is not logged, so the check above did not run.
     problem = options_problem(params)
     if problem:
         module.fail_json(msg=problem)

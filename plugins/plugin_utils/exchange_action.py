@@ -12,7 +12,10 @@ then work as for any module, and every PowerShell launch is one batch.
 from __future__ import annotations
 
 import ipaddress
+import re
+from urllib.parse import urlsplit
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 PAYLOAD = "exchange.transport_tls.exchange_command"
@@ -27,6 +30,68 @@ SESSION_SPEC = {
     "domain_controller": {"type": "str"},
 }
 SESSION_REQUIRED_TOGETHER = [["username", "password"]]
+
+# A host name: dot-separated labels of letters, digits, hyphens (and the underscore Windows
+# tolerates in computer names), each at most 63 characters.
+_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def is_host_name(text: str) -> bool:
+    labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    return bool(text) and len(text) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+def type_problem(args: dict, spec: dict) -> str | None:
+    """A list or dict given for a string option (or as an element of a list of strings), or None.
+
+    Ansible's argument validation turns ["EX01"] into the string "['EX01']" without a word; such a
+    value would then reach Exchange as a name no object has. Refused here, naming the option.
+    """
+    for name, option in spec.items():
+        value = args.get(name)
+        if value is None:
+            continue
+        if option.get("type", "str") in ("str", "path") and isinstance(value, (list, dict)):
+            # Never echo a no_log option: a vault dict given as password would print the password.
+            shown = " (not shown: the option is no_log)" if option.get("no_log") else f": {value!r}"
+            return f"{name} must be a string, got a {_kind(value)}{shown}"
+        if option.get("type") == "list" and option.get("elements") == "str" and isinstance(value, list):
+            for element in value:
+                if isinstance(element, (list, dict)):
+                    return f"{name} must be a list of strings, but one element is a {_kind(element)}: {element!r}"
+    return None
+
+
+def _kind(value: object) -> str:
+    return "dictionary" if isinstance(value, dict) else "list"
+
+
+def session_problem(args: dict) -> str | None:
+    """What is wrong with the session options beyond their types, or None."""
+    username, password, uri = args.get("username"), args.get("password"), args.get("connection_uri")
+    if username is not None:
+        domain, _sep, user = username.partition("\\")
+        local, _at, realm = username.partition("@")
+        if not ((domain.strip() and user.strip() and "@" not in domain) or (local.strip() and realm.strip() and "\\" not in username)):
+            return (f"username must be DOMAIN\\user or a UPN (user@contoso.com) for the explicit-credential session, "
+                    f"got {username!r}")
+        if password == "":
+            return "password must not be empty when username is set"
+        if args.get("session") == "snapin":
+            return ("username and password open an explicit-credential remote session and cannot be combined with "
+                    "session=snapin: use session=remote (or auto on a Mailbox server), or remove them")
+    if uri is not None:
+        parts = urlsplit(uri)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not is_host_name(parts.hostname) or " " in uri:
+            return (f"connection_uri must be the http:// or https:// URL of an Exchange PowerShell endpoint, such as "
+                    f"http://ex01.contoso.com/PowerShell/, got {uri!r}")
+        if username is None:
+            return ("connection_uri is used only by an explicit-credential session: set username and password with it "
+                    "(session=remote), or remove it")
+    dc = args.get("domain_controller")
+    if dc is not None and not is_host_name(dc):
+        return f"domain_controller must be the host name or FQDN of a domain controller, such as dc01.contoso.com, got {dc!r}"
+    return None
 
 
 class BatchFailed(Exception):
@@ -43,9 +108,25 @@ class ExchangeActionBase(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    def validate_options(self, spec: dict, required_together: list | None = None) -> dict:
+        """The task's options checked against ``spec`` and the session rules; raises AnsibleActionFail naming the option."""
+        problem = type_problem(self._task.args, spec)
+        if problem:
+            raise AnsibleActionFail(problem)
+        _validated, args = self.validate_argument_spec(argument_spec=spec, required_together=required_together or [])
+        problem = session_problem(args)
+        if problem:
+            raise AnsibleActionFail(problem)
+        return args
+
     def server_name(self, requested: str | None, task_vars: dict) -> str:
         """The Exchange server to act on: the option, else the inventory host name up to its first dot."""
-        if requested:
+        if requested is not None:
+            if not is_host_name(requested) or _is_address(requested):
+                raise ValueError(
+                    f"server must be an Exchange server name as Get-ExchangeServer shows it (letters, digits and hyphens,"
+                    f" such as EX01), got {requested!r}; omit it to use the inventory host name"
+                )
             return requested
         host = str(task_vars.get("inventory_hostname", ""))
         try:
@@ -65,3 +146,11 @@ class ExchangeActionBase(ActionBase):
         if result.get("failed") or result.get("unreachable"):
             raise BatchFailed(result)
         return result
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -213,6 +213,7 @@ def test_a_failing_host_fails_alone_with_the_reason(running_lab, tmp_path):
         ({"colour": "red"}, "colour"),
     ],
 )
+@pytest.mark.reliability("Invalid options", "exchange_certificate_facts: bad values, unknown options, username without password")
 def test_bad_options_fail_before_any_launch(options, needle, running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     rc, output, results = play(lab, tmp_path, [{"exchange.transport_tls.exchange_certificate_facts": options}], hosts="EX01")
@@ -240,6 +241,7 @@ def test_ansible_doc_renders_the_module_with_its_fragment_and_return_values():
     assert all(word in text for word in ("selected_certificate", "tls_certificate_name_not_found", "findings"))
 
 
+@pytest.mark.reliability("Secrets", "exchange_certificate_facts with username/password at -vvvv: output, results, state, journal")
 def test_the_password_never_appears_in_output_state_or_journal(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     secret = "S3cret-Passw0rd-for-the-audit-account"

@@ -203,10 +203,12 @@ def refusal_tasks(lab) -> list[tuple[str, dict, str]]:
     ]
 
 
-def test_every_refusal_fails_clearly_before_any_launch_and_changes_nothing(running_lab, tmp_path):
+@pytest.mark.reliability("Invalid options", "receive_connector_tls refusals: unknown, expired, keyless, malformed thumbprints; unknown connector; conflicts")
+def test_every_refusal_fails_clearly_before_any_launch_and_changes_nothing(running_lab, tmp_path, reliability):
     lab = running_lab(FIXTURES / "refusals.yml")
     pristine = without_counters(load_scenario(lab.state_path))
     cases = refusal_tasks(lab)
+    reliability(len(cases))
     tasks = [FACTS] + [
         {"name": name, "exchange.transport_tls.receive_connector_tls": {"facts": "{{ r0 }}", **options}}
         for name, options, _needle in cases
