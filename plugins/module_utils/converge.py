@@ -49,6 +49,19 @@ def parse_thumbprint(value: object, option: str = "certificate") -> str:
     return text.upper()
 
 
+def find_named(objects: List[dict], identity: str) -> Optional[dict]:
+    """The object whose identity or name is ``identity`` (any case), or None.
+
+    The exact text first: a name may begin or end with white space (the lab keeps it, and nothing
+    says Exchange trims it). Then with the white space of hand typing stripped.
+    """
+    for wanted in dict.fromkeys((identity.lower(), identity.strip().lower())):
+        for obj in objects:
+            if wanted in {(obj.get("identity") or "").lower(), (obj.get("name") or "").lower()}:
+                return obj
+    return None
+
+
 def same_name(a: Optional[str], b: Optional[str]) -> bool:
     """Whether two TlsCertificateName values name the same certificate, as Exchange compares them."""
     if a is None or b is None:
@@ -195,19 +208,55 @@ def stopped_at(result: dict, words: Optional[Dict[str, str]] = None) -> Tuple[st
     return what[0].upper() + what[1:], stop
 
 
-def guard_failure_message(result: dict) -> Optional[str]:
-    """Plain words for a guard that stopped a batch: which object, the value read, the live value."""
+def guard_failure_message(result: dict, planned: Optional[Dict[Tuple[str, str], Any]] = None) -> Optional[str]:
+    """Plain words for a guard that stopped a batch: which object, the value read, the live value.
+
+    ``planned`` maps (object_type, object) to the value this run was going to write. When the live
+    value is already that one (another run, or another administrator, made the same change first),
+    the message says so: that object needs nothing more, though the batch's other writes did not run.
+    """
     if (result.get("stop") or {}).get("reason") != "guard":
         return None
     what, stop = stopped_at(result)
+    mismatches = stop.get("mismatches") or []
     parts = [
         f"its {m.get('property')} was {_shown(m.get('expected'))} when read and is now {_shown(m.get('actual'))}"
-        for m in stop.get("mismatches") or []
+        for m in mismatches
     ] or [stop.get("message") or "it no longer matches what was read"]
+    entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
+    parsed = step_object(entry.get("id"))
+    target = (planned or {}).get((parsed[1], parsed[2]), _MISSING) if parsed else _MISSING
+    values = [m.get("actual") for m in mismatches]
+    already = target is not _MISSING and bool(values) and all(_same_value(v, target) for v in values)
+    if already:
+        return (
+            f"{what} changed since it was read: {'; '.join(parts)}. That is already the value this run was going to"
+            " write: someone else (another run, or another administrator) made the same change first, so this object"
+            " needs nothing more. Nothing was written. The other writes of the same batch did not run either;"
+            " run again to check them from the live values."
+        )
     return (
         f"{what} changed since it was read: {'; '.join(parts)}. Nothing was written."
         " Someone else changed it in between; run again to decide from the live value."
     )
+
+
+_MISSING = object()
+
+
+def _same_value(live: Any, planned: Any) -> bool:
+    """A guarded value read back (flattened: Services as "IIS, SMTP") against the value a change writes."""
+    if isinstance(planned, (list, tuple)) or (isinstance(live, str) and "<" not in live and "," in live):
+        def services(value: Any) -> set:
+            items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+            return {str(i).strip().lower() for i in items if str(i).strip() and str(i).strip().lower() != "none"}
+        return services(live) == services(planned)
+    if live is None or planned is None:
+        return live is None and planned is None
+    try:
+        return same_name(str(live), str(planned))
+    except (TypeError, ValueError):
+        return str(live) == str(planned)
 
 
 def diff_entries(changes: List[Change]) -> List[dict]:
@@ -238,6 +287,7 @@ def _text(value: Any) -> str:
 __all__ = [
     "BLOCKED",
     "CHANGE",
+    "find_named",
     "UNCHANGED",
     "Change",
     "Decision",

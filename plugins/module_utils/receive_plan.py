@@ -31,6 +31,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     Decision,
     Plan,
     PlanError,
+    find_named,
     guard_id,
     readback_id,
     renames,
@@ -51,11 +52,9 @@ class ReceivePlan(Plan):
 def connector_of(facts: dict, identity: str) -> dict:
     """The receive connector of this server that ``identity`` names (SERVER\\Name or Name, any case)."""
     server = facts["server"]["name"]
-    wanted = identity.strip().lower()
-    for connector in facts["receive_connectors"]:
-        names = {(connector.get("identity") or "").lower(), (connector.get("name") or "").lower()}
-        if wanted in names:
-            return connector
+    connector = find_named(facts["receive_connectors"], identity)
+    if connector is not None:
+        return connector
     known = ", ".join(repr(c.get("identity")) for c in facts["receive_connectors"]) or "none"
     raise PlanError(f"identity {identity!r} is not a receive connector of {server}; its receive connectors are: {known}")
 

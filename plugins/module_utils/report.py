@@ -69,6 +69,36 @@ def _message(result: dict) -> str:
     return str(result.get("msg") or result.get("message") or "the task failed without a message").strip()
 
 
+# What to do about a failure the message alone does not say how to act on: (texts that identify it, advice).
+# Only failures recognised by their text get advice; Exchange's session and guard messages carry their own.
+_ADVICE = (
+    (("credentials were rejected", "HTTP 401", "Code 401"),
+     "Check this host's WinRM credentials (ansible_user and ansible_password, or the Kerberos ticket) and run again."),
+    (("Code 500", "WS-Management service cannot process the request"),
+     "The WinRM service of the server failed the request (HTTP 500): check the server's WinRM service and its event log,"
+     " then run again."),
+    (("Connection reset", "Connection aborted"),
+     "The connection to the server's WinRM port was cut (a WinRM restart, a firewall or a load balancer): run again;"
+     " if it persists, check the network path to that port."),
+    (("Read timed out", "read timeout="),
+     "The server did not answer within ansible_winrm_read_timeout_sec: check that it is up and not overloaded (or raise"
+     " that timeout), then run again."),
+    (("Insufficient access rights",),
+     "The account running the play lacks the Exchange permission for the cmdlet named: give it an RBAC role that"
+     " allows it (for example Organization Management), then run again."),
+    (("change in the current set of domain controllers",),
+     "Exchange lost its domain controller during the call, which is usually transient: run again."),
+)
+
+
+def _with_advice(message: str) -> str:
+    """``message``, followed by what to do when its failure is one of the recognised kinds."""
+    for texts, advice in _ADVICE:
+        if any(t.lower() in message.lower() for t in texts):
+            return message if message.endswith(advice) else message.rstrip() + " " + advice
+    return message
+
+
 def facts_now(run: dict, org_changes: Optional[List[dict]] = None, expiring_days: int = 30) -> Optional[dict]:
     """A host's facts as the run left them (None when they could not be read).
 
@@ -211,9 +241,9 @@ class _Host:
         if not gathered or gathered.get("skipped"):
             return _empty_host(ERROR, "facts were not gathered on this host (an earlier task stopped it)")
         if gathered.get("unreachable"):
-            return dict(_empty_host(UNREACHABLE, _message(gathered)), launches=0)
+            return dict(_empty_host(UNREACHABLE, _with_advice(_message(gathered))), launches=0)
         if gathered.get("failed"):
-            return dict(_empty_host(ERROR, _message(gathered)), launches=int(gathered.get("launches") or 0))
+            return dict(_empty_host(ERROR, _with_advice(_message(gathered))), launches=int(gathered.get("launches") or 0))
         now, before, receive = self.now, gathered["ansible_facts"]["exchange_tls"], self.run.get("receive")
         scope = self.run.get("scope")
         self.before, self.scope = before, scope
@@ -229,7 +259,7 @@ class _Host:
         changes = [_change(c) for c in (receive or {}).get("changes") or []] if _ran(receive) and not self.check_mode else []
         if _failed(receive):
             errors.append(("the remediation stopped: " if not receive.get("unreachable") else "the host became unreachable: ")
-                          + _message(receive))
+                          + _with_advice(_message(receive)))
         restarts = []
         for restart in self.run.get("restarts") or []:
             if not _ran(restart):
@@ -361,7 +391,7 @@ def _organization(org: dict, now: Dict[str, Optional[dict]], mode: str, check_mo
         errors.append("deciding the send connectors failed: " + _message(plan_result))
     changes = org_changes
     if _failed(send):
-        errors.append("the send connector remediation stopped: " + _message(send))
+        errors.append("the send connector remediation stopped: " + _with_advice(_message(send)))
     # Organisation findings: every host reports the send connectors it is a source of; one entry per object.
     merged: Dict[tuple, dict] = {}
     for name, facts in now.items():
@@ -546,7 +576,7 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
         for c in result.get("changes") or []:
             made.setdefault(change_key(c), dict(_change(c), host=host))
         if _failed(result):
-            failures[(host, kind)] = _message(result)
+            failures[(host, kind)] = _with_advice(_message(result))
     changes = []
     for c in planned:
         done = made.pop(change_key(c), None)

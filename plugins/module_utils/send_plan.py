@@ -42,6 +42,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     Decision,
     Plan,
     PlanError,
+    find_named,
     guard_id,
     readback_id,
     renames,
@@ -289,10 +290,9 @@ class _Planner:
 
 
 def connector_named(connectors: List[dict], identity: str) -> dict:
-    wanted = identity.strip().lower()
-    for connector in connectors:
-        if wanted in {(connector.get("name") or "").lower(), (connector.get("identity") or "").lower()}:
-            return connector
+    connector = find_named(connectors, identity)
+    if connector is not None:
+        return connector
     known = ", ".join(repr(c["name"]) for c in connectors) or "none"
     raise PlanError(f"identity {identity!r} is not a send connector of the organisation; its send connectors are: {known}")
 

@@ -77,7 +77,8 @@ class ConvergeActionBase(ExchangeActionBase):
         try:
             raw = self.run_batch(smtp_enable.enable_steps(items), args, task_vars)
         except BatchFailed as exc:
-            guard = guard_failure_message(exc.result)
+            # The value each guarded certificate would have had after this run: "already done" is said so.
+            guard = guard_failure_message(exc.result, {("certificate", i.key): i.planned_change().after for i in items})
             if guard:
                 raise ApplyFailed(guard, []) from None
             message = smtp_enable.failed_enable_message(items, exc.result)
@@ -130,7 +131,7 @@ class ConvergeActionBase(ExchangeActionBase):
                         " right after SMTP was enabled. No connector was written; run again.")
             live = next((m.get("actual") for m in stop.get("mismatches") or []), None)
             return smtp_enable.not_restored_message(item, live, "it was no longer the default when the connectors were to be written")
-        guard = guard_failure_message(raw)
+        guard = guard_failure_message(raw, {(d.object_type, d.object): d.expected for d in renames(plan.decisions)})
         if guard:
             return guard
         if parsed and parsed[0] == "guard":

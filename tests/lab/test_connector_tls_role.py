@@ -185,6 +185,7 @@ def test_what_cannot_be_fixed_is_reported_and_nothing_changes(scenario, running_
     assert plans(report) == plans(audit)
 
 
+@pytest.mark.reliability("Faults", "role: the shipped faults scenario (http_500 on the audit read), reported error, then a clean audit")
 def test_faults_scenario_reports_the_error_then_recovers(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "faults.yml")
     rc, output, audit, _ = run(lab, tmp_path / "audit", "audit")
@@ -211,6 +212,7 @@ def test_send_connector_blocked_names_the_server_lacking_the_certificate(running
     assert failures and any("EX02" in (r.message or "") + (r.text or "") for case in failures for r in case.result)
 
 
+@pytest.mark.reliability("Faults", "role: http_500 on one of three hosts during remediation, the others remediated")
 def test_a_failing_host_is_reported_and_the_others_finish(running_lab, tmp_path):
     path = scenario_variant(tmp_path, "demo.yml", faults={"EX02": [{"kind": "http_500"}]})
     lab = running_lab(path)
@@ -221,6 +223,7 @@ def test_a_failing_host_is_reported_and_the_others_finish(running_lab, tmp_path)
     assert report["summary"] == {"hosts": 3, "compliant": 0, "drift": 0, "remediated": 2, "blocked": 0, "error": 1, "unreachable": 0}
 
 
+@pytest.mark.reliability("Faults", "role: a host nobody answers for (closed port) is reported unreachable, the others audited")
 def test_an_unreachable_host_still_appears(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     inventory = lab.inventory_path.read_text().replace(
@@ -244,6 +247,7 @@ def test_scope_limits_what_is_changed(running_lab, tmp_path):
     assert all(c["object"].startswith("EX01") or c["server"] == "EX01" for c in changes["changes"])
 
 
+@pytest.mark.reliability("Invalid options", "role: an invalid connector_tls_scope fails naming it, no launch")
 def test_an_invalid_scope_fails_before_any_server_is_contacted(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
@@ -255,6 +259,7 @@ def test_an_invalid_scope_fails_before_any_server_is_contacted(running_lab, tmp_
     assert all(launches == 0 for launches, _w, _r in counters(lab).values())
 
 
+@pytest.mark.reliability("Invalid options", "role: the audit with mode=remediate, a bad restart choice: named, no launch")
 def test_audit_refuses_to_remediate_and_bad_role_input_is_named(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
@@ -268,6 +273,7 @@ def test_audit_refuses_to_remediate_and_bad_role_input_is_named(running_lab, tmp
     assert all(launches == 0 for launches, _w, _r in counters(lab).values())
 
 
+@pytest.mark.reliability("Faults", "role: a write launch that hangs (timeout): changes.json on disk before it, not_applied after")
 def test_planned_changes_are_on_disk_while_the_write_is_under_way(running_lab, tmp_path):
     """EX01's write launch hangs (a `timeout` fault): changes.json already lists every planned change."""
     path = scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "timeout", "cmdlet": "Set-ReceiveConnector"}]})
@@ -298,6 +304,7 @@ def test_planned_changes_are_on_disk_while_the_write_is_under_way(running_lab, t
     assert ex01["status"] == "not_applied" and ex01["message"]
 
 
+@pytest.mark.reliability("Faults", "role: access_denied on the connector write: not_applied with the reason, live value unchanged")
 def test_a_failed_write_is_recorded_as_not_applied(running_lab, tmp_path):
     """A write that fails leaves changes.json saying what was planned and what did not happen."""
     path = scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "access_denied", "cmdlet": "Set-ReceiveConnector"}]})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    find_named,
     BLOCKED,
     CHANGE,
     Change,
@@ -317,3 +318,12 @@ def test_diff_entries_show_null_and_omit_a_missing_server() -> None:
 
 def test_diff_entries_of_nothing() -> None:
     assert diff_entries([]) == []
+
+
+def test_find_named_prefers_the_exact_name_then_forgives_hand_typed_white_space():
+    objects = [{"identity": "EX01\\ padded ", "name": " padded "}, {"identity": "EX01\\padded", "name": "padded"}]
+    assert find_named(objects, " PADDED ") is objects[0]
+    assert find_named(objects, "padded") is objects[1]
+    assert find_named(objects[:1], "ex01\\ padded ") is objects[0]
+    assert find_named(objects[1:], "  Padded\t") is objects[1]
+    assert find_named(objects, "other") is None
