@@ -65,9 +65,28 @@ def _serial(label: str) -> int:
 def _name(text: str, what: str) -> x509.Name:
     try:
         rdns = x500.parse_name(text)
-        return x500.cryptography_name(rdns)
+        return _without_surrogate_bmp(x500.cryptography_name(rdns))
     except (x500.X500Error, ValueError) as exc:
         raise MintError(f"{what} {text!r} is not an X.500 name Windows would print: {exc}") from exc
+
+
+def _without_surrogate_bmp(name: x509.Name) -> x509.Name:
+    """The name with UTF8String for values beyond U+FFFF that Windows would write as BMPString.
+
+    CertStrToName writes such a value as a BMPString of UTF-16 code units
+    (surrogate pairs), which Windows prints back unchanged; OpenSSL, which
+    serves the lab's STARTTLS, refuses to load a certificate with surrogates
+    in a BMPString. A UTF8String prints the same, so the name Exchange sees
+    is the one the scenario wrote (the round-trip check below still holds).
+    """
+    from cryptography.x509.name import _ASN1Type
+
+    def fixed(attribute: x509.NameAttribute) -> x509.NameAttribute:
+        if attribute._type == _ASN1Type.BMPString and any(ord(c) > 0xFFFF for c in attribute.value):
+            return x509.NameAttribute(attribute.oid, attribute.value, _ASN1Type.UTF8String, _validate=False)
+        return attribute
+
+    return x509.Name([x509.RelativeDistinguishedName([fixed(a) for a in rdn]) for rdn in name.rdns])
 
 
 def _check_round_trip(der: bytes, subject: str, issuer: str) -> tuple[str, str]:

@@ -27,7 +27,11 @@ Ant's format):
 - probe results, restarts and changes are the host suite's ``<system-out>``.
 
 Everything goes through ElementTree (escaping), and characters XML 1.0 cannot
-carry (control characters, lone surrogates) are written as ``\\uXXXX``.
+carry (control characters, lone surrogates) are written as ``\\uXXXX``. So is
+a carriage return in element text (failure, error, system-out): an XML parser
+reads a literal CR there as a line feed, so the name a consumer saw would not
+be the connector's. In attributes ElementTree writes it as ``&#13;``, which
+parsers keep.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ def _text(value) -> str:
         else:
             value = str(value)
     return _NOT_XML.sub(lambda m: "\\u%04x" % ord(m.group()), value)
+
+
+def _body(value) -> str:
+    """Element text: as _text, and a CR (which XML parsers turn into LF in text) as \\u000d."""
+    return _text(value).replace("\r", "\\u000d")
 
 
 def _shown(value) -> str:
@@ -114,12 +123,12 @@ class _Suite:
 
     def fail(self, case: ET.Element, message: str, kind: str, text: str) -> None:
         failure = ET.SubElement(case, "failure", {"message": _text(message), "type": _text(kind)})
-        failure.text = _text(text)
+        failure.text = _body(text)
         self.failures += 1
 
     def error(self, case: ET.Element, message: str, kind: str, text: str) -> None:
         error = ET.SubElement(case, "error", {"message": _text(message), "type": _text(kind)})
-        error.text = _text(text)
+        error.text = _body(text)
         self.errors += 1
 
     def skip(self, case: ET.Element, message: str) -> None:
@@ -146,7 +155,7 @@ class _Suite:
         self.element.extend(self.cases)
         if self.out:
             out = ET.SubElement(self.element, "system-out")
-            out.text = _text("\n".join(self.out) + "\n")
+            out.text = _body("\n".join(self.out) + "\n")
         return self.element
 
 
@@ -165,7 +174,7 @@ def _note(case: ET.Element, lines: list) -> None:
     """What a passing testcase still has to say (a change made, warnings), as its <system-out>."""
     if lines:
         out = ET.SubElement(case, "system-out")
-        out.text = _text("\n".join(lines))
+        out.text = _body("\n".join(lines))
 
 
 def _probe_line(probe: dict) -> str:
