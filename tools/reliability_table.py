@@ -21,11 +21,14 @@ END = "<!-- reliability-table:end -->"
 AREAS = ["Hostile input", "Invalid options", "Fuzzing", "Faults", "Concurrency", "Secrets"]
 
 
-def result_text(row: dict | None) -> str:
+def result_text(row: dict | None, most: int) -> str:
+    """A leg's result for a row; ``most`` is the most tests any leg ran for it (a leg may deselect some)."""
     if row is None:
         return "not run"
     failed, tests = row["failed"], row["tests"]
     parts = ["passed" if not failed else f"**{failed} of {tests} tests failed**"]
+    if tests < most:
+        parts.append(f"{tests} of {most} tests run")
     if row["skipped"]:
         parts.append(f"{row['skipped']} skipped")
     if row["xfailed"]:
@@ -48,13 +51,15 @@ def table(legs: list[dict]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in keys:
         first = next(rows[key] for rows in by_leg if key in rows)
+        most = max(rows[key]["tests"] for rows in by_leg if key in rows)
         cells = [key[0], key[1].replace("|", "\\|"), str(first["cases"]), str(first["tests"])]
-        cells += [result_text(rows.get(key)) for rows in by_leg]
+        cells += [result_text(rows.get(key), most) for rows in by_leg]
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(rows[k]["cases"] for k in keys for rows in by_leg[:1] if k in rows)
     lines.append("")
     lines.append(f"{len(keys)} rows, {total} cases on the first leg. Cases: inputs, fault injections or generated "
-                 "examples a test tried; tests: pytest test items (parameters count separately).")
+                 "examples a test tried (on the first leg); tests: pytest test items (parameters count separately). "
+                 "The second leg deselects tests marked `current_leg_only` (pytest.ini says why).")
     return "\n".join(lines)
 
 

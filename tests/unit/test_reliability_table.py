@@ -108,3 +108,12 @@ def test_unmarked():
         row("Faults", "three kinds", 15, 3),
         row("Secrets", "one grep", 1, 2, passed=0, failed=1, xfailed=1),
     ]
+
+
+def test_a_leg_that_ran_fewer_tests_says_so(tmp_path):
+    doc, paths = write(tmp_path, leg("2.21.5", [row("Faults", "every kind", 16, 8), row("Concurrency", "race", 3)]),
+                       leg("2.19.14", [row("Faults", "every kind", 8, 4)]))
+    reliability_table.main(["x", str(doc), *paths])
+    lines = [line for line in doc.read_text().splitlines() if line.startswith("| ")]
+    assert "| Faults | every kind | 16 | 8 | passed | passed, 4 of 8 tests run |" in lines
+    assert "| Concurrency | race | 3 | 1 | passed | not run |" in lines
