@@ -20,8 +20,9 @@ def test_a_secret_of_the_wrong_type_is_refused_without_being_shown(value):
 def test_session_rules_are_the_action_modules_rules():
     problem = problem_of({"steps": [STEP], "session": "snapin", "username": "CONTOSO\\audit", "password": "x"})
     assert "cannot be combined with session=snapin" in problem
-    assert "connection_uri must be" in problem_of({"steps": [STEP], "username": "a@contoso.com", "password": "x",
-                                                    "connection_uri": "ftp://ex01/PowerShell/"})
+    uri_problem = problem_of({"steps": [STEP], "username": "a@contoso.com", "password": "x",
+                              "connection_uri": "ftp://ex01/PowerShell/"})
+    assert "connection_uri must be" in uri_problem
 
 
 def test_an_empty_batch_is_refused_and_a_valid_one_goes_through():

@@ -143,7 +143,7 @@ VALID_VALUES = [
 @st.composite
 def mutated(draw, base: st.SearchStrategy[str]) -> str:
     value = draw(base)
-    for _ in range(draw(st.integers(0, 3))):
+    for _edit in range(draw(st.integers(0, 3))):
         at = draw(st.integers(0, len(value)))
         edit = draw(st.integers(0, 3))
         if edit == 0:  # insert
@@ -196,7 +196,7 @@ def exchange_cn(subject: str) -> str | None:
 
 def assert_documented_error(exc: BaseException, value: object) -> None:
     """Only TlsCertificateNameError, naming the input, the problem and what would be valid."""
-    assert type(exc) is TlsCertificateNameError, f"{type(exc).__name__} escaped for {value!r:.300}: {exc}"
+    assert type(exc) is TlsCertificateNameError, f"{type(exc).__name__} escaped for {value!r:.300}: {exc}"  # pylint: disable=unidiomatic-typecheck
     message = str(exc)
     assert exc.value == value
     assert repr(value) in message
@@ -313,8 +313,8 @@ def test_comparisons_never_raise_and_are_symmetric(reliability) -> None:
         seen.add(a, b)
         strict = names_match(a, b)  # type: ignore[arg-type]
         loose = names_match_loosely(a, b)
-        assert strict is names_match(b, a)  # type: ignore[arg-type]
-        assert loose is names_match_loosely(b, a)
+        assert strict is names_match(b, a)  # type: ignore[arg-type]  # pylint: disable=arguments-out-of-order
+        assert loose is names_match_loosely(b, a)  # pylint: disable=arguments-out-of-order
         assert strict is False or loose is True
         for side in (a, b):
             # Reflexive exactly for what a connector can hold.
@@ -437,7 +437,7 @@ def test_dn_parser_raises_only_x500error(reliability) -> None:
         try:
             rdns = parse_name(text)
         except Exception as exc:  # noqa: BLE001 - the assertion is on the type
-            assert type(exc) is X500Error, f"{type(exc).__name__} escaped for {text!r:.300}: {exc}"
+            assert type(exc) is X500Error, f"{type(exc).__name__} escaped for {text!r:.300}: {exc}"  # pylint: disable=unidiomatic-typecheck
             # It names the input, where, and what would be valid.
             parsed_text = text.split("\x00", 1)[0]
             assert exc.text == parsed_text and repr(parsed_text) in str(exc)
@@ -450,7 +450,7 @@ def test_dn_parser_raises_only_x500error(reliability) -> None:
             stored = exchange_normalize(text)
         except Exception as exc:  # noqa: BLE001
             # Parsed but not encodable (C, E, unpaired surrogates): names the value.
-            assert type(exc) is X500Error, f"{type(exc).__name__} escaped for {text!r:.300}: {exc}"
+            assert type(exc) is X500Error, f"{type(exc).__name__} escaped for {text!r:.300}: {exc}"  # pylint: disable=unidiomatic-typecheck
             assert repr(exc.text) in str(exc)
             seen.outcome("refused by the encoder")
             return
@@ -471,8 +471,8 @@ DOMAINS = st.one_of(
     st.just("*"),
     st.builds(lambda wildcard, labels: wildcard + ".".join(labels), st.sampled_from(["", "*."]),
               st.lists(LABEL, min_size=1, max_size=5)).filter(lambda d: len(d.removeprefix("*.")) <= 255),
-    st.builds(lambda octets: "[" + ".".join(map(str, octets)) + "]", st.lists(st.integers(0, 255), min_size=4,
-                                                                               max_size=4)),
+    st.builds(lambda octets: "[" + ".".join(map(str, octets)) + "]",
+              st.lists(st.integers(0, 255), min_size=4, max_size=4)),
     st.ip_addresses(v=6).map(lambda address: "[IPv6:" + str(address) + "]"),
 )
 
@@ -626,9 +626,9 @@ def hostile_names(draw) -> bytes:
         return tag if draw(st.integers(0, 9)) else draw(TAGS)
 
     rdns = []
-    for _ in range(draw(st.integers(0, 4))):
+    for _rdn in range(draw(st.integers(0, 4))):
         attributes = []
-        for _ in range(draw(st.integers(0, 3))):
+        for _attribute in range(draw(st.integers(0, 3))):
             parts = [tlv(sometimes(b"\x06"), draw(OID_CONTENTS)), tlv(draw(TAGS), draw(VALUE_CONTENTS))]
             if draw(st.integers(0, 9)) == 0:
                 parts = draw(st.permutations(parts + [tlv(draw(TAGS), draw(VALUE_CONTENTS))]))

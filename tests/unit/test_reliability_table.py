@@ -5,9 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
+
 from ..conftest import ROOT
 
-spec = importlib.util.spec_from_file_location("reliability_table", ROOT / "tools" / "reliability_table.py")
+TOOL = ROOT / "tools" / "reliability_table.py"
+if not TOOL.exists():
+    pytest.skip("tools/ is not in this copy (ansible-test units)", allow_module_level=True)
+spec = importlib.util.spec_from_file_location("reliability_table", TOOL)
 reliability_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(reliability_table)
 
@@ -63,7 +68,7 @@ def test_same_results_leave_the_document_untouched(tmp_path, capsys):
 
 
 def test_without_results_or_markers_nothing_is_written(tmp_path, capsys):
-    doc, _ = write(tmp_path)
+    doc, _paths = write(tmp_path)
     assert reliability_table.main(["x", str(doc), str(tmp_path / "missing.json")]) == 1
     assert doc.read_text() == DOC
     doc.write_text("no markers\n")
