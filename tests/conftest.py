@@ -36,10 +36,13 @@ def scenario_path():
     return get
 
 
-def scenario_variant(tmp_path: pathlib.Path, name: str, *, faults: dict[str, list[dict]] | None = None,
+def scenario_variant(tmp_path: pathlib.Path, name: str | pathlib.Path, *, faults: dict[str, list[dict]] | None = None,
                      launch_seconds: float | None = None) -> pathlib.Path:
-    """A copy of a shipped scenario with faults on some servers ({server: [fault, ...]}) or a launch latency."""
-    doc = yaml.safe_load((SCENARIOS / name).read_text())
+    """A copy of a scenario (a shipped one by name, or a path) with faults on some servers
+    ({server: [fault, ...]}) or a launch latency."""
+    source = name if isinstance(name, pathlib.Path) else SCENARIOS / name
+    name = source.name
+    doc = yaml.safe_load(source.read_text())
     for server_name, server_faults in (faults or {}).items():
         (server,) = [s for s in doc["servers"] if s["name"] == server_name]
         server["faults"] = server_faults

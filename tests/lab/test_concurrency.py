@@ -22,9 +22,8 @@ import pathlib
 
 import jsonschema
 import pytest
-import yaml
 
-from ..conftest import ROOT
+from ..conftest import ROOT, scenario_variant
 from .test_connector_tls_role import CHANGES_SCHEMA, SCHEMA, run
 from .test_fleet_faults import (
     FAULTY,
@@ -48,15 +47,9 @@ WRITES = ("Set-ReceiveConnector", "Set-SendConnector", "Set-HybridConfiguration"
 
 
 def fleet(tmp_path: pathlib.Path, name: str, faults: list | None = None, launch_seconds: float | None = None) -> pathlib.Path:
-    doc = yaml.safe_load(FLEET.read_text())
-    if faults:
-        (server,) = [s for s in doc["servers"] if s["name"] == FAULTY]
-        server["faults"] = faults
-    if launch_seconds is not None:
-        doc["latency"] = {"launch_seconds": launch_seconds}
-    path = tmp_path / f"{name}.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    directory = tmp_path / name
+    directory.mkdir()
+    return scenario_variant(directory, FLEET, faults={FAULTY: faults} if faults else None, launch_seconds=launch_seconds)
 
 
 def key(obj: str) -> tuple:

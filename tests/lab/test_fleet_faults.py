@@ -27,7 +27,7 @@ import re
 import pytest
 import yaml
 
-from ..conftest import ROOT
+from ..conftest import ROOT, scenario_variant
 from .test_connector_tls_role import run
 
 pytestmark = pytest.mark.ansible
@@ -277,11 +277,7 @@ def test_a_fault_on_one_host_of_five(kind, running_lab, tmp_path, baseline, reli
     assert_every_documented_kind_is_injected()
     extra = {"connector": FOREIGN_CONNECTOR, "value": FOREIGN} if kind == "concurrent_change" else {}
     injected = [dict(kind=kind, cmdlet=READ_CMDLET, **extra), dict(kind=kind, cmdlet=WRITE_CMDLET, **extra)]
-    doc = yaml.safe_load(FLEET.read_text())
-    (server,) = [s for s in doc["servers"] if s["name"] == FAULTY]
-    server["faults"] = injected
-    path = tmp_path / "fleet5-faulty.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path = scenario_variant(tmp_path, FLEET, faults={FAULTY: injected})
     lab = running_lab(path, **({"winrm_read_timeout": 6} if kind == "timeout" else {}))
     initial = load_state(lab)
 
