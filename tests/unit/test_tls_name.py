@@ -22,6 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.tls_name im
     split_tls_certificate_name,
 )
 from ansible_collections.exchange.transport_tls.plugins.module_utils.x500 import encode_name, render_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 
 LE_ISSUER = "CN=R10, O=Let's Encrypt, C=US"
 SUBJECT = "CN=mail.contoso.com, OU=IT, O=Contoso, L=Redmond, S=Washington, C=US"
@@ -371,3 +372,25 @@ def test_certificate_strings_round_trip_through_exchange(domain: str, org: str, 
     # ASCII only: Python's swapcase uses full case mappings (ß -> SS) that
     # OrdinalIgnoreCase does not.
     assert names_match(value, value.translate(_ASCII_SWAP))
+
+
+def test_a_long_name_is_parsed_once_however_often_it_is_compared():
+    # A 10,000-character stale name compared with every certificate of 40 connectors made the audit 4x
+    # slower when each comparison parsed it again (docs/performance.md).
+    stale = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com, O=" + "A" * 10_000
+    renewals = [f"<I>CN=R1{i}, O=Let's Encrypt, C=US<S>CN=mail.contoso.com, O=" + "B" * 9_990 for i in range(6)]
+    tls_name._split.cache_clear()
+    tls_name._rdn_keys.cache_clear()
+    for _connector in range(40):
+        for renewal in renewals:
+            assert not tls_name.names_match(stale, renewal)
+            assert not tls_name.names_match_loosely(stale, renewal)
+    assert tls_name._split.cache_info().misses == 1 + len(renewals)
+    assert tls_name._rdn_keys.cache_info().misses <= 2 * (1 + len(renewals))
+
+
+def test_an_invalid_name_fails_every_time_it_is_parsed():
+    # Failures are not cached: each caller gets its own error naming the value.
+    for _ in range(3):
+        with pytest.raises(tls_name.TlsCertificateNameError, match="mail.contoso.com"):
+            tls_name.split_tls_certificate_name("CN=mail.contoso.com")
