@@ -374,3 +374,41 @@ def probe(host: str, port: int = 25, timeout: float = 10, helo_name: str | None 
                 raise failure
             return result
         sleep(min(delay, deadline - now))
+
+
+ARGUMENT_SPEC = dict(
+    host=dict(type="str", required=True),
+    port=dict(type="int", default=25),
+    timeout=dict(type="float", default=10),
+    helo_name=dict(type="str"),
+    expect_thumbprint=dict(type="str"),
+    wait_timeout=dict(type="int", default=0),
+    delay=dict(type="float", default=2),
+)
+
+
+# Upper bounds that keep a typo (an extra zero, milliseconds for seconds) from hanging a play for days.
+MAX_SECONDS = 3600
+MAX_WAIT = 86400
+
+
+def options_problem(params: dict) -> str | None:
+    """What is wrong with the options the argument spec cannot say, or None; normalises the thumbprint."""
+    if not 1 <= params["port"] <= 65535:
+        return "port must be between 1 and 65535, not %d" % params["port"]
+    for name in ("timeout", "delay"):
+        if not 0 < params[name] <= MAX_SECONDS:
+            return "%s must be a number of seconds greater than 0 and at most %d, not %s" % (name, MAX_SECONDS, params[name])
+    if not 0 <= params["wait_timeout"] <= MAX_WAIT:
+        return "wait_timeout must be 0 (probe once) or a number of seconds up to %d, not %d" % (MAX_WAIT, params["wait_timeout"])
+    if params["wait_timeout"] and params["expect_thumbprint"] is None:
+        return "wait_timeout needs expect_thumbprint: it waits for that certificate to be presented"
+    try:
+        check_host(params["host"])
+        if params["helo_name"] is not None:
+            check_helo_name(params["helo_name"])
+        if params["expect_thumbprint"] is not None:
+            params["expect_thumbprint"] = normalize_thumbprint(params["expect_thumbprint"])
+    except ValueError as exc:
+        return str(exc)
+    return None

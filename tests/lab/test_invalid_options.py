@@ -411,7 +411,7 @@ def probe_cases(port: int) -> list[Case]:
 
     return [
         case("host", "missing", probe(host=None), "missing required arguments: host"),
-        case("host", "wrong type", probe(host=["127.0.0.1"]), "host", "IP address"),
+        case("host", "wrong type", probe(host=["127.0.0.1"]), "host must be a string, got a list"),
         case("host", "empty", probe(host=""), "host", "host name", "IP address"),
         case("host", "bad format", probe(host="mail contoso com"), "host 'mail contoso com' is not a host name", "IP address"),
         case("host", "IPv6 in brackets", probe(host="[::1]"), "host '[::1]'", "without brackets"),
@@ -427,12 +427,12 @@ def probe_cases(port: int) -> list[Case]:
         case("helo_name", "bad format", probe(helo_name="probe host!"), "helo_name 'probe host!' is not a host name",
              "address literal"),
         case("helo_name", "bad address literal", probe(helo_name="[192.0.2]"), "helo_name '[192.0.2]'", "[192.0.2.25]"),
-        case("helo_name", "wrong type", probe(helo_name=["probe.example.net"]), "helo_name", "address literal"),
+        case("helo_name", "wrong type", probe(helo_name=["probe.example.net"]), "helo_name must be a string, got a list"),
         case("expect_thumbprint", "bad format", probe(expect_thumbprint="12345"), "expect_thumbprint must be a SHA-1 thumbprint",
              "40 hexadecimal digits"),
         case("expect_thumbprint", "not hex", probe(expect_thumbprint="Z" * 40), "expect_thumbprint", "40 hexadecimal digits"),
         case("expect_thumbprint", "wrong type", probe(expect_thumbprint={"thumbprint": FOREIGN_THUMBPRINT}),
-             "expect_thumbprint", "40 hexadecimal digits"),
+             "expect_thumbprint must be a string, got a dictionary"),
         case("wait_timeout", "negative", probe(wait_timeout=-1, **tp), "wait_timeout must be 0 (probe once)"),
         case("wait_timeout", "huge", probe(wait_timeout=10 ** 7, **tp), "wait_timeout", "up to 86400"),
         case("wait_timeout", "wrong type", probe(wait_timeout="a minute", **tp), "wait_timeout", NOT_INT),
