@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import type_problem
 
 ARGUMENT_SPEC = {
@@ -31,7 +31,6 @@ ARGUMENT_SPEC = {
 # What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed.
 _HOST_VARS = {
     "gathered": "connector_tls_gathered",
-    "scope": "connector_tls_scope_ids",
     "receive_plan": "connector_tls_receive_plan",
     "receive": "connector_tls_receive",
 }
@@ -54,7 +53,10 @@ class ActionModule(ActionBase):
         problem = _options_problem(args, hosts, hostvars)
         if problem:
             return dict(result, failed=True, msg=problem)
-        runs = {h: self._host_run(h, hostvars[h], args) for h in hosts}
+        warnings: list = []
+        runs = {h: self._host_run(h, hostvars[h], args, warnings) for h in hosts}
+        if warnings:
+            result.setdefault("warnings", []).extend(warnings)
         org = self._organization(args["organization_host"], hosts, hostvars)
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         check_mode = bool(self._task.check_mode)
@@ -86,10 +88,9 @@ class ActionModule(ActionBase):
                     status=doc["status"], summary=doc["summary"], organization_status=doc["organization"]["status"],
                     failure=failure, hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
 
-    def _host_run(self, host: str, variables, args: dict) -> dict:
+    def _host_run(self, host: str, variables, args: dict, warnings: list) -> dict:
         run = {key: _plain(variables.get(name)) for key, name in _HOST_VARS.items()}
-        if not isinstance(run["scope"], list):
-            run["scope"] = None
+        run["scope"] = _scope(host, run["gathered"], args["scope"], warnings)
         receive = run["receive"] or {}
         changed_here = bool(receive.get("changes")) and not receive.get("skipped") and not self._task.check_mode
         probes = []
@@ -174,3 +175,21 @@ def _write(dest: str, name: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _scope(host: str, gathered, expression, warnings: list) -> list | None:
+    """The host's connectors in scope, from the expression and its facts (None: no scope, or no facts).
+
+    Computed here, once per host in this one task, rather than by a task per host that
+    registers it: such a task costs a worker process per host (docs/performance.md).
+    """
+    facts = ((gathered or {}).get("ansible_facts") or {}).get("exchange_tls") if isinstance(gathered, dict) else None
+    if not expression or not isinstance(facts, dict):
+        return None
+    try:
+        return in_scope(facts, expression)
+    except ScopeError as exc:
+        # The expression compiled (checked before any launch) but fails on this host's facts; the
+        # host's tasks failed the same way. Report its connectors as unscoped, and say so.
+        warnings.append(f"{host}: {exc}")
+        return None

@@ -21,8 +21,7 @@ description:
   - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
     failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
   - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
-    C(connector_tls_gathered), C(connector_tls_scope_ids), C(connector_tls_receive_plan), C(connector_tls_receive),
-    C(connector_tls_probe_result), C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and
+    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_result), C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and
     C(connector_tls_send) of each host, which the role sets; outside the role, use the role.
 options:
   dest:
@@ -42,7 +41,11 @@ options:
     choices: [audit, remediate]
     required: true
   scope:
-    description: The role's JMESPath scope expression, recorded in the reports. An invalid expression is refused.
+    description:
+      - The role's JMESPath scope expression (C(connector_tls_scope)), recorded in the reports. An invalid expression is
+        refused.
+      - Each host's connectors in scope are computed from it and the host's gathered facts; connectors outside it are
+        reported V(out_of_scope), and its changes are the only ones planned. Give it at both stages.
     type: str
   expiring_days:
     description: As the role's C(connector_tls_expiring_days); findings after changes are recomputed with it. Between V(0) and V(3650).
