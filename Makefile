@@ -30,7 +30,7 @@ PYTEST_ARGS ?= -n 2
 RELIABILITY_CURRENT := test-artifacts/reliability-current.json
 RELIABILITY_LEGACY := test-artifacts/reliability-legacy.json
 
-.PHONY: help venv venv-legacy chromium demo test test-current test-legacy clean \
+.PHONY: help venv venv-legacy chromium demo test test-current test-legacy clean bench \
 	lint lint-fast lint-sanity lint-sanity-legacy lint-units lint-ansible lint-changelog
 
 help:
@@ -38,6 +38,8 @@ help:
 	@echo "make test   - run the whole offline suite (ansible-core 2.21 on Python 3.12, then 2.19 on Python 3.11)"
 	@echo "make lint   - every quality gate: ansible-test sanity (2.21 and 2.19) and units, ansible-lint, changelog lint"
 	@echo "make venv   - create or refresh .venv only"
+	@echo "make bench  - the fleet benchmark (not part of make test): N=50,200 servers, forks 50, L=5,0 s;"
+	@echo "              writes bench-results/<timestamp>.json and the table in docs/performance.md"
 
 # make-venv INTERPRETER,DIR,REQUIREMENTS: one recipe for both matrix legs.
 define make-venv
@@ -93,6 +95,12 @@ test-legacy: venv-legacy
 	@echo "=== ansible-core $$($(VENV_LEGACY)/bin/python -c 'import ansible.release as r; print(r.__version__)') on $$($(VENV_LEGACY)/bin/python -V)"
 	@rm -f $(RELIABILITY_LEGACY)
 	PATH="$(CURDIR)/$(VENV_LEGACY)/bin:$$PATH" $(VENV_LEGACY)/bin/python -m pytest $(PYTEST_ARGS) -m "not current_leg_only" --reliability-out $(RELIABILITY_LEGACY)
+
+# The fleet benchmark (docs/performance.md): about 15 minutes on 2 cores. Not part of `make test`:
+# its figures are measurements to read, not pass/fail checks. BENCH_ARGS="--sizes 50 --latencies 0" for a quick one.
+BENCH_ARGS ?=
+bench: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m bench.run --doc docs/performance.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV_LEGACY) .pytest_cache .hypothesis

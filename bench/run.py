@@ -1,0 +1,428 @@
+"""The fleet benchmark: launches per host and wall time against the lower bound.
+
+    make bench                                   # N=50,200 x L=5,0, forks 50
+    .venv/bin/python -m bench.run --sizes 50 --latencies 0 --runs audit
+
+For every fleet size N and launch latency L it generates a synthetic fleet
+(bench/fleet.py), and for each run (the floor, bench/floor.yml: one launch per
+host and nothing else; the role's audit; the role's remediation; and the baseline
+KB procedure, bench/kb_procedure.yml) starts a fresh lab on a fresh
+copy of that fleet, runs ``ansible-playbook -f F`` against it and measures:
+
+- wall time of the playbook;
+- launches per host from the lab's state (min/median/max), and writes;
+- the lower bound ceil(N/F) x launches x L (launches = the median per host) and
+  wall / lower bound;
+- controller CPU (user+sys of ansible-playbook and every process it started,
+  from getrusage of the waited child), per host;
+- peak memory: the largest single controller process (ru_maxrss), the whole
+  controller tree (sum of PSS, sampled every 0.25 s), and the lab (VmHWM);
+- for remediations, whether the fleet ends healthy (every receive connector and
+  send connector names a certificate in the store) and how often each
+  organisation object was written.
+
+Writes bench-results/<timestamp>.json and prints a table with each target and
+whether it holds. Nothing here asserts: the numbers are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import pathlib
+import platform
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from bench import fleet as fleet_mod
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(sys.executable).parent
+RUNS = ("floor", "audit", "remediate", "kb")
+PLAYBOOKS = {
+    "floor": str(ROOT / "bench" / "floor.yml"),
+    "audit": "exchange.transport_tls.audit",
+    "remediate": "exchange.transport_tls.remediate",
+    "kb": str(ROOT / "bench" / "kb_procedure.yml"),
+}
+ORG_CMDLETS = {"Set-SendConnector", "Set-HybridConfiguration"}
+WRITE_CMDLETS = {"Set-ReceiveConnector", "Set-SendConnector", "Set-HybridConfiguration", "Enable-ExchangeCertificate",
+                 "Restart-Service"}
+AUDIT_RATIO_TARGET = 1.25
+
+
+class TreeSampler(threading.Thread):
+    """Peak of the summed PSS of a process and its descendants (forks share pages: RSS would overcount)."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, _tree_pss(self.pid))
+            self._done.wait(self.interval)
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak
+
+
+def _children() -> Dict[int, List[int]]:
+    tree: Dict[int, List[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = pathlib.Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _tree_pss(pid: int) -> int:
+    tree, total, todo = _children(), 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            for line in pathlib.Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            pass
+    return total
+
+
+def _vm_hwm(pid: int) -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class LabProcess:
+    """``exchange-lab serve`` in its own process, so its memory and CPU are its own."""
+
+    def __init__(self, scenario: pathlib.Path, work: pathlib.Path):
+        self.work = work
+        self.inventory, self.state, self.journal = work / "inventory.ini", work / "state.yml", work / "journal.jsonl"
+        self.log = (work / "lab.log").open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN / "exchange-lab"), "serve", str(scenario), "--inventory", str(self.inventory),
+             "--state", str(self.state), "--journal", str(self.journal)],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
+        deadline = time.monotonic() + 300
+        while not self.inventory.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the lab did not start: {(work / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> Dict[str, float]:
+        peak = _vm_hwm(self.proc.pid)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.log.close()
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {"peak_rss_bytes": peak, "cpu_seconds": round(cpu, 2)}
+
+
+def run_playbook(kind: str, lab: LabProcess, forks: int, work: pathlib.Path, extra_env: Dict[str, str]) -> Dict[str, Any]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               **extra_env)
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "-f", str(forks), PLAYBOOKS[kind]]
+    if kind in ("audit", "remediate"):
+        cmd += ["-e", f"connector_tls_report_dir={work / 'reports'}"]
+    log = work / f"{kind}.log"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        rc = proc.wait()
+        wall = time.perf_counter() - start
+        tree_peak = sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"rc": rc, "wall_seconds": round(wall, 2), "controller_cpu_seconds": round(cpu, 2),
+            "controller_peak_process_bytes": after.ru_maxrss * 1024, "controller_peak_tree_pss_bytes": tree_peak,
+            "log_tail": log.read_text()[-1500:] if rc not in (0, 2) else ""}
+
+
+def launches(state: Dict[str, Any]) -> Dict[str, int]:
+    return {s["name"]: int(s.get("launches", 0)) for s in state["servers"]}
+
+
+def journal_facts(journal: pathlib.Path) -> Dict[str, Any]:
+    """Per server: launches that wrote, launches that only touched organisation objects; org writes per object."""
+    org_writes: Dict[str, int] = {}
+    org_only: Dict[str, int] = {}
+    smtp_hosts = set()
+    if not journal.exists():
+        return {"organization_writes": {}, "organization_only_launches": {}, "smtp_enabled_on": []}
+    for line in journal.read_text(encoding="utf-8").split("\n"):
+        if not line:
+            continue
+        entry = json.loads(line)
+        if entry.get("check_mode") or "steps" not in entry:
+            continue
+        cmdlets = [s["cmdlet"] for s in entry["steps"]]
+        for s in entry["steps"]:
+            if s["cmdlet"] in ORG_CMDLETS and not entry.get("failed"):
+                key = f"{s['cmdlet']} {s['parameters'].get('Identity', '')}".strip()
+                org_writes[key] = org_writes.get(key, 0) + 1
+            if s["cmdlet"] == "Enable-ExchangeCertificate":
+                smtp_hosts.add(entry["server"])
+        writes = [c for c in cmdlets if c in WRITE_CMDLETS]
+        if writes and all(c in ORG_CMDLETS for c in writes):
+            org_only[entry["server"]] = org_only.get(entry["server"], 0) + 1
+    return {"organization_writes": org_writes, "organization_only_launches": org_only,
+            "smtp_enabled_on": sorted(smtp_hosts)}
+
+
+def healthy(state: Dict[str, Any]) -> Dict[str, int]:
+    """Connectors whose TlsCertificateName names no certificate in the store of the server that uses it."""
+    names = {}
+    for server in state["servers"]:
+        names[server["name"]] = {f"<I>{c.get('issuer') or c['subject']}<S>{c['subject']}".lower()
+                                 for c in server["certificates"] if c.get("in_store", True) and c.get("has_private_key", True)}
+    stale_receive = sum(1 for s in state["servers"] for rc in s["receive_connectors"]
+                        if rc.get("tls_certificate_name") and rc["tls_certificate_name"].lower() not in names[s["name"]])
+    stale_send = sum(1 for sc in state.get("send_connectors", []) for v in sc.get("outbound_tls", {}).values() if v != "ok")
+    hybrid = state.get("hybrid_configuration") or {}
+    hybrid_name = (hybrid.get("tls_certificate_name") or "").lower()
+    stale_hybrid = int(bool(hybrid_name) and not any(hybrid_name in n for n in names.values()))
+    return {"stale_receive_connectors": stale_receive, "send_connector_paths_failing": stale_send,
+            "hybrid_configuration_stale": stale_hybrid}
+
+
+def one_run(kind: str, n: int, latency: float, forks: int, scenario: Dict[str, Any], keep: Optional[pathlib.Path]) -> Dict[str, Any]:
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{kind}-{n}-{latency:g}-"))
+    try:
+        path = work / "fleet.yml"
+        path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+        lab = LabProcess(path, work)
+        try:
+            result = run_playbook(kind, lab, forks, work, {})
+        finally:
+            result_lab = lab.stop()
+        state = yaml.safe_load(lab.state.read_text())
+        per_host = launches(state)
+        journal = journal_facts(lab.journal)
+        values = sorted(per_host.values())
+        median = statistics.median(values)
+        bound = math.ceil(n / forks) * median * latency
+        row: Dict[str, Any] = {
+            "run": kind, "servers": n, "forks": forks, "launch_seconds": latency, **result,
+            "launches_per_host": {"min": values[0], "median": median, "max": values[-1]},
+            "launches_total": sum(values),
+            "lower_bound_seconds": round(bound, 2),
+            "ratio": round(result["wall_seconds"] / bound, 3) if bound else None,
+            "controller_cpu_per_host_seconds": round(result["controller_cpu_seconds"] / n, 4),
+            "lab_peak_rss_bytes": result_lab["peak_rss_bytes"], "lab_cpu_seconds": result_lab["cpu_seconds"],
+            **journal, "end_state": healthy(state),
+            "host_launch_check": host_launch_check(kind, per_host, journal),
+        }
+        if keep:
+            dest = keep / f"{kind}-{n}-{latency:g}"
+            shutil.copytree(work, dest, dirs_exist_ok=True)
+        return row
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def host_launch_check(kind: str, per_host: Dict[str, int], journal: Dict[str, Any]) -> Dict[str, Any]:
+    """The issue's per-host targets: audit exactly 1; remediation at most 2, plus 2 where SMTP was enabled.
+
+    Launches that wrote only organisation objects are counted apart (they are the
+    organisation's, made once from one server), and reported as such.
+    """
+    if kind in ("audit", "floor"):
+        over = {h: v for h, v in per_host.items() if v != 1}
+        return {"target": "exactly 1 per host", "holds": not over, "exceptions": over}
+    if kind == "remediate":
+        over = {}
+        for host, value in per_host.items():
+            own = value - journal["organization_only_launches"].get(host, 0)
+            allowed = 2 + (2 if host in journal["smtp_enabled_on"] else 0)
+            if own > allowed:
+                over[host] = {"launches": value, "organization_only": value - own, "allowed": allowed}
+        return {"target": "at most 2, +2 where SMTP was enabled (organisation-only launches apart)",
+                "holds": not over, "exceptions": over}
+    return {"target": None, "holds": None, "exceptions": {}}
+
+
+def machine() -> Dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    import ansible  # the ansible-core of this venv
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_bytes": mem, "python": platform.python_version(),
+            "ansible_core": ansible.__version__ if hasattr(ansible, "__version__") else _core_version(),
+            "platform": platform.platform()}
+
+
+def _core_version() -> str:
+    from ansible.release import __version__
+    return __version__
+
+
+def targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    out = []
+    for row in rows:
+        check = row["host_launch_check"]
+        if check["target"]:
+            out.append({"target": f"{row['run']} N={row['servers']} L={row['launch_seconds']:g}: launches {check['target']}",
+                        "holds": check["holds"], "detail": check["exceptions"] or ""})
+        if row["run"] in ("remediate", "kb"):
+            # For the baseline these say whether the comparison is fair: it must fix the same fleet.
+            run = f"{row['run']} N={row['servers']} L={row['launch_seconds']:g}"
+            writes = row["organization_writes"]
+            once = bool(writes) and all(v == 1 for v in writes.values())
+            out.append({"target": f"{run}: organisation objects changed once", "holds": once, "detail": writes})
+            fixed = not any(row["end_state"].values())
+            out.append({"target": f"{run}: fleet ends healthy", "holds": fixed, "detail": row["end_state"]})
+        if row["run"] == "audit" and row["launch_seconds"] and row["servers"] >= 200:
+            out.append({"target": f"audit N={row['servers']} F={row['forks']} L={row['launch_seconds']:g}: wall / lower bound "
+                                  f"<= {AUDIT_RATIO_TARGET}", "holds": row["ratio"] is not None and row["ratio"] <= AUDIT_RATIO_TARGET,
+                        "detail": f"{row['ratio']}"})
+    return out
+
+
+def table(rows: List[Dict[str, Any]]) -> str:
+    head = ("run", "N", "L s", "wall s", "launches/host min/med/max", "bound s", "ratio", "CPU s", "CPU/host s",
+            "ctl peak proc MiB", "ctl tree PSS MiB", "lab peak MiB", "rc")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lp = r["launches_per_host"]
+        lines.append("| " + " | ".join(str(x) for x in (
+            r["run"], r["servers"], f"{r['launch_seconds']:g}", f"{r['wall_seconds']:.1f}",
+            f"{lp['min']}/{lp['median']:g}/{lp['max']}", f"{r['lower_bound_seconds']:g}",
+            "" if r["ratio"] is None else f"{r['ratio']:.2f}", f"{r['controller_cpu_seconds']:.1f}",
+            f"{r['controller_cpu_per_host_seconds']:.3f}", f"{r['controller_peak_process_bytes'] / 2**20:.0f}",
+            f"{r['controller_peak_tree_pss_bytes'] / 2**20:.0f}", f"{r['lab_peak_rss_bytes'] / 2**20:.0f}", r["rc"])) + " |")
+    return "\n".join(lines)
+
+
+def target_lines(checks: List[Dict[str, Any]]) -> str:
+    lines = []
+    for c in checks:
+        detail = c["detail"] if isinstance(c["detail"], str) else json.dumps(c["detail"], sort_keys=True)
+        lines.append(f"- {'holds' if c['holds'] else 'DOES NOT HOLD'}: {c['target']}" + (f" ({detail})" if detail else ""))
+    return "\n".join(lines)
+
+
+DOC_START, DOC_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+
+def write_doc(doc: pathlib.Path, result: Dict[str, Any], rows: List[Dict[str, Any]], checks: List[Dict[str, Any]],
+              json_name: str) -> None:
+    """Replace the part of ``doc`` between the two markers with this run's table; the prose stays."""
+    text = doc.read_text(encoding="utf-8")
+    if DOC_START not in text or DOC_END not in text:
+        raise SystemExit(f"bench: {doc} has no {DOC_START} ... {DOC_END} markers to write the table between")
+    m = result["machine"]
+    block = "\n".join([
+        DOC_START,
+        f"Run {result['started']} with `make bench` (`python -m bench.run {' '.join(result['argv'])}`), "
+        f"results in `bench-results/{json_name}` (not committed).",
+        "",
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model'] or 'model unknown'}), {m['memory_bytes'] / 2**30:.0f} GiB, "
+        f"Python {m['python']}, ansible-core {m['ansible_core']}, {m['platform']}.",
+        "",
+        table(rows),
+        "",
+        target_lines(checks),
+        DOC_END,
+    ])
+    head, rest = text.split(DOC_START, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    doc.write_text(head + block + tail, encoding="utf-8")
+
+
+def _csv(kind):
+    def parse(text: str):
+        try:
+            values = [kind(v) for v in text.split(",") if v]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
+        if not values or any(v < 0 for v in values):
+            raise argparse.ArgumentTypeError(f"expected non-negative values, got {text!r}")
+        return values
+    return parse
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=_csv(int), default=[50, 200], help="fleet sizes N (default 50,200)")
+    parser.add_argument("--latencies", type=_csv(float), default=[5.0, 0.0], help="launch seconds L (default 5,0)")
+    parser.add_argument("--forks", type=int, default=50, help="ansible forks F (default 50)")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"which runs, from {','.join(RUNS)}")
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench-results", help="where the JSON goes")
+    parser.add_argument("--keep", type=pathlib.Path, help="copy each run's lab state, journal, logs and reports here")
+    parser.add_argument("--doc", type=pathlib.Path, help="rewrite the table between the bench-table markers of this file")
+    args = parser.parse_args(argv)
+    runs = [r for r in args.runs.split(",") if r]
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown or not runs:
+        parser.error(f"--runs: unknown {unknown or 'empty list'}; valid: {', '.join(RUNS)}")
+    if args.forks < 1:
+        parser.error(f"--forks must be at least 1, got {args.forks}")
+    if any(n < 1 for n in args.sizes):
+        parser.error(f"--sizes must be at least 1, got {args.sizes}")
+    started = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for n in args.sizes:
+        for latency in args.latencies:
+            scenario = fleet_mod.fleet(n, latency)
+            for kind in runs:
+                print(f"bench: {kind} N={n} L={latency:g} F={args.forks} ...", file=sys.stderr, flush=True)
+                row = one_run(kind, n, latency, args.forks, scenario, args.keep)
+                row["expected_changes"] = fleet_mod.expected_changes(scenario)
+                rows.append(row)
+                print(f"bench:   wall {row['wall_seconds']} s, rc {row['rc']}, launches {row['launches_per_host']}",
+                      file=sys.stderr, flush=True)
+    checks = targets(rows)
+    given = list(sys.argv[1:] if argv is None else argv)
+    result = {"format": 1, "started": started.isoformat(timespec="seconds"), "argv": given,
+              "machine": machine(), "rows": rows, "targets": checks}
+    args.out.mkdir(parents=True, exist_ok=True)
+    dest = args.out / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    dest.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(rows))
+    print()
+    print(target_lines(checks))
+    if args.doc:
+        write_doc(args.doc, result, rows, checks, dest.name)
+        print(f"table written to {args.doc}")
+    print(f"\nwritten: {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
