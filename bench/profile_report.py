@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     main_prof = args.outdir / "main.prof"
     main_total = pstats.Stats(str(main_prof)).total_tt if main_prof.exists() else 0.0
     print(f"\nworkers: {workers:.2f} s in {len(files)} processes; main process: {main_total:.2f} s")
+    if args.top <= 0:
+        return 0
     merged = pstats.Stats(str(files[0]))
     for path in files[1:]:
         merged.add(str(path))
