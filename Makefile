@@ -25,7 +25,9 @@ VENV_LEGACY := .venv-2.19
 # gets it too (and says so) rather than failing to install.
 REQS := $(if $(PYTHON312),requirements/ansible-2.21.txt,requirements/ansible-2.19.txt)
 REQS_LEGACY := requirements/ansible-2.19.txt
-PYTEST_ARGS ?= -n 2
+# worksteal, not xdist's default load: test durations range from milliseconds to 20 s, and with
+# load one worker was left running a long tail alone (the 2.21 leg: 7:55 with load, 6:05 with worksteal).
+PYTEST_ARGS ?= -n 2 --dist worksteal
 # Each leg records the rows of docs/reliability.md it produced (tests/reliability.py).
 RELIABILITY_CURRENT := test-artifacts/reliability-current.json
 RELIABILITY_LEGACY := test-artifacts/reliability-legacy.json
