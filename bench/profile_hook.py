@@ -2,9 +2,12 @@
 
     python -m bench.profile_hook OUTDIR ansible-playbook-args...
 
-Each worker (one per task and host) writes OUTDIR/worker-<pid>.prof and the main
+Each worker (one per task and host) writes OUTDIR/worker-<task>-<pid>.prof (and the
+task's name in OUTDIR/task-<task>.name), the main
 process OUTDIR/main.prof; ``python -m bench.profile_report OUTDIR`` merges them.
-py-spy would need ptrace, which containers often forbid; cProfile needs nothing.
+cProfile with process time, not wall time: a worker waiting for its launch costs
+nothing here, so the numbers are the controller's CPU. It needs nothing beyond the
+standard library, and each worker's file is named after its task.
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""The fleet benchmark's own logic: its fleets load in the lab, and its target checks say what they should.
+
+make bench runs for minutes and is not part of make test; these tests keep what it
+generates and how it judges a run from drifting unnoticed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from exchange_lab import scenario as lab_scenario
+
+from ..conftest import ROOT
+
+bench_fleet = pytest.importorskip("bench.fleet", reason="bench/ is not in this copy")
+bench_run = pytest.importorskip("bench.run", reason="bench/ is not in this copy")
+
+
+@pytest.mark.parametrize("n", [1, 10, 23])
+def test_a_generated_fleet_loads_in_the_lab(tmp_path, n):
+    path = tmp_path / "fleet.yml"
+    path.write_text(yaml.safe_dump(bench_fleet.fleet(n, 5), sort_keys=False))
+    loaded = lab_scenario.load_scenario(path)
+    assert len(loaded["servers"]) == n
+    assert loaded["latency"]["launch_seconds"] == 5.0
+
+
+def test_the_mix_of_ten_servers_is_the_documented_one():
+    fleet = bench_fleet.fleet(10)
+    roles = [s["role"] for s in fleet["servers"]]
+    assert roles.count("Edge") == 1 and roles.count("Mailbox") == 9
+    assert fleet["send_connectors"][0]["source_transport_servers"] == ["EX01", "EX02", "EX03", "EX04"]
+    # Slots 0-9: stale, two stale, healthy, stale, stale without SMTP, stale, healthy, stale, stale, Edge.
+    assert bench_fleet.expected_changes(fleet) == {
+        "receive_connectors": 9, "smtp_enabled": 1, "organization_objects": 2, "servers_changed": 8}
+
+
+def test_a_bad_size_is_refused():
+    with pytest.raises(ValueError, match="at least 1 server"):
+        bench_fleet.fleet(0)
+
+
+def test_launch_targets():
+    journal = {"organization_only_launches": {"EX01": 1}, "smtp_enabled_on": ["EX05"], "organization_writes": {}}
+    assert bench_run.host_launch_check("audit", {"EX01": 1, "EX02": 1}, journal)["holds"]
+    audit = bench_run.host_launch_check("audit", {"EX01": 1, "EX02": 2}, journal)
+    assert not audit["holds"] and audit["exceptions"] == {"EX02": 2}
+    # The organisation's launch is counted apart; SMTP allows two more.
+    assert bench_run.host_launch_check("remediate", {"EX01": 3, "EX05": 4, "EX06": 2}, journal)["holds"]
+    over = bench_run.host_launch_check("remediate", {"EX01": 4, "EX06": 3}, journal)
+    assert set(over["exceptions"]) == {"EX01", "EX06"}
+
+
+def _row(run, n, latency, ratio, **extra):
+    return {"run": run, "servers": n, "forks": 50, "launch_seconds": latency, "ratio": ratio,
+            "host_launch_check": {"target": None, "holds": None, "exceptions": {}}, **extra}
+
+
+def test_the_wall_time_target_applies_to_the_audit_at_200_servers_with_latency():
+    checks = bench_run.targets([_row("audit", 200, 5.0, 1.3), _row("audit", 50, 5.0, 1.0), _row("audit", 200, 0.0, None)])
+    assert [(c["holds"], c["detail"]) for c in checks] == [(False, "1.3")]
+    assert bench_run.targets([_row("audit", 200, 5.0, 1.25)])[0]["holds"]
+
+
+def test_a_remediation_that_leaves_a_stale_connector_does_not_pass():
+    row = _row("remediate", 50, 0.0, None, organization_writes={"Set-SendConnector X": 1, "Set-HybridConfiguration": 2},
+               end_state={"stale_receive_connectors": 1, "send_connector_paths_failing": 0, "hybrid_configuration_stale": 0})
+    checks = {c["target"].split(": ", 1)[1]: c["holds"] for c in bench_run.targets([row])}
+    assert checks == {"organisation objects changed once": False, "fleet ends healthy": False}
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--runs", "audit,bogus"], "valid: floor, audit, remediate, kb"),
+    (["--sizes", "0"], "--sizes must be at least 1"),
+    (["--latencies", "five"], "comma-separated list of float"),
+    (["--forks", "0"], "--forks must be at least 1"),
+])
+def test_bad_arguments_are_named(capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        bench_run.main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_the_performance_doc_has_the_table_markers():
+    text = (ROOT / "docs" / "performance.md").read_text()
+    assert text.count(bench_run.DOC_START) == 1 and text.count(bench_run.DOC_END) == 1
