@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("after", type=pathlib.Path)
     args = parser.parse_args(argv)
     before, after = _rows(args.before), _rows(args.after)
-    keys = sorted(set(before) | set(after), key=lambda k: (k[1], -k[2], ["floor", "audit", "remediate", "kb"].index(k[0])
-                                                             if k[0] in ("floor", "audit", "remediate", "kb") else 9))
+    order = ["floor", "audit", "remediate", "kb"]
+    keys = sorted(set(before) | set(after), key=lambda k: (k[1], -k[2], order.index(k[0]) if k[0] in order else 9))
     print("| run | N | L s | wall s before | wall s after | ratio before | ratio after | CPU/host s before | CPU/host s after |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in keys:

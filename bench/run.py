@@ -378,7 +378,7 @@ def _csv(kind):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", type=_csv(int), default=[50, 200], help="fleet sizes N (default 50,200)")
     parser.add_argument("--latencies", type=_csv(float), default=[5.0, 0.0], help="launch seconds L (default 5,0)")
     parser.add_argument("--forks", type=int, default=50, help="ansible forks F (default 50)")

@@ -60,4 +60,3 @@ class ActionModule(ActionBase):
         if problem:
             raise AnsibleActionFail(problem)
         return params
-

@@ -21,8 +21,9 @@ description:
   - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
     failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
   - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
-    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_result), C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and
-    C(connector_tls_send) of each host, which the role sets; outside the role, use the role.
+    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_result),
+    C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and C(connector_tls_send)
+    of each host, which the role sets; outside the role, use the role.
 options:
   dest:
     description:

@@ -45,7 +45,7 @@ class _Banner(threading.Thread):
         self.port = self.sock.getsockname()[1]
 
     def run(self):
-        conn, _ = self.sock.accept()
+        conn, _address = self.sock.accept()
         with conn:
             conn.sendall(b"220 ex01.contoso.com Microsoft ESMTP MAIL Service ready\r\n")
             reader = conn.makefile("rb")

@@ -391,6 +391,6 @@ def test_a_long_name_is_parsed_once_however_often_it_is_compared():
 
 def test_an_invalid_name_fails_every_time_it_is_parsed():
     # Failures are not cached: each caller gets its own error naming the value.
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(tls_name.TlsCertificateNameError, match="mail.contoso.com"):
             tls_name.split_tls_certificate_name("CN=mail.contoso.com")
