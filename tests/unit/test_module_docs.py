@@ -19,11 +19,12 @@ ACTIONS = sorted(
     p.stem for p in (ROOT / "plugins" / "action").glob("*.py")
     if not p.stem.startswith("_") and not (ROOT / "plugins" / "modules" / f"{p.stem}.ps1").exists()
 )
-# Plain Python modules: neither an action plugin's documentation nor a .ps1's. They expose
+# Python modules that run on a host themselves (they have a main()), with or without an action plugin
+# (smtp_tls_probe runs in-process on the controller and as this module elsewhere). They expose
 # ARGUMENT_SPEC at module level so that this test can read it without running them.
 PLAIN = sorted(
     p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")
-    if not p.stem.startswith("_") and p.stem not in ACTIONS and not p.with_suffix(".ps1").exists()
+    if not p.stem.startswith("_") and "\ndef main(" in p.read_text()
 )
 
 
@@ -63,6 +64,13 @@ def test_there_are_action_modules():
     assert "exchange_certificate_facts" in ACTIONS
 
 
+def test_every_module_is_checked_against_its_documentation():
+    # An action plugin's spec, a .ps1's (test_powershell.py), or the module's own main(): one of them.
+    for path in (ROOT / "plugins" / "modules").glob("*.py"):
+        if not path.stem.startswith("_"):
+            assert path.stem in ACTIONS or path.stem in PLAIN or path.with_suffix(".ps1").exists(), path.name
+
+
 @pytest.mark.parametrize("name", ACTIONS)
 def test_argument_spec_equals_documentation(name):
     action = importlib.import_module(f"ansible_collections.exchange.transport_tls.plugins.action.{name}")
@@ -84,7 +92,7 @@ def test_secrets_are_no_log(name):
     assert all(action.ARGUMENT_SPEC[k].get("no_log") for k in secret_like)
 
 
-@pytest.mark.parametrize("name", ACTIONS + PLAIN)
+@pytest.mark.parametrize("name", sorted(set(ACTIONS + PLAIN)))
 def test_examples_are_yaml_and_use_fully_qualified_names(name):
     namespace: dict = {}
     path = ROOT / "plugins" / "modules" / f"{name}.py"
