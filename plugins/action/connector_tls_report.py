@@ -10,12 +10,12 @@ import json
 import os
 import tempfile
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import type_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -44,10 +44,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        problem = type_problem(self._task.args, ARGUMENT_SPEC)
-        if problem:
-            raise AnsibleActionFail(problem)
-        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = checked_args(self, ARGUMENT_SPEC)
         hostvars = task_vars.get("hostvars") or {}
         hosts = args["hosts"] if args["hosts"] is not None else list(task_vars.get("ansible_play_hosts_all") or [])
         problem = _options_problem(args, hosts, hostvars)

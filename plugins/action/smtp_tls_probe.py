@@ -16,7 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import type_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
 ARGUMENT_SPEC = smtp_probe.ARGUMENT_SPEC
 LOCAL_CONNECTIONS = ("local", "ansible.builtin.local")
@@ -51,11 +51,7 @@ class ActionModule(ActionBase):
         return self._connection.transport in LOCAL_CONNECTIONS and not self._play_context.become
 
     def _options(self) -> dict:
-        problem = type_problem(self._task.args, ARGUMENT_SPEC)
-        if problem:
-            raise AnsibleActionFail(problem)
-        _validated, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        params = dict(params)
+        params = dict(checked_args(self, ARGUMENT_SPEC))
         problem = smtp_probe.options_problem(params)
         if problem:
             raise AnsibleActionFail(problem)

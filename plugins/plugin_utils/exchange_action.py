@@ -62,6 +62,19 @@ def type_problem(args: dict, spec: dict) -> str | None:
     return None
 
 
+def checked_args(action: ActionBase, spec: dict, required_together: list | None = None) -> dict:
+    """The task's options after type_problem and ansible-core's argument validation; raises AnsibleActionFail.
+
+    Every action plugin of the collection validates this way, so a list given for a string
+    option is refused by name before Ansible's conversion could hide it.
+    """
+    problem = type_problem(action._task.args, spec)  # pylint: disable=protected-access
+    if problem:
+        raise AnsibleActionFail(problem)
+    _validated, args = action.validate_argument_spec(argument_spec=spec, required_together=required_together or [])
+    return args
+
+
 def _kind(value: object) -> str:
     return "dictionary" if isinstance(value, dict) else "list"
 
@@ -110,10 +123,7 @@ class ExchangeActionBase(ActionBase):
 
     def validate_options(self, spec: dict, required_together: list | None = None) -> dict:
         """The task's options checked against ``spec`` and the session rules; raises AnsibleActionFail naming the option."""
-        problem = type_problem(self._task.args, spec)
-        if problem:
-            raise AnsibleActionFail(problem)
-        _validated, args = self.validate_argument_spec(argument_spec=spec, required_together=required_together or [])
+        args = checked_args(self, spec, required_together)
         problem = session_problem(args)
         if problem:
             raise AnsibleActionFail(problem)
