@@ -46,7 +46,9 @@ import time
 from typing import Any, Dict, List, Optional
 
 import yaml
+from ansible.release import __version__ as ansible_core_version
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 from bench import fleet as fleet_mod
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -97,26 +99,24 @@ def _children() -> Dict[int, List[int]]:
     return tree
 
 
+def _proc_bytes(path: str, key: str) -> int:
+    """A "Key:  N kB" line of a /proc file, in bytes (0 when the process or line is gone)."""
+    try:
+        for line in pathlib.Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _tree_pss(pid: int) -> int:
     tree, total, todo = _children(), 0, [pid]
     while todo:
         p = todo.pop()
         todo.extend(tree.get(p, []))
-        try:
-            for line in pathlib.Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except OSError:
-            pass
+        total += _proc_bytes(f"/proc/{p}/smaps_rollup", "Pss")
     return total
-
-
-def _vm_hwm(pid: int) -> int:
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 class LabProcess:
@@ -137,7 +137,7 @@ class LabProcess:
             time.sleep(0.1)
 
     def stop(self) -> Dict[str, float]:
-        peak = _vm_hwm(self.proc.pid)
+        peak = _proc_bytes(f"/proc/{self.proc.pid}/status", "VmHWM")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=120)
@@ -147,9 +147,8 @@ class LabProcess:
         return {"peak_rss_bytes": peak, "cpu_seconds": round(cpu, 2)}
 
 
-def run_playbook(kind: str, lab: LabProcess, forks: int, work: pathlib.Path, extra_env: Dict[str, str]) -> Dict[str, Any]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               **extra_env)
+def run_playbook(kind: str, lab: LabProcess, forks: int, work: pathlib.Path) -> Dict[str, Any]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [str(BIN / "ansible-playbook"), "-i", str(lab.inventory), "-f", str(forks), PLAYBOOKS[kind]]
     if kind in ("audit", "remediate"):
         cmd += ["-e", f"connector_tls_report_dir={work / 'reports'}"]
@@ -202,17 +201,25 @@ def journal_facts(journal: pathlib.Path) -> Dict[str, Any]:
 
 
 def healthy(state: Dict[str, Any]) -> Dict[str, int]:
-    """Connectors whose TlsCertificateName names no certificate in the store of the server that uses it."""
-    names = {}
-    for server in state["servers"]:
-        names[server["name"]] = {f"<I>{c.get('issuer') or c['subject']}<S>{c['subject']}".lower()
-                                 for c in server["certificates"] if c.get("in_store", True) and c.get("has_private_key", True)}
+    """What still names no usable certificate: receive connectors (on their server), send paths, the hybrid configuration.
+
+    Names are compared as Exchange compares them (tls_name.names_match); a self-signed
+    certificate's issuer is its subject.
+    """
+    names = {
+        server["name"]: [tls_name.format_tls_certificate_name(c.get("issuer") or c["subject"], c["subject"])
+                         for c in server["certificates"] if c.get("in_store", True) and c.get("has_private_key", True)]
+        for server in state["servers"]
+    }
+
+    def stale(name: Optional[str], candidates: List[str]) -> bool:
+        return bool(name) and not any(tls_name.names_match(name, c) for c in candidates)
+
     stale_receive = sum(1 for s in state["servers"] for rc in s["receive_connectors"]
-                        if rc.get("tls_certificate_name") and rc["tls_certificate_name"].lower() not in names[s["name"]])
+                        if stale(rc.get("tls_certificate_name"), names[s["name"]]))
     stale_send = sum(1 for sc in state.get("send_connectors", []) for v in sc.get("outbound_tls", {}).values() if v != "ok")
-    hybrid = state.get("hybrid_configuration") or {}
-    hybrid_name = (hybrid.get("tls_certificate_name") or "").lower()
-    stale_hybrid = int(bool(hybrid_name) and not any(hybrid_name in n for n in names.values()))
+    hybrid = (state.get("hybrid_configuration") or {}).get("tls_certificate_name")
+    stale_hybrid = int(stale(hybrid, [n for server_names in names.values() for n in server_names]))
     return {"stale_receive_connectors": stale_receive, "send_connector_paths_failing": stale_send,
             "hybrid_configuration_stale": stale_hybrid}
 
@@ -224,7 +231,7 @@ def one_run(kind: str, n: int, latency: float, forks: int, scenario: Dict[str, A
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
         lab = LabProcess(path, work)
         try:
-            result = run_playbook(kind, lab, forks, work, {})
+            result = run_playbook(kind, lab, forks, work)
         finally:
             result_lab = lab.stop()
         state = yaml.safe_load(lab.state.read_text())
@@ -281,15 +288,8 @@ def machine() -> Dict[str, Any]:
     except (OSError, StopIteration):
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    import ansible  # the ansible-core of this venv
     return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_bytes": mem, "python": platform.python_version(),
-            "ansible_core": ansible.__version__ if hasattr(ansible, "__version__") else _core_version(),
-            "platform": platform.platform()}
-
-
-def _core_version() -> str:
-    from ansible.release import __version__
-    return __version__
+            "ansible_core": ansible_core_version, "platform": platform.platform()}
 
 
 def targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -85,3 +85,26 @@ def test_bad_arguments_are_named(capsys, argv, words):
 def test_the_performance_doc_has_the_table_markers():
     text = (ROOT / "docs" / "performance.md").read_text()
     assert text.count(bench_run.DOC_START) == 1 and text.count(bench_run.DOC_END) == 1
+
+
+def test_the_end_state_check_compares_names_as_exchange_does():
+    renewal = {"subject": "CN=mail.contoso.com", "issuer": "CN=R11, O=Let's Encrypt, C=US"}
+    state = {
+        "servers": [{
+            "name": "EX01",
+            "certificates": [dict(renewal), {"subject": "CN=mail.contoso.com", "issuer": "CN=R10, O=Let's Encrypt, C=US",
+                                             "in_store": False},
+                             {"subject": "CN=EX01", "issuer": None}],
+            "receive_connectors": [
+                {"tls_certificate_name": "<I>cn=r11, o=Let's Encrypt, c=us<S>CN=MAIL.contoso.com"},  # case only
+                {"tls_certificate_name": "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"},  # deleted
+                {"tls_certificate_name": "<I>CN=EX01<S>CN=EX01"},                                    # self-signed
+                {"tls_certificate_name": None},
+            ],
+        }],
+        "send_connectors": [{"outbound_tls": {"EX01": "ok", "EX02": "454 4.7.5 ..."}}],
+        "hybrid_configuration": {"tls_certificate_name": "<I>CN=R11,O=Let's Encrypt,C=US<S>CN=mail.contoso.com"},
+    }
+    # No X.500 normalisation: the hybrid name without spaces names nothing, as in Exchange.
+    assert bench_run.healthy(state) == {"stale_receive_connectors": 1, "send_connector_paths_failing": 1,
+                                        "hybrid_configuration_stale": 1}
