@@ -288,26 +288,6 @@ def test_another_module_gets_the_error_of_a_host_without_it(running_lab, tmp_pat
     assert state(lab)["servers"][0]["launches"] == 0
 
 
-def test_the_built_collection_holds_collection_content_only(tmp_path):
-    proc = subprocess.run(
-        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    import tarfile
-
-    with tarfile.open(next(tmp_path.glob("exchange-transport_tls-*.tar.gz"))) as tar:
-        top = {name.split("/", 1)[0] for name in tar.getnames()}
-        names = tar.getnames()
-    assert {"plugins", "meta", "playbooks", "README.md", "MANIFEST.json"} <= top
-    assert "plugins/modules/exchange_command.ps1" in names and "plugins/module_utils/x500.py" in names
-    # ansible-builder reads these from the installed collection (test_execution_environment.py).
-    assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt"} <= set(names)
-    leaked = top & {".venv", ".venv-2.19", "lab", "collections", "tests", "tools", "ansible.cfg", "demo-output", "lab-state", "bench-results", "requirements", ".git", ".ci"}
-    assert not leaked
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-
-
 def test_the_session_password_never_shows_at_vvvv_nor_in_the_labs_files(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     secret = "Pa55-w0rd-that-must-not-leak"
