@@ -7,7 +7,7 @@
   own does (so "nothing ran" means something in this browser).
 - A 1280 px wide screenshot is kept as test-artifacts/report.png for people to look at.
 
-Chromium is installed by tools/ensure_chromium.sh (`make test` calls it). Without it the
+Chromium is installed by tools/ensure_debian_packages.sh (`make test` calls it). Without it the
 tests fail when CI is set and skip otherwise.
 """
 
@@ -39,7 +39,7 @@ def chromium() -> str:
     path = shutil.which("chromium")
     if path:
         return path
-    reason = "chromium is not installed; tools/ensure_chromium.sh installs it (apt-get, as root)"
+    reason = "chromium is not installed; tools/ensure_debian_packages.sh installs it (apt-get, as root)"
     if os.environ.get("CI"):
         pytest.fail(reason + ". CI must run the browser tests.")
     pytest.skip(reason)
