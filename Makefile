@@ -143,7 +143,9 @@ lint-units: venv
 # included); .ansible-lint leaves out the development tooling.
 lint-ansible: $(VENV)/.lint-stamp
 	@echo "=== ansible-lint (production profile, .ansible-lint)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint --offline
+	@# awx.awx, for docs/examples/deployment/awx-job-templates.yml (tools/fetch_awx.py).
+	awx="$$($(VENV)/bin/python tools/fetch_awx.py)" && \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$$awx" $(VENV)/bin/ansible-lint --offline
 
 # Fragments lint, and CHANGELOG.md is what changelogs/changelog.yaml generates (tools/check_changelog.py).
 lint-changelog: venv

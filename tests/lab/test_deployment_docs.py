@@ -8,6 +8,9 @@
   the lab run unchanged against exchange-lab (become and module_defaults reach the
   payload, and no password shows even at -vvvv).
 - Every PowerShell example parses (tree-sitter-powershell, as tests/unit checks the payload).
+- The AWX job templates example passes awx.awx's own argument validation (awx.awx from the
+  Ansible community package on PyPI, tools/fetch_awx.py), says what section 7 says (Check job
+  type, forks, no slicing, a schedule of the audit), and its project playbooks run against the lab.
 - The page's table "What was tested, and what was not" names each file with exactly the
   checks above.
 
@@ -23,6 +26,8 @@ import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+
+import importlib.util
 
 import pytest
 import yaml
@@ -41,7 +46,12 @@ POWERSHELL = [name for name in FILES if name.endswith(".ps1")]
 # them. The page's last table must say "run against the lab" for exactly these.
 BECOME_PLAYBOOK = "audit-become-runas.yml"
 CREDENTIALS_PLAYBOOK = "audit-explicit-credentials.yml"
-LAB_RUNS = {BECOME_PLAYBOOK, CREDENTIALS_PLAYBOOK}
+# AWX / Automation Platform (section 7): the job templates, created with awx.awx, and the
+# project's playbooks they name.
+AWX_TEMPLATES = "awx-job-templates.yml"
+AWX_PROJECT = {"awx-project-audit.yml": "playbooks/exchange_tls_audit.yml",
+               "awx-project-remediate.yml": "playbooks/exchange_tls_remediate.yml"}
+LAB_RUNS = {BECOME_PLAYBOOK, CREDENTIALS_PLAYBOOK, *AWX_PROJECT}
 LANGUAGE = {".yml": "yaml", ".ini": "ini", ".ps1": "powershell"}
 # The variable that holds the authentication of each connection in the page's table.
 AUTH_VARIABLE = {"winrm": "ansible_winrm_transport", "psrp": "ansible_psrp_auth"}
@@ -101,9 +111,17 @@ def ansible_env() -> dict:
     return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     # cwd and ANSIBLE_CONFIG as in test_ansible_e2e: the checkout resolves as the collection.
-    return subprocess.run(args, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, cwd=ROOT, env=env or ansible_env(), capture_output=True, text=True, timeout=120)
+
+
+def awx_collections() -> str:
+    """The checkout's collections plus awx.awx (tools/fetch_awx.py), for the AWX example."""
+    spec = importlib.util.spec_from_file_location("fetch_awx", ROOT / "tools" / "fetch_awx.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return os.pathsep.join([str(ROOT / "collections"), str(module.ensure())])
 
 
 # --------------------------------------------------------------------------- the page shows the files
@@ -160,8 +178,9 @@ def ansible_checks() -> dict[str, subprocess.CompletedProcess]:
     commands = {name: (str(BIN / "ansible-inventory"), "-i", str(EXAMPLES / name), "--list") for name in INVENTORIES}
     commands.update({name: (str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(EXAMPLES / INVENTORIES[0]),
                             str(EXAMPLES / name)) for name in PLAYBOOKS})
+    env = dict(ansible_env(), ANSIBLE_COLLECTIONS_PATH=awx_collections())
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(zip(commands, pool.map(lambda args: run(*args), commands.values())))
+        return dict(zip(commands, pool.map(lambda args: run(*args, env=env), commands.values())))
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +300,90 @@ def test_the_explicit_credentials_playbook_runs_against_the_lab(running_lab, tmp
     assert_secret_nowhere(secret, output, lab)
 
 
+# --------------------------------------------------------------------------- AWX / Automation Platform
+
+# Each task of the example in a block whose rescue records why it failed. The controller address
+# is a closed port: a task whose arguments pass awx.awx's validation fails on connecting, one whose
+# arguments do not fails on them first. The last task is a control, an invalid job_type.
+VALIDATION_PLAY = """
+- name: awx.awx argument validation of the example's tasks
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars: {variables}
+  tasks:
+    - name: No failures yet
+      ansible.builtin.set_fact:
+        failures: []
+{blocks}
+    - name: Write the failures
+      ansible.builtin.copy:
+        content: "{{{{ failures | to_json }}}}"
+        dest: {out}
+        mode: "0600"
+"""
+BLOCK = """
+    - name: Block {number}
+      block:
+        - {task}
+      rescue:
+        - name: Record why task {number} failed
+          ansible.builtin.set_fact:
+            failures: "{{{{ failures + [ansible_failed_result.msg | default('') | string] }}}}"
+"""
+
+
+def test_the_awx_job_templates_pass_awx_awx_argument_validation(tmp_path):
+    (play,) = yaml.safe_load((EXAMPLES / AWX_TEMPLATES).read_text())
+    tasks = list(play["tasks"])
+    control = {"name": "Control: an invalid job_type", "awx.awx.job_template": dict(tasks[0]["awx.awx.job_template"], job_type="audit")}
+    blocks = "".join(BLOCK.format(number=n, task=json.dumps(task)) for n, task in enumerate([*tasks, control]))
+    out = tmp_path / "failures.json"
+    playbook = tmp_path / "validate.yml"
+    playbook.write_text(VALIDATION_PLAY.format(variables=json.dumps(play["vars"]), blocks=blocks, out=out))
+    env = dict(ansible_env(), ANSIBLE_COLLECTIONS_PATH=awx_collections(), CONTROLLER_HOST="https://127.0.0.1:9",
+               CONTROLLER_OAUTH_TOKEN="not-a-token", CONTROLLER_VERIFY_SSL="false")
+    proc = run(str(BIN / "ansible-playbook"), "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+               str(playbook), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    *failures, control_failure = json.loads(out.read_text())
+    assert len(failures) == len(tasks), proc.stdout
+    for task, message in zip(tasks, failures):
+        assert "127.0.0.1:9" in message and ("refused" in message.lower() or "connect" in message.lower()), (task["name"], message)
+    assert "job_type" in control_failure and "audit" in control_failure, control_failure
+
+
+def test_the_awx_job_templates_are_what_section_7_says():
+    (play,) = yaml.safe_load((EXAMPLES / AWX_TEMPLATES).read_text())
+    templates = [t["awx.awx.job_template"] for t in play["tasks"] if "awx.awx.job_template" in t]
+    (schedule,) = [t["awx.awx.schedule"] for t in play["tasks"] if "awx.awx.schedule" in t]
+    audit, remediation = templates
+    assert (audit["job_type"], audit["playbook"]) == ("check", AWX_PROJECT["awx-project-audit.yml"])
+    assert (remediation["job_type"], remediation["playbook"]) == ("run", AWX_PROJECT["awx-project-remediate.yml"])
+    assert all(t["forks"] == 50 and t["job_slice_count"] == 1 for t in templates), "forks, and no slicing"
+    assert schedule["unified_job_template"] == audit["name"]
+    assert re.fullmatch(r"DTSTART:\d{8}T\d{6}Z RRULE:FREQ=DAILY;INTERVAL=1", schedule["rrule"])
+    for name, path in AWX_PROJECT.items():
+        assert f"project as\n# {path}" in (EXAMPLES / name).read_text() or f"as {path}" in (EXAMPLES / name).read_text(), name
+    assert "Check mode" in section("7. Running the audit from AWX / Automation Platform")
+
+
+@pytest.mark.parametrize("name", sorted(AWX_PROJECT))
+def test_the_awx_project_playbook_runs_against_the_lab(name, running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    out = tmp_path / "report"
+    proc = run(str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), str(EXAMPLES / name),
+               "-e", f"connector_tls_report_dir={out}", "-e", "connector_tls_probe_wait=2")
+    report = json.loads((out / "report.json").read_text())
+    writes = sum(server["writes"] for server in yaml.safe_load(lab.state_path.read_text())["servers"])
+    if name == "awx-project-audit.yml":
+        assert proc.returncode == 2 and report["status"] == "drift", proc.stdout + proc.stderr
+        assert writes == 0
+    else:
+        assert proc.returncode == 0 and report["status"] == "remediated", proc.stdout + proc.stderr
+        assert writes > 0
+
+
 # --------------------------------------------------------------------------- PowerShell
 
 @pytest.mark.parametrize("name", POWERSHELL)
@@ -300,6 +403,8 @@ def test_the_page_says_how_each_file_was_checked_as_this_file_checks_it():
     for name in FILES:
         if name in INVENTORIES:
             expected[name] = {"inventory parsed"}
+        elif name == AWX_TEMPLATES:
+            expected[name] = {"syntax-checked", "arguments validated by awx.awx"}
         elif name in PLAYBOOKS:
             expected[name] = {"syntax-checked"} | ({"run against the lab"} if name in LAB_RUNS else set())
         else:

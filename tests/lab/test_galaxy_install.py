@@ -35,7 +35,7 @@ WORKSHOP_LITTER = (
     ".ansible/collections/x", ".tox/py/x", ".coverage", "htmlcov/index.html", ".idea/workspace.xml", ".vscode/settings.json",
     "plugins/module_utils/__pycache__/x500.cpython-312.pyc", "plugins/action/__pycache__/x.pyc", "plugins/modules/x.pyc",
     "roles/connector_tls/tasks/main.yml.swp", "roles/connector_tls/tasks/main.yml~", "roles/connector_tls/tasks/.main.yml.un~",
-    "docs/.DS_Store", "tests/output/junit/x.xml", "lab/exchange_lab.egg-info/PKG-INFO", "exchange-transport_tls-0.0.9.tar.gz",
+    "docs/.DS_Store", "tests/output/junit/x.xml", ".cache/awx/ansible_collections/awx/awx/MANIFEST.json", "lab/exchange_lab.egg-info/PKG-INFO", "exchange-transport_tls-0.0.9.tar.gz",
 )
 # Development tooling that is tracked in git but is not the collection.
 DEVELOPMENT = ("lab", "tools", "bench", "tests/lab", "tests/unit", "tests/scenarios", ".ci", "requirements", "collections",
