@@ -45,7 +45,7 @@ def git_files() -> list[str]:
     return sorted({f for f in out.split("\0") if f})
 
 
-# Left out of the copy: galaxy.yml's build_ignore keeps them out of the built
+# Left out of the copy: galaxy.yml's manifest leaves them out of the built
 # collection, so ansible-test on a published collection never sees them. They
 # are development tooling with their own tests (the lab, tests/lab) and style.
 # tests/unit stays: `ansible-test units` runs it and sanity checks it.
