@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,7 +57,6 @@ def ensure(dest: pathlib.Path = DEST) -> pathlib.Path:
         except OSError:
             if not installed(dest):
                 raise
-        shutil.rmtree(work / "collections", ignore_errors=True)
     return dest
 
 

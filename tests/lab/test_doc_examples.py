@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT, SCENARIOS
+from .test_deployment_docs import fenced_blocks as page_blocks
 
 BIN = pathlib.Path(sys.executable).parent
 VENV = BIN.parent
@@ -36,24 +37,13 @@ OWN_TEST = {ROOT / "docs" / "deployment.md"}
 
 
 def fenced_blocks(path: pathlib.Path) -> list[dict]:
-    blocks, current = [], None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith("```"):
-            if current is None:
-                current = {"file": str(path.relative_to(ROOT)), "line": number, "lang": line[3:].strip(), "lines": []}
-            else:
-                current["text"] = "\n".join(current.pop("lines")) + "\n"
-                blocks.append(current)
-                current = None
-        elif current is not None:
-            current["lines"].append(line)
-    assert current is None, f"{path}: a fenced block is not closed"
-    return blocks
+    """The page's fenced blocks (language, content, line), parsed as test_deployment_docs parses its page."""
+    return [dict(item, file=str(path.relative_to(ROOT))) for item in page_blocks(path.read_text(encoding="utf-8"))]
 
 
 def block(file: str, first_line: str) -> str:
     """The block of `file` whose first line starts with `first_line`, as the page shows it."""
-    found = [b["text"] for b in fenced_blocks(ROOT / file) if b["text"].startswith(first_line)]
+    found = [b["content"] for b in fenced_blocks(ROOT / file) if b["content"].startswith(first_line)]
     assert len(found) == 1, f"{file}: {len(found)} blocks start with {first_line!r}"
     return found[0]
 
@@ -80,9 +70,9 @@ def test_every_example_is_exercised():
         if path in OWN_TEST:
             continue
         for item in fenced_blocks(path):
-            if item["lang"] == "text":
+            if item["language"] == "text":
                 continue
-            keys = [key for key in EXERCISED if key[0] == item["file"] and item["text"].startswith(key[1])]
+            keys = [key for key in EXERCISED if key[0] == item["file"] and item["content"].startswith(key[1])]
             assert len(keys) == 1, f"{item['file']} line {item['line']}: no test runs this block (or more than one key matches)"
             found.add(keys[0])
     assert found == set(EXERCISED), f"registered blocks that are not in the docs: {set(EXERCISED) - found}"
@@ -96,7 +86,7 @@ def test_the_diagrams_are_fenced_as_text():
     """Blocks without a language would escape the check above only by being marked as not runnable."""
     for path in DOCS:
         for item in fenced_blocks(path):
-            assert item["lang"], f"{item['file']} line {item['line']}: a fenced block needs a language (text if it is not run)"
+            assert item["language"], f"{item['file']} line {item['line']}: a fenced block needs a language (text if it is not run)"
 
 
 def user_env(**extra: str) -> dict:
