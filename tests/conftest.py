@@ -26,6 +26,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "scenarios"
 
 
+def env_without_ansible() -> dict:
+    """This process's environment without ANSIBLE_* variables: a user's shell, where the checkout's
+    ansible.cfg and the suite's own settings do not apply."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+
+
 @pytest.fixture
 def scenario_path():
     def get(name: str) -> pathlib.Path:

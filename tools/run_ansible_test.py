@@ -38,11 +38,13 @@ NAMESPACE, NAME = "exchange", "transport_tls"
 
 
 def git_files() -> list[str]:
+    """The checkout as git has it: tracked files plus new ones not ignored (work not yet committed),
+    without those deleted in the work tree but not yet in the index."""
     out = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, check=True, capture_output=True,
     ).stdout.decode()
-    return sorted({f for f in out.split("\0") if f})
+    return sorted({f for f in out.split("\0") if f and os.path.lexists(ROOT / f)})
 
 
 # Left out of the copy: galaxy.yml's manifest leaves them out of the built
@@ -63,7 +65,7 @@ def copy_tree(dest: pathlib.Path) -> None:
             # would make ansible-test see the collection twice.
             continue
         if not src.is_file():
-            continue  # deleted in the work tree but not yet in the index
+            continue  # not a regular file (a submodule's directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
 

@@ -12,7 +12,6 @@ that writes is what the image's pip and bindep steps install.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 import yaml
 from bindep.depends import Depends
 
-from ..conftest import ROOT
+from ..conftest import ROOT, env_without_ansible
 
 BIN = pathlib.Path(sys.executable).parent
 EXAMPLE = ROOT / "docs" / "examples" / "execution-environment.yml"
@@ -32,7 +31,7 @@ FROM = f"  # from collection {COLLECTION}"
 
 def run(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
     # The checkout's ansible.cfg (collections path = the checkout) must not apply.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env = env_without_ansible()
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"{args}\n{proc.stdout}\n{proc.stderr}"
     return proc

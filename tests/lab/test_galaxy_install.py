@@ -12,8 +12,8 @@ to the checkout (tools/link_collection.py) is not found either.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -22,7 +22,7 @@ import tarfile
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import ROOT, SCENARIOS, env_without_ansible
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible
@@ -43,7 +43,7 @@ DEVELOPMENT = ("lab", "tools", "bench", "tests/lab", "tests/unit", "tests/scenar
 
 
 def user_env(collections: pathlib.Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env = env_without_ansible()
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
                ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="false")
     return env
@@ -57,10 +57,11 @@ def galaxy(*args: str, cwd: pathlib.Path, collections: pathlib.Path) -> subproce
 
 
 def checkout_files() -> list[str]:
-    """The checkout as git has it: tracked files plus new ones not ignored (work not yet committed)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, check=True).stdout
-    return sorted({name for name in out.decode().split("\0") if name and os.path.lexists(ROOT / name)})
+    """The checkout as git has it, as tools/run_ansible_test.py copies it for ansible-test."""
+    spec = importlib.util.spec_from_file_location("run_ansible_test", ROOT / "tools" / "run_ansible_test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.git_files()
 
 
 @pytest.fixture(scope="module")
