@@ -20,13 +20,26 @@ Why this exists:
   collections as lists, byte arrays as base64, other Exchange types
   (``ADObjectId``, ``SmtpX509Identifier``, ``Fqdn``) as their ``ToString()``.
   This module turns those primitives into typed, snake_case facts.
+* **Enums by name or by number.** A session that cannot rehydrate Exchange's
+  types may hand the payload an enum as its integer; ``exchange_enums``
+  decodes both forms to the same names, so findings and decisions do not
+  depend on the session.
 * **Remote-session caveat.** ``Get-ExchangeCertificate`` does not fully support
   remote PowerShell: depending on how the session was opened, Services,
   Status and the other Exchange-specific fields can be missing, and when
   serialisation-data signing fails only ``RawData`` survives. Missing values
-  are reported as the distinct string ``"unknown"`` (never as "no SMTP"), and a
-  certificate without Thumbprint or Subject is rebuilt from its ``RawData`` as
-  Microsoft's own scripts do (``ConvertTo-ExchangeCertificate.ps1``).
+  are reported as the distinct string ``"unknown"`` (never as "no SMTP"), and
+  the names of the missing properties are listed in ``unknown_properties``.
+  Whatever the DER holds (thumbprint, subject and issuer as Windows renders
+  them, dates, DNS names, key, signature algorithm) is read from ``RawData``
+  on the controller whenever it arrived, as Microsoft's own scripts rebuild
+  the certificate from it (``ConvertTo-ExchangeCertificate.ps1``).
+* **A certificate without Exchange's properties is the client's copy.**
+  PowerShell serializes an X509Certificate2 as its RawData alone and rebuilds
+  it on the client (PowerShell's ``types.ps1xml``: ``PropertySerializationSet``
+  RawData, ``DeserializingTypeConverter``), so over a session that did not
+  rehydrate the ExchangeCertificate, ``HasPrivateKey`` describes the copy
+  (False), not the server's store: it is unknown then.
 
 Pure Python: no Ansible imports. ``cryptography`` is imported only when a
 certificate has to be read from ``RawData``.
@@ -41,11 +54,21 @@ import hashlib
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name, x500
+from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, tls_name, x500
 
-__all__ = ["FactsError", "parse_read", "read_steps", "same_server"]
+__all__ = ["FactsError", "MISSING_PROPERTIES_REMEDY", "missing_property_reason", "parse_read", "read_steps", "same_server"]
 
 UNKNOWN = "unknown"
+# What to do when Exchange's certificate properties did not arrive (exchange-reference: Exchange's own
+# _NewExchangeRunspace asks for serializationLevel=Full; CSS-Exchange PR #1448 on serialization-data signing).
+MISSING_PROPERTIES_REMEDY = (
+    "the payload opens the session with serializationLevel=Full; if properties are still missing, "
+    "serialization-data signing failed, usually because the Auth certificate is expired or missing "
+    "(CSS-Exchange PR #1448)"
+)
+# The ExchangeCertificate properties that live only in Exchange's serialization data, never in RawData.
+EXCHANGE_ONLY_PROPERTIES = (("Services", "services"), ("Status", "status"), ("RootCAType", "root_ca_type"),
+                            ("HasPrivateKey", "has_private_key"))
 TRANSPORT_TLS_EVENT_IDS = (12014, 12016, 12018)
 TRANSPORT_PROVIDERS = ("MSExchangeTransport", "MSExchangeFrontEndTransport")
 
@@ -57,10 +80,11 @@ _REQUIRED = (
     ("transport_service", "Get-TransportService"),
 )
 
-_SERVER_PROPERTIES = ["Name", "Fqdn", "ServerRole", "IsEdgeServer", "AdminDisplayVersion", "Edition"]
+_SERVER_PROPERTIES = ["Name", "Fqdn", "ServerRole", "IsEdgeServer", "AdminDisplayVersion", "Edition", "Site"]
+# SignatureAlgorithm is an Oid the payload would flatten to its type name: it is read from RawData instead.
 _CERTIFICATE_PROPERTIES = [
     "Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "Services", "Status", "HasPrivateKey",
-    "IsSelfSigned", "RootCAType", "CertificateDomains", "FriendlyName", "RawData",
+    "IsSelfSigned", "RootCAType", "CertificateDomains", "FriendlyName", "PublicKeySize", "RawData",
 ]
 _RECEIVE_PROPERTIES = [
     "Identity", "Name", "Server", "TransportRole", "Bindings", "Fqdn", "AuthMechanism", "PermissionGroups",
@@ -166,12 +190,20 @@ def _as_list(value: object) -> List[Any]:
     return [value]
 
 
-def _flags(value: object) -> List[str]:
-    """Flags as names: "Tls, Integrated" -> ["Tls", "Integrated"]; "None" and null -> []."""
-    names = []
-    for item in _as_list(value):
-        names.extend(part.strip() for part in str(item).split(","))
-    return [name for name in names if name and name.lower() != "none"]
+def _flags(enum: exchange_enums.ExchangeEnum, obj: dict, prop: str, where: str) -> List[str]:
+    """A [Flags] property as names ("Tls, Integrated", 3 or "3" -> ["Tls", "Integrated"]); "None", 0, null -> []."""
+    try:
+        return enum.names(obj.get(prop), prop, where)
+    except exchange_enums.EnumValueError as exc:
+        raise FactsError(str(exc)) from None
+
+
+def _enum_name(enum: exchange_enums.ExchangeEnum, obj: dict, prop: str, where: str) -> Optional[str]:
+    """A single-valued enum property as its name ("Valid", 1 or "1" -> "Valid"); None when null."""
+    try:
+        return enum.name(obj.get(prop), prop, where)
+    except exchange_enums.EnumValueError as exc:
+        raise FactsError(str(exc)) from None
 
 
 def _bool(value: object, default: bool = False) -> bool:
@@ -299,9 +331,16 @@ def _version(value: object) -> Optional[str]:
     return ".".join(match.groups()) if match else text
 
 
-def _role(obj: dict) -> str:
-    roles = " ".join(str(role) for role in _as_list(obj.get("ServerRole")))
-    return "Edge" if _bool(obj.get("IsEdgeServer")) or "edge" in roles.lower() else "Mailbox"
+def _role(obj: dict, where: str) -> str:
+    # Flags: "Mailbox" (2), "Mailbox, ClientAccess" (6) on Exchange 2013, "Edge" (64).
+    roles = _flags(exchange_enums.SERVER_ROLE, obj, "ServerRole", where)
+    return "Edge" if _bool(obj.get("IsEdgeServer")) or "Edge" in roles else "Mailbox"
+
+
+def _site(value: object) -> Optional[str]:
+    """The site name from Site's ToString(), the canonical path "contoso.com/Configuration/Sites/NAME" (Edge: null)."""
+    text = _text(value)
+    return None if text is None else text.strip().rstrip("/").rsplit("/", 1)[-1]
 
 
 def _server_facts(steps: Dict[str, dict], server: str, computer_name: Optional[str]) -> dict:
@@ -314,9 +353,10 @@ def _server_facts(steps: Dict[str, dict], server: str, computer_name: Optional[s
     return {
         "name": _text(obj.get("Name")) or server,
         "fqdn": _text(obj.get("Fqdn")),
-        "role": _role(obj),
+        "role": _role(obj, f"server {server}"),
         "version": _version(obj.get("AdminDisplayVersion")),
         "edition": _text(obj.get("Edition")),
+        "site": _site(obj.get("Site")),
         "computer_name": computer_name,
     }
 
@@ -360,8 +400,42 @@ def _names_from_der(der: bytes) -> Optional[Tuple[bytes, bytes]]:
         return None
 
 
+# Windows' FriendlyName of the signature algorithm OIDs (what X509Certificate2.SignatureAlgorithm shows).
+_SIGNATURE_ALGORITHMS = {
+    "1.2.840.113549.1.1.4": "md5RSA",
+    "1.2.840.113549.1.1.5": "sha1RSA",
+    "1.2.840.113549.1.1.11": "sha256RSA",
+    "1.2.840.113549.1.1.12": "sha384RSA",
+    "1.2.840.113549.1.1.13": "sha512RSA",
+    "1.2.840.113549.1.1.10": "RSASSA-PSS",
+    "1.2.840.10045.4.1": "sha1ECDSA",
+    "1.2.840.10045.4.3.2": "sha256ECDSA",
+    "1.2.840.10045.4.3.3": "sha384ECDSA",
+    "1.2.840.10045.4.3.4": "sha512ECDSA",
+    "1.2.840.10040.4.3": "sha1DSA",
+}
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def _key_fields(cert: Any) -> dict:
+    """The public key as "RSA 2048" / "ECDSA P-256" and its size in bits."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError):  # an algorithm cryptography does not load
+        return {}
+    if isinstance(key, rsa.RSAPublicKey):
+        return {"key": f"RSA {key.key_size}", "key_size": key.key_size}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"key": f"ECDSA {_CURVES.get(key.curve.name, key.curve.name)}", "key_size": key.curve.key_size}
+    if isinstance(key, dsa.DSAPublicKey):
+        return {"key": f"DSA {key.key_size}", "key_size": key.key_size}
+    return {"key": type(key).__name__.replace("PublicKey", ""), "key_size": None}
+
+
 def _cryptography_fields(der: bytes) -> dict:
-    """Validity dates and DNS names via cryptography; {} when it is missing or refuses the certificate."""
+    """Validity, DNS names, key and signature algorithm via cryptography; {} when it is missing or refuses the DER."""
     try:
         from cryptography import x509
     except ImportError:
@@ -370,9 +444,17 @@ def _cryptography_fields(der: bytes) -> dict:
         cert = x509.load_der_x509_certificate(der)
         not_before = getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before
         not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
+        oid = cert.signature_algorithm_oid.dotted_string
     except ValueError:
         return {}
-    return {"not_before": _as_utc(not_before), "not_after": _as_utc(not_after), "domains": _dns_names(cert, x509)}
+    fields = {
+        "not_before": _as_utc(not_before),
+        "not_after": _as_utc(not_after),
+        "domains": _dns_names(cert, x509),
+        "signature_algorithm": _SIGNATURE_ALGORITHMS.get(oid, oid),
+    }
+    fields.update(_key_fields(cert))
+    return fields
 
 
 def _dns_names(cert: Any, x509: Any) -> List[str]:
@@ -397,25 +479,21 @@ def _from_raw_data(raw: object) -> Optional[dict]:
         "thumbprint": hashlib.sha1(der).hexdigest().upper(),  # nosec - a thumbprint, not a signature
         "issuer": x500.render_name(issuer_der),
         "subject": x500.render_name(subject_der),
+        # HealthChecker's test when only an X509Certificate2 is there: SubjectName.RawData equals IssuerName.RawData.
         "self_signed": issuer_der == subject_der,
     }
     fields.update(_cryptography_fields(der))
     return fields
 
 
-def _needs_raw_data(obj: dict) -> bool:
-    keys = ("Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "CertificateDomains", "IsSelfSigned")
-    return any(obj.get(key) is None for key in keys)
-
-
-def _services(value: object):
-    if _text(value) is None:
+def _services(obj: dict, where: str):
+    if _text(obj.get("Services")) is None:
         return UNKNOWN
-    return _flags(value)
+    return _flags(exchange_enums.ALLOWED_SERVICES, obj, "Services", where)
 
 
-def _known_text(value: object) -> str:
-    return _text(value) or UNKNOWN
+def _known_enum(enum: exchange_enums.ExchangeEnum, obj: dict, prop: str, where: str) -> str:
+    return _enum_name(enum, obj, prop, where) or UNKNOWN
 
 
 def _self_signed(obj: dict, raw: dict, issuer: Optional[str], subject: Optional[str]) -> Optional[bool]:
@@ -428,6 +506,16 @@ def _self_signed(obj: dict, raw: dict, issuer: Optional[str], subject: Optional[
     return issuer == subject
 
 
+def _public_key_size(obj: dict, raw: dict) -> Optional[int]:
+    if raw.get("key_size") is not None:
+        return raw["key_size"]
+    value = obj.get("PublicKeySize")
+    try:
+        return None if isinstance(value, bool) or value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _validity(not_before: Optional[dt.datetime], not_after: Optional[dt.datetime], clock: dt.datetime) -> dict:
     return {
         "not_before": _iso(not_before),
@@ -438,15 +526,21 @@ def _validity(not_before: Optional[dt.datetime], not_after: Optional[dt.datetime
     }
 
 
+def _exchange_typed(obj: dict) -> bool:
+    """Whether the object is Exchange's certificate and not the client's rebuilt X509Certificate2."""
+    return any(_text(obj.get(prop)) is not None for prop in ("Services", "Status", "RootCAType", "PublicKeySize"))
+
+
 def _certificate(obj: dict, clock: dt.datetime, internal: Optional[str]) -> Optional[dict]:
-    raw = (_from_raw_data(obj.get("RawData")) if _needs_raw_data(obj) else None) or {}
+    raw = _from_raw_data(obj.get("RawData")) or {}
     thumbprint = _thumbprint(obj.get("Thumbprint")) or raw.get("thumbprint")
     if thumbprint is None:
         return None
+    where = f"certificate {thumbprint}"
     subject = _text(obj.get("Subject")) or raw.get("subject")
     issuer = _text(obj.get("Issuer")) or raw.get("issuer")
     domains = obj.get("CertificateDomains")
-    has_key = obj.get("HasPrivateKey")
+    has_key = obj.get("HasPrivateKey") if _exchange_typed(obj) else None
     facts = {
         "thumbprint": thumbprint,
         "subject": subject,
@@ -465,17 +559,24 @@ def _certificate(obj: dict, clock: dt.datetime, internal: Optional[str]) -> Opti
         )
     )
     facts.update(
-        services=_services(obj.get("Services")),
-        status=_known_text(obj.get("Status")),
+        services=_services(obj, where),
+        status=_known_enum(exchange_enums.CERTIFICATE_STATUS, obj, "Status", where),
         self_signed=_self_signed(obj, raw, issuer, subject),
         has_private_key=UNKNOWN if has_key is None else _bool(has_key),
-        root_ca_type=_known_text(obj.get("RootCAType")),
+        root_ca_type=_known_enum(exchange_enums.CERTIFICATE_AUTHORITY_TYPE, obj, "RootCAType", where),
         is_internal_transport=internal is not None and thumbprint == internal,
+        key=raw.get("key"),
+        key_size=_public_key_size(obj, raw),
+        signature_algorithm=raw.get("signature_algorithm"),
     )
-    facts["properties_complete"] = UNKNOWN not in (
-        facts["services"], facts["status"], facts["has_private_key"], facts["root_ca_type"],
-    )
+    facts["unknown_properties"] = [prop for prop, key in EXCHANGE_ONLY_PROPERTIES if facts[key] == UNKNOWN]
+    facts["properties_complete"] = not facts["unknown_properties"]
     return facts
+
+
+def missing_property_reason(certificate: dict, prop: str) -> str:
+    """Why a decision that needs ``prop`` (an Exchange-only property) of ``certificate`` cannot be made."""
+    return f"Exchange did not return {prop} of certificate {certificate.get('thumbprint')}; {MISSING_PROPERTIES_REMEDY}"
 
 
 def _skipped_certificate(obj: dict) -> dict:
@@ -523,16 +624,19 @@ def _hybrid_capability(capabilities: List[Any]) -> bool:
 def _receive_connector(obj: dict) -> dict:
     bindings = [str(b) for b in _as_list(obj.get("Bindings"))]
     capabilities = [str(c) for c in _as_list(obj.get("TlsDomainCapabilities"))]
+    where = f"receive connector {_text(obj.get('Identity')) or _text(obj.get('Name'))!r}"
+    # TransportRole is a ServerRole value: "HubTransport" (32) or "FrontendTransport" (16384).
+    role = _flags(exchange_enums.SERVER_ROLE, obj, "TransportRole", where)
     return {
         "identity": _text(obj.get("Identity")),
         "name": _text(obj.get("Name")),
         "server": _text(obj.get("Server")),
-        "transport_role": _text(obj.get("TransportRole")),
+        "transport_role": ", ".join(role) or None,
         "bindings": bindings,
         "ports": _ports(bindings),
         "fqdn": _text(obj.get("Fqdn")),
-        "auth_mechanism": _flags(obj.get("AuthMechanism")),
-        "permission_groups": _flags(obj.get("PermissionGroups")),
+        "auth_mechanism": _flags(exchange_enums.AUTH_MECHANISMS, obj, "AuthMechanism", where),
+        "permission_groups": _flags(exchange_enums.PERMISSION_GROUPS, obj, "PermissionGroups", where),
         "tls_certificate_name": _text(obj.get("TlsCertificateName")),
         "tls_domain_capabilities": capabilities,
         "require_tls": _bool(obj.get("RequireTLS")),
@@ -567,7 +671,8 @@ def _send_connector(obj: dict, name: str, fqdn: Optional[str]) -> dict:
         "smart_hosts": [str(h) for h in _as_list(obj.get("SmartHosts"))],
         "fqdn": _text(obj.get("Fqdn")),
         "tls_certificate_name": _text(obj.get("TlsCertificateName")),
-        "tls_auth_level": _text(obj.get("TlsAuthLevel")),
+        "tls_auth_level": _enum_name(exchange_enums.TLS_AUTH_LEVEL, obj, "TlsAuthLevel",
+                                     f"send connector {_text(obj.get('Name'))!r}"),
         "tls_domain": _text(obj.get("TlsDomain")),
         "require_tls": _bool(obj.get("RequireTLS")),
         "cloud_services_mail_enabled": _bool(obj.get("CloudServicesMailEnabled")),

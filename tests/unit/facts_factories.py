@@ -76,6 +76,10 @@ def cert(**overrides) -> dict:
         "has_private_key": True,
         "root_ca_type": "ThirdParty",
         "is_internal_transport": False,
+        "key": "RSA 2048",
+        "key_size": 2048,
+        "signature_algorithm": "sha256RSA",
+        "unknown_properties": [],
         "properties_complete": True,
     }
     facts.update(overrides)
@@ -168,7 +172,7 @@ def server_facts(name: str = "EX01", role: str = "Mailbox", **overrides) -> dict
     facts = {
         "collected_at": NOW,
         "server": {"name": name, "fqdn": f"{name.lower()}.contoso.com", "role": role, "version": "15.2.1544.4",
-                   "edition": "Standard", "computer_name": name},
+                   "edition": "Standard", "site": "Default-First-Site-Name", "computer_name": name},
         "certificates": [default],
         "receive_connectors": [],
         "send_connectors": [],

@@ -339,10 +339,10 @@ def test_read_steps_is_one_batch_in_order() -> None:
 
 def test_read_steps_properties() -> None:
     props = {s["id"]: s["properties"] for s in read_steps("EX01")}
-    assert props["server"] == ["Name", "Fqdn", "ServerRole", "IsEdgeServer", "AdminDisplayVersion", "Edition"]
+    assert props["server"] == ["Name", "Fqdn", "ServerRole", "IsEdgeServer", "AdminDisplayVersion", "Edition", "Site"]
     assert props["certificates"] == [
         "Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "Services", "Status", "HasPrivateKey",
-        "IsSelfSigned", "RootCAType", "CertificateDomains", "FriendlyName", "RawData",
+        "IsSelfSigned", "RootCAType", "CertificateDomains", "FriendlyName", "PublicKeySize", "RawData",
     ]
     assert props["receive_connectors"] == [
         "Identity", "Name", "Server", "TransportRole", "Bindings", "Fqdn", "AuthMechanism", "PermissionGroups",
@@ -456,6 +456,7 @@ def test_server_facts() -> None:
         "role": "Mailbox",
         "version": "15.2.1544.4",
         "edition": "Standard",
+        "site": None,
         "computer_name": "EX01",
     }
 
@@ -587,6 +588,10 @@ def test_third_party_certificate() -> None:
         "has_private_key": True,
         "root_ca_type": "ThirdParty",
         "is_internal_transport": False,
+        "key": None,
+        "key_size": None,
+        "signature_algorithm": None,
+        "unknown_properties": [],
         "properties_complete": True,
     }
 
