@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name, x500
 
+from . import enums
 from .model import (
     AUTH_BITS,
     SERVICE_BITS,
@@ -198,6 +199,8 @@ def certificate_object(cert: Certificate, server: Server) -> dict[str, Any]:
         "FriendlyName": cert.friendly_name or "",
         "Identity": f"{server.fqdn}\\{cert.thumbprint}",
         "PublicKeySize": cert.minted.public_key_size,
+        # An Oid, which the payload's ToString() flattening turns into its type name.
+        "SignatureAlgorithm": "System.Security.Cryptography.Oid",
         "RawData": cert.minted.der,
     }
 
@@ -244,12 +247,27 @@ def _version_string(version: str) -> str:
     return f"Version {version}"
 
 
+def _server_role(server: Server) -> str:
+    # Exchange 2013 kept Client Access as a role of its own: "Mailbox, ClientAccess" (real-object-shapes.md section 7).
+    if server.is_edge:
+        return "Edge"
+    return "Mailbox, ClientAccess" if server.version.startswith("15.0.") else "Mailbox"
+
+
+def _site(server: Server) -> str | None:
+    # An ADObjectId's ToString() is its canonical path; an Edge server is in no site.
+    if server.is_edge:
+        return None
+    return f"{server.fqdn.split('.', 1)[-1]}/Configuration/Sites/Default-First-Site-Name"
+
+
 def server_object(server: Server) -> dict[str, Any]:
     return {
         "Name": server.name,
         "Identity": server.name,
         "Fqdn": server.fqdn,
-        "ServerRole": "Edge" if server.is_edge else "Mailbox",
+        "Site": _site(server),
+        "ServerRole": _server_role(server),
         "IsEdgeServer": server.is_edge,
         "AdminDisplayVersion": _version_string(server.version),
         "Edition": "Standard",
@@ -315,13 +333,19 @@ def _certificate(ctx: Context, p: dict, cmdlet: str) -> tuple[Server, Certificat
 
 
 # What reaches the client when the Exchange types cannot be rehydrated
-# (exchange-reference.md section 1): a plain remote session keeps only the
-# X509Certificate2 members; a failed signed deserialisation keeps only RawData.
+# (exchange-reference.md section 1; real-object-shapes.md section 2): PowerShell
+# serializes an X509Certificate2 as RawData alone and rebuilds it on the client
+# (types.ps1xml: PropertySerializationSet RawData, DeserializingTypeConverter), so
+# a plain remote session sees the X509Certificate2 members of that copy: no
+# Exchange property, a FriendlyName that is empty (it is a store property, not in
+# the DER) and HasPrivateKey false (the copy has no key), whatever the server's
+# store holds. A failed signed deserialisation keeps only RawData.
 _CERTIFICATE_VIEWS = {
     "remote": frozenset({"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey",
-                         "SerialNumber", "FriendlyName", "RawData"}),
+                         "SerialNumber", "FriendlyName", "SignatureAlgorithm", "RawData"}),
     "raw_data": frozenset({"RawData"}),
 }
+_CLIENT_COPY = {"remote": {"HasPrivateKey": False, "FriendlyName": ""}}
 
 
 def get_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
@@ -335,7 +359,8 @@ def get_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
     # the session and its client.
     kept = _CERTIFICATE_VIEWS.get(ctx.server.certificate_properties)
     if kept is not None:
-        objects = [{k: v for k, v in o.items() if k in kept} for o in objects]
+        copy = _CLIENT_COPY.get(ctx.server.certificate_properties, {})
+        objects = [{k: copy.get(k, v) for k, v in o.items() if k in kept} for o in objects]
     return objects
 
 
@@ -702,4 +727,5 @@ def run_cmdlet(ctx: Context, name: str, parameters: dict[str, Any]) -> list[dict
             f"InvalidOperation,{spec.name.replace('-', '')}",
             "InvalidArgument",
         )
-    return spec.run(ctx, bound)
+    # The session's server decides how enums travel, as it decides certificate_properties.
+    return enums.in_form(spec.run(ctx, bound), ctx.server.enum_form)

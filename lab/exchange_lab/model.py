@@ -177,6 +177,7 @@ class Server:
     edge_subscription_certificate: str | None      # thumbprint
     transport_change_needs_restart: bool
     certificate_properties: str = "full"            # full | remote | raw_data
+    enum_form: str = "name"                         # name | number
     receive_connectors: list[ReceiveConnector] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
     launches: int = 0
@@ -339,6 +340,7 @@ class Organization:
             edge_subscription_certificate=by_id[esc].thumbprint if esc else None,
             transport_change_needs_restart=s["transport_change_needs_restart"],
             certificate_properties=s["certificate_properties"],
+            enum_form=s.get("enum_form", "name"),
             faults=[dict(f) for f in s.get("faults", [])],
             launches=s.get("launches", 0),
             writes=s.get("writes", 0),

@@ -120,6 +120,8 @@ certificate_properties            ``"full"``                  full | remote | ra
                                                               Get-ExchangeCertificate properties
                                                               reach a client of this server's
                                                               session (a lab extension)
+enum_form                         ``"name"``                  name | number: Exchange enum values
+                                                              by name or as integers
 receive_connectors                \-                          list (may be empty)
 faults                            ``[]``
 launches (*state*)                ``0``                       integer >= 0
@@ -202,6 +204,7 @@ __all__ = [
     "CERTIFICATE_PROPERTIES",
     "CERTIFICATE_STATUSES",
     "EDGESYNC_STATES",
+    "ENUM_FORMS",
     "FAULT_KINDS",
     "FORMAT_VERSION",
     "PERMISSION_GROUPS",
@@ -245,6 +248,9 @@ EDGESYNC_STATES = ("intact", "broken")
 # (exchange-reference.md section 1): the EMS view, a plain remote session's
 # X509Certificate2 members, or RawData alone after a failed signed deserialisation.
 CERTIFICATE_PROPERTIES = ("full", "remote", "raw_data")
+# How Exchange enum values reach the client (lab-scenarios.md, Additions): by name
+# ("IMAP, POP, IIS, SMTP") or, from a session that could not rehydrate them, as integers (27).
+ENUM_FORMS = ("name", "number")
 
 # Documented key order (also the dump order).
 TOP_KEYS = ("format", "organization", "now", "latency", "hybrid_configuration",
@@ -259,7 +265,7 @@ SEND_CONNECTOR_KEYS = ("name", "address_spaces", "source_transport_servers", "fq
                        "outbound_tls")
 SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
                "internal_transport_certificate", "edge_subscription_certificate",
-               "transport_change_needs_restart", "certificate_properties",
+               "transport_change_needs_restart", "certificate_properties", "enum_form",
                "receive_connectors", "faults",
                # state-only
                "launches", "writes", "restarts", "events", "edgesync")
@@ -686,6 +692,7 @@ _TLS_AUTH_LEVEL = _Enum("a TlsAuthLevel", TLS_AUTH_LEVELS)
 _FAULT_KIND = _Enum("a fault kind", FAULT_KINDS)
 _EDGESYNC = _Enum("an edgesync state", EDGESYNC_STATES)
 _CERTIFICATE_PROPERTIES = _Enum("a certificate_properties view", CERTIFICATE_PROPERTIES)
+_ENUM_FORM = _Enum("an enum_form", ENUM_FORMS)
 
 
 def _string_list(ctx: _Ctx, value: Any, path: str, line: int, *, nonempty: bool = False,
@@ -1272,6 +1279,7 @@ def _servers(index: _Index) -> Check:
                                                         _boolean, False),
                 "certificate_properties": m.get("certificate_properties",
                                                 _CERTIFICATE_PROPERTIES.check, "full"),
+                "enum_form": m.get("enum_form", _ENUM_FORM.check, "name"),
                 "receive_connectors": m.get("receive_connectors",
                                             _receive_connectors(index, local, role)),
                 "faults": m.get("faults", _faults(index, local), list),

@@ -320,6 +320,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                 "edge_subscription_certificate": by_thumb.get(server.edge_subscription_certificate),
                 "transport_change_needs_restart": server.transport_change_needs_restart,
                 "certificate_properties": server.certificate_properties,
+                "enum_form": server.enum_form,
                 "receive_connectors": [
                     {
                         "name": rc.name,

@@ -39,6 +39,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
     parse_time,
     presented_for_name,
 )
+from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import MISSING_PROPERTIES_REMEDY
 
 FOUND = "found"
 NONE = "none"
@@ -92,7 +93,7 @@ def unusable_because(certificate: dict, now: dt.datetime, public_only: bool) -> 
     """Why a certificate cannot be named by a connector, or None when it can."""
     if certificate.get("has_private_key") is not True:
         if certificate.get("has_private_key") == "unknown":
-            return "Exchange did not say whether it has a private key"
+            return f"Exchange did not say whether it has a private key (HasPrivateKey did not arrive; {MISSING_PROPERTIES_REMEDY})"
         return "it has no private key"
     if parse_time(certificate["not_after"]) < now:
         return f"it expired on {certificate['not_after']}"

@@ -268,7 +268,7 @@ servers:
                 "thumbprint": None,
             }],
             "internal_transport_certificate": "c", "edge_subscription_certificate": None,
-            "transport_change_needs_restart": False, "certificate_properties": "full",
+            "transport_change_needs_restart": False, "certificate_properties": "full", "enum_form": "name",
             "receive_connectors": [{
                 "name": "R", "transport_role": "HubTransport", "bindings": ["0.0.0.0:2525"],
                 "fqdn": None, "auth_mechanism": [], "permission_groups": [],
