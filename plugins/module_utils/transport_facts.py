@@ -560,6 +560,8 @@ def _certificate(obj: dict, clock: dt.datetime, internal: Optional[str]) -> Opti
     )
     facts.update(
         services=_services(obj, where),
+        # Exactly as the session returned it ("IIS, SMTP" or 24): a guard compares the live value with this.
+        services_value=obj.get("Services"),
         status=_known_enum(exchange_enums.CERTIFICATE_STATUS, obj, "Status", where),
         self_signed=_self_signed(obj, raw, issuer, subject),
         has_private_key=UNKNOWN if has_key is None else _bool(has_key),

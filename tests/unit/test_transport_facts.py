@@ -583,6 +583,7 @@ def test_third_party_certificate() -> None:
         "expired": False,
         "not_yet_valid": False,
         "services": ["IIS", "SMTP"],
+        "services_value": "IIS, SMTP",
         "status": "Valid",
         "self_signed": False,
         "has_private_key": True,
