@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     Change,
     PlanError,
@@ -56,6 +57,8 @@ class SmtpEnable:
     default_thumbprint: str
     default_services: object         # list of names, or "unknown"
     edge: bool = False
+    # Services exactly as the facts read them (by name or by number): what the guard expects to read again.
+    services_value: object = None
     # Filled from the results (record()):
     enabled: bool = False            # Enable-ExchangeCertificate on the new certificate succeeded
     restored: bool = False           # the previous default was enabled again
@@ -153,6 +156,7 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
         default_thumbprint=default,
         default_services=current.get("services"),
         edge=facts["server"].get("role") == "Edge",
+        services_value=certificate.get("services_value"),
     )
 
 
@@ -172,7 +176,8 @@ def _guards(item: SmtpEnable) -> List[dict]:
              {"Server": item.server, "Thumbprint": item.default_thumbprint}, ["Thumbprint"], {"Thumbprint": item.default_thumbprint}),
         step(guard_id("certificate", item.key), "Get-ExchangeCertificate",
              {"Server": item.server, "Thumbprint": item.thumbprint}, ["Thumbprint", "Services"],
-             {"Thumbprint": item.thumbprint, "Services": services_text(item.services_before)}),
+             {"Thumbprint": item.thumbprint,
+              "Services": services_text(item.services_before) if item.services_value is None else item.services_value}),
     ]
 
 
@@ -212,8 +217,11 @@ def verify_steps(items: List[SmtpEnable]) -> List[dict]:
 
 
 def _services(value: object) -> List[str]:
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    return [s.strip() for s in items if s and str(s).strip() and str(s).strip().lower() != "none"]
+    # By name ("IIS, SMTP") or, from a session that could not rehydrate the enum, by number (24).
+    try:
+        return exchange_enums.ALLOWED_SERVICES.names(value, "Services", "the certificate read back")
+    except exchange_enums.EnumValueError:
+        return [str(value)]
 
 
 def _edge_words(item: SmtpEnable) -> str:
