@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, tls_name
 
 CHANGE = "change"
 UNCHANGED = "unchanged"
@@ -248,6 +248,9 @@ def _same_value(live: Any, planned: Any) -> bool:
     """A guarded value read back (flattened: Services as "IIS, SMTP") against the value a change writes."""
     if isinstance(planned, (list, tuple)) or (isinstance(live, str) and "<" not in live and "," in live):
         def services(value: Any) -> set:
+            if isinstance(value, int) or str(value).strip().isdigit():
+                # A session that could not rehydrate the enum reads it back by number (24 = IIS, SMTP).
+                value = exchange_enums.ALLOWED_SERVICES.names(value, "Services", "the value read back")
             items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
             return {str(i).strip().lower() for i in items if str(i).strip() and str(i).strip().lower() != "none"}
         return services(live) == services(planned)
