@@ -373,6 +373,7 @@ class _Host:
             result.append({
                 "thumbprint": thumbprint, "subject": cert.get("subject"), "issuer": cert.get("issuer"),
                 "not_after": cert.get("not_after"), "days_remaining": cert.get("days_remaining"),
+                "domains": list(cert.get("domains") or []),
                 "services": cert.get("services") if isinstance(cert.get("services"), list) else "unknown",
                 "used_by": users, "checked": bool(users or own or thumbprint == internal),
                 "status": "error" if "error" in severities else ("warning" if "warning" in severities else COMPLIANT),
