@@ -437,7 +437,7 @@ def test_ansible_doc_renders_the_module_with_its_options_attributes_and_return_v
 
 
 def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(running_lab, tmp_path):
-    """Remote-session caveat: without Services it is unknown whether SMTP must be enabled, so nothing is guessed."""
+    """Remote-session caveat: without Exchange's properties (HasPrivateKey, Services) nothing is guessed."""
     from .test_certificate_facts import with_certificate_properties
 
     lab = running_lab(with_certificate_properties(tmp_path, "demo.yml", "remote"))
@@ -446,6 +446,7 @@ def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(run
     result = results["EX01"]["r1"]
     assert result["failed"] and result["changes"] == [] and result["launches"] == 0, result
     blocked = next(p for p in result["plans"] if p["object"] == FE)
-    assert blocked["status"] == "blocked" and "did not return the services of" in blocked["reason"], blocked
-    assert "session=snapin" in blocked["reason"]
+    # The remote view's HasPrivateKey is the client's copy's: no candidate is trusted, and the reason says why.
+    assert blocked["status"] == "blocked" and "HasPrivateKey did not arrive" in blocked["reason"], blocked
+    assert "serializationLevel=Full" in blocked["reason"]
     assert without_counters(load_scenario(lab.state_path)) == pristine
