@@ -62,6 +62,15 @@ notes:
     C(Get-ExchangeCertificate) does not return Services, Status or the private key. These are then
     reported as V(unknown), never as "no SMTP", and the finding C(certificate_properties_unknown) says
     so. When only the raw certificate comes back, thumbprint, names, dates and domains are read from it.
+  - "Whenever the raw certificate (RawData) arrives, the key, the signature algorithm and the DNS names are read
+    from it on the controller, so they are known even when Exchange's own properties are missing. A certificate
+    that came back without Exchange's properties is the session's copy rebuilt from RawData, whose private key
+    flag says nothing about the server's store; RV(ansible_facts.exchange_tls.certificates[].has_private_key)
+    is then V(unknown), and no replacement is chosen on it."
+  - "Exchange enum values (Services, Status, RootCAType, AuthMechanism, PermissionGroups, ServerRole,
+    TransportRole, TlsAuthLevel) are read by name (V(IIS, SMTP)) or, from a session that could not rehydrate
+    Exchange's types, as their integer (V(24)); both give the same facts. Bits no known member names are kept
+    as V(unknown(N)); a value that is neither fails the task, naming the property."
   - Disabled connectors are reported in the facts but get no findings.
   - "Finding codes, with their default severity. V(error): C(tls_certificate_name_not_found),
     C(tls_certificate_name_invalid), C(tls_certificate_expired), C(tls_certificate_smtp_not_enabled),
@@ -184,7 +193,8 @@ ansible_facts:
         server:
           description: The server (C(Get-ExchangeServer)).
           type: dict
-          sample: {name: EX01, fqdn: ex01.contoso.com, role: Mailbox, version: 15.2.1544.4, edition: Standard, computer_name: EX01}
+          sample: {name: EX01, fqdn: ex01.contoso.com, role: Mailbox, version: 15.2.1544.4, edition: Standard,
+                   site: Default-First-Site-Name, computer_name: EX01}
         certificates:
           description: The certificates in the server's store (C(Get-ExchangeCertificate)).
           type: list
@@ -228,6 +238,10 @@ ansible_facts:
               description: The services the certificate is enabled for, or the string V(unknown) when Exchange did not say.
               type: raw
               sample: [IIS, SMTP]
+            services_value:
+              description: Services exactly as the session returned it (V(IIS, SMTP) or V(24)); a guard compares the
+                live value with it.
+              type: raw
             status:
               description: CertificateStatus (Valid, Revoked, ...), or V(unknown).
               type: str
@@ -243,6 +257,20 @@ ansible_facts:
             is_internal_transport:
               description: Whether this is the default SMTP (internal transport) certificate.
               type: bool
+            key:
+              description: The public key read from RawData, such as V(RSA 2048) or V(ECDSA P-256), or null.
+              type: str
+            key_size:
+              description: The key size in bits, from RawData or else Exchange's PublicKeySize, or null.
+              type: int
+            signature_algorithm:
+              description: The signature algorithm as Windows names it (its Oid FriendlyName, such as V(sha256RSA)),
+                read from RawData, or null.
+              type: str
+            unknown_properties:
+              description: The Exchange properties that did not arrive (Services, Status, RootCAType, HasPrivateKey).
+              type: list
+              elements: str
             properties_complete:
               description: False when services, status, private key or root CA type are unknown.
               type: bool
@@ -264,6 +292,10 @@ ansible_facts:
               has_private_key: true
               root_ca_type: ThirdParty
               is_internal_transport: false
+              key: RSA 2048
+              key_size: 2048
+              signature_algorithm: sha256RSA
+              unknown_properties: []
               properties_complete: true
         receive_connectors:
           description: The server's receive connectors (C(Get-ReceiveConnector -Server)).
