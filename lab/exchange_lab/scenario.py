@@ -36,7 +36,7 @@ order, and every optional key present (filled with its default). Further rules:
   taken as UTC (as YAML specifies).
 * Names of Exchange enums (``role``, ``transport_role``, ``services``,
   ``status``, ``auth_mechanism``, ``permission_groups``, ``tls_auth_level``)
-  and the lab's own (fault ``kind``, ``edgesync``, ``certificate_properties``)
+  and the lab's own (fault ``kind``, ``edgesync``, ``certificate_properties``, ``enum_form``)
   are matched case-insensitively and normalised to the documented spelling. A
   flags list that is just ``[None]`` (``services``, ``auth_mechanism``,
   ``permission_groups``) is normalised to ``[]``; ``None`` cannot be combined
