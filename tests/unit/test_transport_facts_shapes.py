@@ -29,7 +29,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_f
     parse_read,
 )
 
-from .test_transport_facts import by_thumbprint, certificate, make_result, receive_connector, send_connector, with_objects
+from .test_transport_facts import certificate, make_result, receive_connector, send_connector, with_objects
 
 # real-object-shapes.md section 2.2: the subject of sample #13, in .NET's rendering (S=, CN first).
 SUBJECT_13 = "CN=domain.com, OU=IT, O=Contoso, L=Cologne, S=NRW, C=Germany"
