@@ -112,9 +112,11 @@ class ConvergeActionBase(ExchangeActionBase):
                 restore = (entry.get("error") or stop.get("message")) if parsed and parsed[0] == "restore" else None
                 raise _Unsure(_sentence(stop.get("message") or raw.get("msg")), restore) from None
             raise
-        except AnsibleError as exc:
-            # The connection failed (AnsibleConnectionFailure and friends): the launch may have run all the same.
-            raise _Unsure(_sentence(getattr(exc, "message", None) or str(exc))) from None
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # The connection failed: AnsibleConnectionFailure, or what the connection plugin lets through as is (the
+            # winrm plugin passes requests' ConnectionError and pywinrm's WinRMTransportError on). The launch may
+            # have run all the same, and raising would lose what earlier launches of this task did.
+            raise _Unsure(_error_text(exc)) from None
 
     def _reread(self, steps: List[dict], args: dict, task_vars: dict) -> Tuple[dict, Optional[str]]:
         """One new launch of the read-back steps of ``steps``: what the objects hold now, and why some could not be read."""
@@ -124,8 +126,8 @@ class ConvergeActionBase(ExchangeActionBase):
         except BatchFailed as exc:
             raw = exc.result
             return (raw if isinstance(raw.get("steps"), list) else {}), _sentence(raw.get("msg") or "exchange_command returned no result")
-        except AnsibleError as exc:
-            return {}, _sentence(getattr(exc, "message", None) or str(exc))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            return {}, _error_text(exc)
 
     def _enable_smtp(self, items: List[smtp_enable.SmtpEnable], args: dict, task_vars: dict) -> List[Change]:
         steps = smtp_enable.enable_steps(items)
@@ -256,6 +258,11 @@ class ConvergeActionBase(ExchangeActionBase):
 
 
 _UNREAD = object()
+
+
+def _error_text(exc: Exception) -> str:
+    text = exc.message if isinstance(exc, AnsibleError) else str(exc)
+    return _sentence(text or type(exc).__name__)
 
 
 def _live(raw: dict, object_type: str, obj: str, prop: str) -> object:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import requests
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, smtp_enable
@@ -562,6 +563,11 @@ def lost(steps):
     raise AnsibleConnectionFailure("winrm connection error: ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
 
 
+def reset(steps):
+    """The same as Ansible's winrm connection lets it through: requests' own exception, not an AnsibleError."""
+    raise requests.exceptions.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+
+
 def unparseable(steps):
     """The module's own JSON followed by a second document (an error record module_wrapper.ps1 wrote): MODULE FAILURE."""
     raise BatchFailed({"failed": True, "msg": "Module result deserialization failed: Extra data: line 2 column 1 (char 812)",
@@ -572,7 +578,7 @@ def unreachable(steps):
     raise BatchFailed({"unreachable": True, "msg": "winrm connection error: timed out"})
 
 
-SHAPES = {"connection_error": lost, "module_failure": unparseable, "unreachable_result": unreachable}
+SHAPES = {"connection_error": lost, "requests_error": reset, "module_failure": unparseable, "unreachable_result": unreachable}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
