@@ -273,8 +273,9 @@ def _live(raw: dict, object_type: str, obj: str, prop: str) -> object:
         return _UNREAD
 
 
-def _listing(changes: List[Change]) -> str:
-    return ", ".join(f"{c.object} ({c.property} {_shown(c.after)})" for c in changes) or "nothing"
+def _listing(changes: List[Change], values: bool = True) -> str:
+    return ", ".join(f"{c.object} ({c.property} {_shown(c.after)})" if values else f"{c.object} ({c.property})"
+                     for c in changes) or "nothing"
 
 
 def _shown(value: object) -> str:
@@ -295,7 +296,7 @@ def _settled_message(cause: str, what: str, applied: List[Change], not_applied: 
     if problem:
         parts.append(f"That read failed too: {problem}")
     parts.append(f"Applied (read back at the value sent): {_listing(applied)}.")
-    parts.append(f"Not applied (read back at the value before): {_listing(not_applied)}.")
+    parts.append(f"Not applied (read back at the value before): {_listing(not_applied, values=False)}.")
     if unknown:
         parts.append(f"Unknown (see unknown_changes; the value shown is the one sent): {_listing(unknown)}."
                      " Check those objects on the server before running again; a rerun decides from the live values.")
