@@ -286,7 +286,8 @@ class PayloadRunner:
                 journal.append({"cmdlet": cmdlet, "parameters": parameters})
                 ctx = Context(self.org, server)
                 try:
-                    fault = take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0)
+                    call = sum(1 for c in cmdlets[:index + 1] if c == cmdlet)
+                    fault = take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0, call=call)
                     if fault is not None:
                         raise _fault_error(fault["kind"], cmdlet, server, self.org)
                     objects = run_cmdlet(ctx, cmdlet, parameters)
@@ -345,21 +346,30 @@ class PayloadRunner:
             sc.tls_certificate_name = fault.get("value")
 
 
-def take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True) -> dict | None:
+def take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True, call: int | None = None) -> dict | None:
     """Consume one matching fault of the server: its kind, and its cmdlet if it names one.
 
     A fault without a cmdlet hits a launch (or, for cmdlet faults, the launch's
     first step: `first`). Exhausted faults leave the state.
+
+    ``occurrence`` N picks the Nth call of the fault's cmdlet within one launch:
+    for a step fault, ``cmdlets`` is the step's one cmdlet and ``call`` its
+    number among the launch's calls of that cmdlet, and only call N is hit; for a
+    launch fault, ``cmdlets`` is every step's cmdlet, and only a launch that makes
+    at least N calls is hit.
     """
     kinds = (kinds,) if isinstance(kinds, str) else kinds
-    lowered = {c.lower() for c in cmdlets}
+    lowered = [c.lower() for c in cmdlets]
     for fault in server.faults:
         if fault["kind"] not in kinds:
             continue
         if fault.get("cmdlet") is None and not first:
             continue
-        if fault.get("cmdlet") is not None and fault["cmdlet"].lower() not in lowered:
-            continue
+        if fault.get("cmdlet") is not None:
+            calls = lowered.count(fault["cmdlet"].lower())
+            occurrence = fault.get("occurrence", 1)
+            if not calls or (call is None and calls < occurrence) or (call is not None and call != occurrence):
+                continue
         fault["times"] = fault.get("times", 1) - 1
         if fault["times"] <= 0:
             server.faults.remove(fault)

@@ -162,9 +162,13 @@ require_tls                       ``False``
 kind                              \-                          http_500 | connection_reset |
                                                               timeout | auth_failure |
                                                               access_denied | cmdlet_error |
-                                                              snapin_missing | concurrent_change
+                                                              snapin_missing | concurrent_change |
+                                                              reply_lost | stray_error_record
 cmdlet                            ``None``                    ``Verb-Noun``; None = any cmdlet
 times                             ``1``                       integer >= 1
+occurrence                        ``1``                       integer >= 1: the Nth call of
+                                                              ``cmdlet`` within one launch
+                                                              (requires ``cmdlet`` when > 1)
 connector                         \- (concurrent_change       receive connector of this server
                                   only)                       or send connector name
 value                             \- (concurrent_change       string or null: the
@@ -241,7 +245,7 @@ PERMISSION_GROUPS = (
 TLS_AUTH_LEVELS = ("EncryptionOnly", "CertificateValidation", "DomainValidation")
 FAULT_KINDS = (
     "http_500", "connection_reset", "timeout", "auth_failure", "access_denied",
-    "cmdlet_error", "snapin_missing", "concurrent_change",
+    "cmdlet_error", "snapin_missing", "concurrent_change", "reply_lost", "stray_error_record",
 )
 EDGESYNC_STATES = ("intact", "broken")
 # What Get-ExchangeCertificate objects keep on the way to the client
@@ -277,7 +281,7 @@ CERTIFICATE_KEYS = ("id", "subject", "issuer", "self_signed", "domains", "not_be
 RECEIVE_CONNECTOR_KEYS = ("name", "transport_role", "bindings", "fqdn", "auth_mechanism",
                           "permission_groups", "tls_domain_capabilities",
                           "tls_certificate_name", "require_tls")
-FAULT_KEYS = ("kind", "cmdlet", "times")
+FAULT_KEYS = ("kind", "cmdlet", "times", "occurrence")
 CONCURRENT_CHANGE_KEYS = FAULT_KEYS + ("connector", "value")
 EVENT_KEYS = ("id", "source", "level", "time", "message")
 CERTIFICATE_REF_KEYS = ("certificate",)
@@ -1200,7 +1204,13 @@ def _faults(index: _Index, local: _ServerInfo | None) -> Check:
                 "kind": m.get("kind", _FAULT_KIND.check),
                 "cmdlet": m.get("cmdlet", _cmdlet, None),
                 "times": m.get("times", _positive, 1),
+                "occurrence": m.get("occurrence", _positive, 1),
             }
+            if fault["occurrence"] not in (1, _BAD) and fault["cmdlet"] is None:
+                # "The Nth call" needs a cmdlet to count; without one it would silently mean the first step.
+                ctx.err(m.vline("occurrence"), m.p("occurrence"),
+                        f"occurrence {fault['occurrence']} counts the calls of a cmdlet within one launch: set cmdlet"
+                        " (for example Enable-ExchangeCertificate), or remove occurrence")
             if fault["kind"] == "concurrent_change":
                 fault["connector"] = m.get("connector", _fault_connector(index, local))
                 fault["value"] = m.get("value", _nullable_string_any)

@@ -23,6 +23,8 @@ from .smtp import SmtpServer, SmtpSession, TlsOffer
 from .winrm import CommandRequest, CommandResult, TransportFault, WinRMServer
 
 TRANSPORT_FAULTS = ("http_500", "connection_reset", "timeout", "auth_failure")
+# Faults that hit a launch after it ran to the end: its writes happened, its reply is lost or unreadable.
+AFTER_RUN_FAULTS = ("reply_lost", "stray_error_record")
 
 
 def powershell_not_recognized(term: str) -> str:
@@ -154,22 +156,30 @@ class Lab:
         # A run refused during argument validation is not a launch and changes nothing:
         # the state file stays byte-identical (not even the clock line moves).
         opened = server.launches != launches
+        after = None
         if opened:
             self._changes += 1
-        self._journal(
-            {
-                "server": server.name,
-                "launch": server.launches,
-                "check_mode": module.check_mode,
-                "become": module.become,
-                "steps": steps,
-                "failed": bool(result.get("failed")),
-                "msg": result.get("msg"),
-            }
-        )
+            with self.org.lock:
+                after = take_fault(server, AFTER_RUN_FAULTS, cmdlets)
+        entry = {
+            "server": server.name,
+            "launch": server.launches,
+            "check_mode": module.check_mode,
+            "become": module.become,
+            "steps": steps,
+            "failed": bool(result.get("failed")),
+            "msg": result.get("msg"),
+        }
+        self._journal(dict(entry, fault=after["kind"]) if after else entry)
         if opened:
             await self.persist()
-        return CommandResult(stdout=json.dumps(result), rc=rc)
+        if after is not None and after["kind"] == "reply_lost":
+            # The launch is done and on disk; the connection drops before its output is sent.
+            raise TransportFault("connection_reset")
+        stdout = json.dumps(result)
+        if after is not None:
+            stdout += "\r\n" + stray_error_record(server) + "\r\n"
+        return CommandResult(stdout=stdout, rc=rc)
 
     @staticmethod
     def _not_a_command(request: CommandRequest) -> CommandResult:
@@ -278,6 +288,32 @@ class Lab:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, self.inventory_path)
+
+
+def stray_error_record(server: Server) -> str:
+    """The document ansible-core's module_wrapper.ps1 (2.19 and later) writes after the module's own output for an
+    error record left in the runspace's error stream (Write-AnsibleErrorDetail -ForModule: a hashtable of failed,
+    msg and exception, ConvertTo-Json -Compress; ansible/ansible lib/ansible/executor/powershell/module_wrapper.ps1).
+    The record here is the one a failed first attempt of Microsoft's session bootstrap leaves behind when a later
+    attempt succeeds."""
+    error = (
+        f"[{server.fqdn}] Connecting to remote server {server.fqdn} failed with the following error message : The WinRM"
+        " client received an HTTP server error status (500), but the remote service did not include any other"
+        " information about the cause of the failure. For more information, see the about_Remote_Troubleshooting Help topic."
+    )
+    exception = "\r\n".join([
+        error,
+        "At C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\ConnectFunctions.ps1:144 char:17",
+        "+ CategoryInfo          : OpenError: (System.Manageme....RemoteRunspace:RemoteRunspace) [New-PSSession],"
+        " PSRemotingTransportException",
+        "+ FullyQualifiedErrorId : -2144108477,PSSessionOpenFailed",
+        "",
+        "ScriptStackTrace:",
+        "at _NewExchangeRunspace, C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\ConnectFunctions.ps1: line 144",
+    ])
+    # A PowerShell hashtable has no key order; this is one ConvertTo-Json may print.
+    return json.dumps({"exception": exception, "msg": f"Unhandled exception while executing module: {error}", "failed": True},
+                      separators=(",", ":"))
 
 
 def _step_cmdlets(module_args: dict) -> list[str]:

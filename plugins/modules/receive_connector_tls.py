@@ -137,6 +137,13 @@ notes:
     one to enable SMTP, only when a certificate needs it; one for the guarded writes and their read-backs (which
     also verifies the default SMTP certificate after SMTP was enabled), only when something changes. With O(facts)
     and nothing to change, none. RV(launches) says how many ran."
+  - "A launch that writes can fail without telling what it did: its reply lost on the way back (a dropped
+    connection, a read timeout), unreadable (MODULE FAILURE, for example when ansible-core's PowerShell wrapper
+    adds a second JSON document after the module's own), or a write cmdlet that threw. The module then makes one
+    more launch that reads only the objects it meant to change (their C(TlsCertificateName); for SMTP enabling, the
+    certificate's Services and the server's C(InternalTransportCertificateThumbprint)). A change read back at the
+    value sent is in RV(changes), one read back at its value before is not applied, and any other (the read failed
+    too, or a third value) is in RV(unknown_changes). The task fails, and its message lists all three and what to do."
   - "The default SMTP certificate is never replaced. C(Enable-ExchangeCertificate -Services SMTP) on another
     certificate asks C(Overwrite the existing default SMTP certificate?), and C(-Force) answers Yes. So, as
     Microsoft's own scripts do, the module records C(InternalTransportCertificateThumbprint) and runs
@@ -244,7 +251,7 @@ ansible_facts:
           after the writes; selection and findings recomputed. C(collected_at) and C(events) stay those of the read.
       type: dict
 launches:
-  description: PowerShell launches this task made on the host (0 to 3, see the notes).
+  description: PowerShell launches this task made on the host (0 to 4, see the notes).
   returned: always
   type: int
   sample: 1
@@ -326,6 +333,21 @@ changes:
       description: The Exchange server.
       type: str
       sample: EX01
+unknown_changes:
+  description:
+    - Changes a failed launch may or may not have made, because neither its reply nor a new read told. Same shape
+      as RV(changes), with RV(changes[].after) the value that was sent. Check these objects on the server before
+      running again. RV(changed) is true when this is not empty.
+  returned: when the module decided a plan (empty unless a write launch failed)
+  type: list
+  elements: dict
+  sample:
+    - object_type: receive_connector
+      object: EX01\Default Frontend EX01
+      property: TlsCertificateName
+      before: "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+      after: "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+      server: EX01
 smtp:
   description: Certificates on which SMTP is enabled (or would be, in check mode), keeping the default SMTP
     certificate.

@@ -131,6 +131,13 @@ notes:
   - "Launches (PowerShell starts on the server the task runs on): none when nothing changes or in check mode;
     one for the guarded writes and their read-backs; one more, before it, when SMTP must be enabled on some
     source server. The decision reads nothing: it uses the facts already gathered."
+  - "A launch that writes can fail without telling what it did: its reply lost on the way back (a dropped
+    connection, a read timeout), unreadable (MODULE FAILURE, for example when ansible-core's PowerShell wrapper
+    adds a second JSON document after the module's own), or a write cmdlet that threw. The module then makes one
+    more launch that reads only the objects it meant to change (their C(TlsCertificateName); for SMTP enabling, the
+    certificate's Services and the server's C(InternalTransportCertificateThumbprint)). A change read back at the
+    value sent is in RV(changes), one read back at its value before is not applied, and any other (the read failed
+    too, or a third value) is in RV(unknown_changes). The task fails, and its message lists all three and what to do."
   - "The facts are as fresh as the gathering. They are taken from C(hostvars), so facts gathered in an earlier
     play of the same run, or kept in a fact cache, count too. The guards catch a connector that changed since
     then, or a chosen certificate that left a Mailbox server's store, but not a certificate that expired in
@@ -219,7 +226,7 @@ changed:
   type: bool
   sample: true
 launches:
-  description: PowerShell launches this task made on the server it ran on (0 to 2, see the notes).
+  description: PowerShell launches this task made on the server it ran on (0 to 3, see the notes).
   returned: always
   type: int
   sample: 1
@@ -322,6 +329,21 @@ changes:
       description: For a certificate, the source server it is on. Null for organisation-wide objects.
       type: str
       sample: null
+unknown_changes:
+  description:
+    - Changes a failed launch may or may not have made, because neither its reply nor a new read told. Same shape
+      as RV(changes), with RV(changes[].after) the value that was sent. Check these objects on the server before
+      running again. RV(changed) is true when this is not empty.
+  returned: when the module decided a plan (empty unless a write launch failed)
+  type: list
+  elements: dict
+  sample:
+    - object_type: receive_connector
+      object: EX01\Default Frontend EX01
+      property: TlsCertificateName
+      before: "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+      after: "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+      server: EX01
 smtp:
   description: Certificates on source servers on which SMTP is enabled (or would be, in check mode), keeping each
     server's default SMTP certificate.

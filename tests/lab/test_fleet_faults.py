@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import pathlib
 import re
+import subprocess
 
 import pytest
 import yaml
 
 from ..conftest import ROOT, scenario_variant
+from .test_ansible_e2e import BIN
 from .test_connector_tls_role import run
 
 pytestmark = pytest.mark.ansible
@@ -45,6 +48,8 @@ FOREIGN_CONNECTOR = "Client Frontend EX02"
 
 KINDS = ["http_500", "connection_reset", "timeout", "auth_failure", "access_denied", "cmdlet_error",
          "snapin_missing", "concurrent_change"]
+# Faults that hit a launch after the server acted (test_a_write_of_unknown_outcome_on_one_host_of_five).
+AFTER_RUN_KINDS = ["reply_lost", "stray_error_record"]
 
 # The ansible-core 2.19 leg of make test runs one kind per way a failure reaches Ansible: a WinRM error
 # (http_500), a refused or lost connection (auth_failure), a failing cmdlet (access_denied), a guard
@@ -86,7 +91,8 @@ def documented_kinds(text: str, section: str) -> list[str]:
 def assert_every_documented_kind_is_injected() -> None:
     """A fault kind added to the lab's documentation without a case here turns every case red."""
     readme = documented_kinds((ROOT / "lab/README.md").read_text(), "## Faults")
-    assert sorted(KINDS) == sorted(readme), f"lab/README.md documents the fault kinds {readme}, this suite injects {KINDS}"
+    assert sorted(KINDS + AFTER_RUN_KINDS) == sorted(readme), \
+        f"lab/README.md documents the fault kinds {readme}, this suite injects {KINDS + AFTER_RUN_KINDS}"
     if DOC.exists():  # the format's own page, outside the repository
         documented = documented_kinds(DOC.read_text(), "## Faults")
         assert sorted(KINDS) == sorted(documented), f"{DOC} documents the fault kinds {documented}, this suite injects {KINDS}"
@@ -208,11 +214,12 @@ def changes_of(changes: dict, keep) -> list:
     return sorted(json.dumps(c, sort_keys=True) for c in changes["changes"] if keep(c))
 
 
-def assert_others_as_without_fault(report: dict, changes: dict, baseline_report: dict, baseline_changes: dict) -> None:
-    for host in OTHERS:
+def assert_others_as_without_fault(report: dict, changes: dict, baseline_report: dict, baseline_changes: dict,
+                                   faulty: str = FAULTY) -> None:
+    for host in (h for h in baseline_report["hosts"] if h != faulty):
         assert host_view(report["hosts"][host]) == host_view(baseline_report["hosts"][host]), host
     assert org_view(report["organization"]) == org_view(baseline_report["organization"])
-    others = lambda c: c["host"] != FAULTY  # noqa: E731
+    others = lambda c: c["host"] != faulty  # noqa: E731
     assert changes_of(changes, others) == changes_of(baseline_changes, others)
 
 
@@ -335,3 +342,94 @@ def test_a_fault_on_one_host_of_five(kind, running_lab, tmp_path, baseline, reli
     assert tracked(load_state(lab)) == tracked(baseline["remediated"])
     assert untracked(load_state(lab)) == untracked(baseline["remediated"])
     reliability(len(injected))
+
+
+# --------------------------------------------------------------------------
+# A write whose outcome the reply does not tell
+# --------------------------------------------------------------------------
+
+# EX04 needs SMTP enabled on its renewal before its connector can name it, so its remediation has two write
+# launches: the enabling (Enable-ExchangeCertificate on the renewal, then on the previous default to put it
+# back) and the connector write. Per case: the fault, and what changes.json must say for EX04 afterwards
+# (status per (object_type, property)), the state agreeing both ways.
+SMTP_HOST = "EX04"
+SERVICES = ("certificate", "Services")
+CONNECTOR = ("receive_connector", "TlsCertificateName")
+DEFAULT_SMTP = ("transport_service", "InternalTransportCertificateThumbprint")
+UNKNOWN_OUTCOME = {
+    # The connector launch ran to the end; its reply is lost, or unreadable. The enabling launch before it was confirmed.
+    "reply_lost": ({"kind": "reply_lost", "cmdlet": "Set-ReceiveConnector"},
+                   {SERVICES: "applied", CONNECTOR: "applied"}),
+    "stray_error_record": ({"kind": "stray_error_record", "cmdlet": "Set-ReceiveConnector"},
+                           {SERVICES: "applied", CONNECTOR: "applied"}),
+    # The enabling launch ran to the end and its reply was lost: the connector launch never came.
+    "reply_lost_enabling": ({"kind": "reply_lost", "cmdlet": "Enable-ExchangeCertificate"},
+                            {SERVICES: "applied", CONNECTOR: "not_applied"}),
+    # The second Enable-ExchangeCertificate (putting the previous default back) fails after the first made the renewal
+    # the default: the dangerous case, recorded as a change of the default so that rollback puts it back.
+    "restore_fails": ({"kind": "cmdlet_error", "cmdlet": "Enable-ExchangeCertificate", "occurrence": 2},
+                      {SERVICES: "applied", DEFAULT_SMTP: "applied", CONNECTOR: "not_applied"}),
+}
+UNKNOWN_OUTCOME_WORDS = {
+    "reply_lost": ("read again in a new launch", "Applied (read back at the value sent)", "reset"),
+    "stray_error_record": ("read again in a new launch", "Applied (read back at the value sent)", "deserialization"),
+    "reply_lost_enabling": ("read again in a new launch", "Applied (read back at the value sent)", "reset"),
+    "restore_fails": ("Enable-ExchangeCertificate -Server EX04 -Thumbprint", "default SMTP (internal transport) certificate is now",
+                      "domain controllers"),
+}
+
+
+def rollback(lab, changes_file: pathlib.Path) -> tuple[int, str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_changes_file={changes_file}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.reliability("Faults", "a write launch whose reply is lost or unreadable, or whose second write fails, on one host"
+                         " of five: the record matches the server, rollback restores it, a rerun converges")
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.current_leg_only) if c != "stray_error_record" else c
+                                  for c in UNKNOWN_OUTCOME])
+def test_a_write_of_unknown_outcome_on_one_host_of_five(case, running_lab, tmp_path, baseline, reliability):
+    fault, expected = UNKNOWN_OUTCOME[case]
+    lab = running_lab(scenario_variant(tmp_path, FLEET, faults={SMTP_HOST: [fault]}))
+    rc, output, audit, audit_changes = run(lab, tmp_path / "audit", "audit")
+    assert rc != 0, output
+    assert host_view(audit["hosts"][SMTP_HOST]) == host_view(baseline["audit"]["hosts"][SMTP_HOST])
+    audited = load_state(lab)
+
+    # -- the remediation: the fault hits EX04's write; the four others and the organisation as without it
+    rc, output, remediation, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0, output
+    assert faults_left(lab, SMTP_HOST) == [], "the fault did not fire"
+    assert_others_as_without_fault(remediation, changes, baseline["remediation"], baseline["changes"], faulty=SMTP_HOST)
+    entry = remediation["hosts"][SMTP_HOST]
+    assert entry["status"] == "error", entry
+    for words in UNKNOWN_OUTCOME_WORDS[case]:
+        assert words.lower() in entry["message"].lower(), f"{case}: the message does not say {words!r}: {entry['message']}"
+    mine = {(c["object_type"], c["property"]): c["status"] for c in changes["changes"] if c["host"] == SMTP_HOST}
+    assert mine == expected, changes["changes"]
+    # The record and the server agree both ways: nothing applied is recorded not_applied, and the reverse.
+    after = load_state(lab)
+    check_changes_against_state(audited, after, changes)
+
+    # -- rollback of that run restores exactly what it applied (SMTP enabled on a certificate cannot be undone: it stays)
+    rc, output = rollback(lab, tmp_path / "remediate" / "changes.json")
+    assert rc == 0, output
+    rolled = tracked(load_state(lab))
+    for key, value in tracked(audited).items():
+        if key[0] == "certificate" and key in {change_key(c) for c in changes["changes"] if c["status"] == "applied"}:
+            assert rolled[key] == tracked(after)[key], key
+        else:
+            assert rolled[key] == value, f"{key}: rollback left {rolled[key]!r}, the audit saw {value!r}"
+
+    # -- the rerun, the fault gone: EX04 converges, and the fleet ends as in the fault-free run
+    rc, output, rerun, rerun_changes = run(lab, tmp_path / "rerun", "remediate")
+    assert rc == 0, output
+    assert rerun["hosts"][SMTP_HOST]["status"] == "remediated", rerun["hosts"][SMTP_HOST]
+    assert tracked(load_state(lab)) == tracked(baseline["remediated"])
+    assert untracked(load_state(lab)) == untracked(baseline["remediated"])
+    reliability(1)

@@ -215,9 +215,10 @@ def test_state_sample_normalises():
     assert mbx["receive_connectors"][0]["auth_mechanism"] == ["Tls"]
     faults = mbx["faults"]
     assert [f["kind"] for f in faults] == list(FAULT_KINDS) + ["concurrent_change"]
-    assert faults[0] == {"kind": "http_500", "cmdlet": None, "times": 1}
-    assert faults[7] == {"kind": "concurrent_change", "cmdlet": None, "times": 1,
+    assert faults[0] == {"kind": "http_500", "cmdlet": None, "times": 1, "occurrence": 1}
+    assert faults[7] == {"kind": "concurrent_change", "cmdlet": None, "times": 1, "occurrence": 1,
                          "connector": "Default Frontend MBX1", "value": None}
+    assert faults[9] == {"kind": "stray_error_record", "cmdlet": "Enable-ExchangeCertificate", "times": 1, "occurrence": 2}
     assert (mbx["launches"], mbx["writes"], mbx["edgesync"]) == (4, 1, None)
     assert mbx["events"][0]["time"] == datetime(2026, 11, 27, 11, tzinfo=UTC)
     assert edge["certificates"][0]["issuer"] is None  # self-signed: issuer == subject
@@ -721,7 +722,7 @@ def test_dump_quotes_strings_that_would_change_type():
     scenario["organization"] = "true"
     scenario["servers"][0]["receive_connectors"][0]["tls_certificate_name"] = "2025-09-01"
     scenario["servers"][0]["faults"].append(
-        {"kind": "concurrent_change", "cmdlet": None, "times": 1, "connector": "Default Frontend EX01",
+        {"kind": "concurrent_change", "cmdlet": None, "times": 1, "occurrence": 1, "connector": "Default Frontend EX01",
          "value": "null"})
     text = dump_state(scenario)
     assert "organization: 'true'" in text

@@ -20,6 +20,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import requests
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
@@ -162,6 +164,31 @@ def stops_at(step_id: str, reason: str = "error", error=None, mismatches=None):
         raise BatchFailed({"failed": True, "msg": message, "changed": False, "steps": ran, "stop": stop})
 
     return answer
+
+
+def rereads(live: dict):
+    """The new launch that reads again what a failed write launch meant to change: only read-backs, each allowed to
+    fail alone; ``live`` maps a step id to its objects, or to an error text."""
+
+    def answer(steps):
+        assert all(s["id"].startswith("readback|") and s["cmdlet"].startswith("Get-") and s["continue_on_error"] for s in steps), ids(steps)
+        ran = []
+        for i, s in enumerate(steps):
+            value = live.get(s["id"], "not scripted")
+            ran.append(entry(i, s, "error", error=value) if isinstance(value, str) else entry(i, s, objects=value))
+        return {"changed": False, "failed": False, "stop": None, "steps": ran}
+
+    return answer
+
+
+def connector_reads(**values) -> dict:
+    """Re-read answers for receive connectors: identity -> TlsCertificateName."""
+    return {f"readback|receive_connector|{k}": [{"Identity": k, "TlsCertificateName": v}] for k, v in values.items()}
+
+
+def smtp_reads(services: str, default: str) -> dict:
+    return {f"readback|certificate|{KEY}": [{"Thumbprint": R11_THUMB, "Services": services}],
+            "readback|transport_service|EX01": [{"InternalTransportCertificateThumbprint": default}]}
 
 
 def mismatch(prop: str, expected: str, actual: str) -> list:
@@ -337,15 +364,18 @@ def test_restore_failed_reports_the_new_default_and_how_to_repair_it() -> None:
     plan = smtp_plan()
     assert plan.smtp[0].repair_command() == REPAIR
     failed = stops_at(f"restore|{KEY}", error="The certificate could not be enabled: access denied.")
-    result, fake = converge(plan, failed, diff=True, launches=1)
+    # A failed write step may have written: what it did is read again, in a new launch.
+    result, fake = converge(plan, failed, rereads(smtp_reads("IIS, SMTP", R11_THUMB)), diff=True, launches=1)
 
-    assert len(fake.batches) == 1 and not fake.write_steps_built
+    assert len(fake.batches) == 2 and not fake.write_steps_built
+    assert ids(fake.batches[1]) == ["readback|transport_service|EX01", f"readback|certificate|{KEY}"]
     assert result["failed"] is True
     # Enable-ExchangeCertificate -Force did run: the task changed the server, and says how.
     assert result["changed"] is True
     assert result["changes"] == [services_change(), default_change(R11_THUMB)]
+    assert result["unknown_changes"] == []
     assert result["diff"] == diff_of(result["changes"])
-    assert result["launches"] == 2
+    assert result["launches"] == 3
     message = result["msg"]
     assert REPAIR in message
     assert "no connector was changed" in message
@@ -474,7 +504,7 @@ def test_connector_guard_read_error_without_smtp_says_nothing_was_written() -> N
 @pytest.mark.parametrize("step_id", [f"guard|receive_connector|{FRONTEND}", f"set|receive_connector|{FRONTEND}"], ids=["guard", "set"])
 def test_an_error_ending_with_a_period_is_not_doubled(step_id) -> None:
     failed = stops_at(step_id, error="The operation couldn't be performed because object couldn't be found.")
-    result, _fake = converge(plain_plan(), failed, launches=1)
+    result, _fake = converge(plain_plan(), failed, rereads(connector_reads(**{FRONTEND: R10_NAME})), launches=1)
     assert result["failed"] is True
     assert ".." not in result["msg"]
 
@@ -490,41 +520,171 @@ def two_connectors():
     return plan
 
 
-def test_error_on_the_second_set_reports_the_first_as_written() -> None:
+def test_error_on_the_second_set_is_settled_by_a_new_read() -> None:
     plan = two_connectors()
     failed = stops_at(f"set|receive_connector|{CLIENT}", error="Active Directory response: The server is unwilling to process the request")
-    result, fake = converge(plan, failed, diff=True, launches=1)
+    live = rereads(connector_reads(**{FRONTEND: R11_NAME, CLIENT: R10_NAME}))
+    result, fake = converge(plan, failed, live, diff=True, launches=1)
 
-    assert len(fake.batches) == 1 and result["launches"] == 2
+    assert len(fake.batches) == 2 and result["launches"] == 3
+    assert ids(fake.batches[1]) == [f"readback|receive_connector|{FRONTEND}", f"readback|receive_connector|{CLIENT}"]
     assert result["failed"] is True
     assert result["changed"] is True
-    assert [(c["object"], c["before"], c["after"]) for c in result["changes"]] == [(FRONTEND, R10_NAME, R11_NAME)]
+    assert result["changes"] == [connector_change(FRONTEND)]
+    assert result["unknown_changes"] == []
     assert result["diff"] == diff_of(result["changes"])
     index = ids(fake.batches[0]).index(f"set|receive_connector|{CLIENT}")
-    assert result["msg"] == (f"step {index} (Set-ReceiveConnector) failed: Active Directory response: The server is unwilling to"
-                             f" process the request. Written before the failure: {FRONTEND}; later writes did not run.")
+    assert result["msg"] == (
+        f"step {index} (Set-ReceiveConnector) failed: Active Directory response: The server is unwilling to process the"
+        " request. The launch that wrote the connectors may have run all the same, so the objects it meant to change were"
+        f" read again in a new launch. Applied (read back at the value sent): {FRONTEND} (TlsCertificateName {R11_NAME})."
+        f" Not applied (read back at the value before): {CLIENT} (TlsCertificateName)."
+        " Run again: the rerun decides from the live values.")
+
+
+def test_a_write_step_that_failed_after_writing_is_recorded_applied() -> None:
+    # Exchange threw after the AD write (a domain controller change mid-call): the new read finds the value sent.
+    plan = two_connectors()
+    failed = stops_at(f"set|receive_connector|{FRONTEND}", error="An error caused a change in the current set of domain controllers.")
+    result, _fake = converge(plan, failed, rereads(connector_reads(**{FRONTEND: R11_NAME, CLIENT: R10_NAME})), launches=1)
+    assert result["failed"] is True and result["changes"] == [connector_change(FRONTEND)]
+    assert f"Applied (read back at the value sent): {FRONTEND}" in result["msg"]
 
 
 def test_changes_written_before_a_failure_name_their_server() -> None:
     plan = two_connectors()
-    result, _fake = converge(plan, stops_at(f"set|receive_connector|{CLIENT}", error="unwilling to process"), launches=1)
+    failed = stops_at(f"set|receive_connector|{CLIENT}", error="unwilling to process")
+    result, _fake = converge(plan, failed, rereads(connector_reads(**{FRONTEND: R11_NAME, CLIENT: R10_NAME})), launches=1)
     assert result["changes"] == [connector_change(FRONTEND)]
 
 
-def test_unreachable_write_launch_says_nothing_was_written() -> None:
-    def unreachable(steps):
-        raise BatchFailed({"unreachable": True, "msg": "winrm connection error: timed out"})
+def lost(steps):
+    """A write launch that ran to the end, whose reply never came back (a dropped connection)."""
+    raise AnsibleConnectionFailure("winrm connection error: ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
 
-    result, _fake = converge(plain_plan(), unreachable, launches=1)
-    assert result["failed"] is True and result["changed"] is False and result["changes"] == []
-    assert result["msg"] == "winrm connection error: timed out. Written before the failure: nothing; later writes did not run."
+
+def reset(steps):
+    """The same as Ansible's winrm connection lets it through: requests' own exception, not an AnsibleError."""
+    raise requests.exceptions.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+
+
+def unparseable(steps):
+    """The module's own JSON followed by a second document (an error record module_wrapper.ps1 wrote): MODULE FAILURE."""
+    raise BatchFailed({"failed": True, "msg": "Module result deserialization failed: Extra data: line 2 column 1 (char 812)",
+                       "module_stdout": '{"changed": true, "steps": []}\r\n{"failed": true}\r\n', "rc": 0})
+
+
+def unreachable(steps):
+    raise BatchFailed({"unreachable": True, "msg": "winrm connection error: timed out"})
+
+
+SHAPES = {"connection_error": lost, "requests_error": reset, "module_failure": unparseable, "unreachable_result": unreachable}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_lost_write_reply_is_settled_by_a_new_read(shape) -> None:
+    plan = two_connectors()
+    result, fake = converge(plan, SHAPES[shape], rereads(connector_reads(**{FRONTEND: R11_NAME, CLIENT: R11_NAME})), launches=1)
+    assert len(fake.batches) == 2 and result["launches"] == 3
+    assert result["failed"] is True and result["changed"] is True
+    assert result["changes"] == [connector_change(FRONTEND), connector_change(CLIENT)]
+    assert result["unknown_changes"] == []
+    assert f"Applied (read back at the value sent): {FRONTEND} (TlsCertificateName {R11_NAME}), {CLIENT}" in result["msg"]
+    assert "Not applied (read back at the value before): nothing." in result["msg"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_lost_write_reply_whose_writes_did_not_run_is_recorded_not_applied(shape) -> None:
+    result, _fake = converge(plain_plan(), SHAPES[shape], rereads(connector_reads(**{FRONTEND: R10_NAME})), launches=1)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["changes"] == [] and result["unknown_changes"] == []
+    assert f"Not applied (read back at the value before): {FRONTEND}" in result["msg"]
+
+
+def test_when_the_new_read_fails_too_every_planned_write_is_unknown() -> None:
+    def still_lost(steps):
+        raise AnsibleConnectionFailure("winrm connection error: Read timed out. (read timeout=30)")
+
+    plan = two_connectors()
+    result, fake = converge(plan, lost, still_lost, launches=1)
+    assert len(fake.batches) == 2 and result["launches"] == 3
+    assert result["failed"] is True and result["changed"] is True and result["changes"] == []
+    assert result["unknown_changes"] == [connector_change(FRONTEND), connector_change(CLIENT)]
+    message = result["msg"]
+    assert message.startswith("winrm connection error: ('Connection aborted.'")
+    assert "That read failed too: winrm connection error: Read timed out." in message
+    assert f"Unknown (see unknown_changes; the value shown is the one sent): {FRONTEND} (TlsCertificateName {R11_NAME})" in message
+    assert "Check those objects on the server before running again" in message
+
+
+def test_one_object_unread_or_at_a_third_value_is_unknown_the_others_settled() -> None:
+    plan = two_connectors()
+    live = rereads({**connector_reads(**{FRONTEND: R12_NAME}),
+                    f"readback|receive_connector|{CLIENT}": "The operation couldn't be performed because object couldn't be found."})
+    result, _fake = converge(plan, unparseable, live, launches=1)
+    assert result["changes"] == []
+    assert result["unknown_changes"] == [connector_change(FRONTEND), connector_change(CLIENT)]
+
+
+def test_a_lost_write_reply_keeps_the_smtp_enabling_the_earlier_launch_confirmed() -> None:
+    # F2: the enabling launch completed and was read back; the connector launch then lost its connection.
+    plan = smtp_plan()
+    result, fake = converge(plan, completes(), lost, rereads(connector_reads(**{FRONTEND: R10_NAME})), launches=1)
+    assert len(fake.batches) == 3 and result["launches"] == 4
+    assert result["failed"] is True and result["changed"] is True
+    assert result["changes"] == [services_change()]
+    assert result["unknown_changes"] == []
+    assert f"Earlier in this run, before this failure: {R11_THUMB} (Services) changed" in result["msg"]
+    assert f"Not applied (read back at the value before): {FRONTEND}" in result["msg"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_lost_enabling_reply_is_settled_by_a_new_read(shape) -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, SHAPES[shape], rereads(smtp_reads("IIS, SMTP", DEFAULT_THUMB)), launches=1)
+    # The connectors are not written in the same task: the rerun does them, from the live values.
+    assert len(fake.batches) == 2 and not fake.write_steps_built and result["launches"] == 3
+    assert result["failed"] is True and result["changed"] is True
+    assert result["changes"] == [services_change()]
+    assert result["unknown_changes"] == []
+    assert [s["done"] for s in result["smtp"]] == [True]
+    assert f"Applied (read back at the value sent): {R11_THUMB} (Services IIS, SMTP)." in result["msg"]
+    assert REPAIR not in result["msg"]
+
+
+def test_a_lost_enabling_reply_with_the_default_not_back_says_so_first_with_the_repair() -> None:
+    plan = smtp_plan()
+    result, _fake = converge(plan, lost, rereads(smtp_reads("IIS, SMTP", R11_THUMB)), launches=1)
+    assert result["changes"] == [services_change(), default_change(R11_THUMB)]
+    message = result["msg"]
+    assert message.startswith(f"SMTP was enabled on {R11_THUMB} on EX01, and Enable-ExchangeCertificate -Force made it the default")
+    assert f"EX01's default SMTP (internal transport) certificate is now {R11_THUMB}" in message
+    assert REPAIR in message
+    assert [s["done"] for s in result["smtp"]] == [False]
+
+
+def test_a_lost_enabling_reply_unread_is_unknown_for_services_and_default() -> None:
+    plan = smtp_plan()
+    result, _fake = converge(plan, unparseable, rereads({}), launches=1)
+    assert result["changes"] == []
+    assert result["unknown_changes"] == [
+        Change("certificate", R11_THUMB, "Services", ["IIS"], ["IIS", "SMTP"], "EX01").as_dict(), default_change(R11_THUMB)]
+    assert "Check those objects on the server before running again" in result["msg"]
+
+
+def test_a_lost_enabling_reply_that_enabled_nothing_is_not_applied() -> None:
+    plan = smtp_plan()
+    result, _fake = converge(plan, lost, rereads(smtp_reads("IIS", DEFAULT_THUMB)), launches=1)
+    assert result["changes"] == [] and result["unknown_changes"] == [] and result["changed"] is False
+    assert f"Not applied (read back at the value before): {R11_THUMB} (Services)." in result["msg"]
 
 
 def test_error_on_the_first_set_reports_nothing_written() -> None:
     plan = two_connectors()
-    result, _fake = converge(plan, stops_at(f"set|receive_connector|{FRONTEND}", error="unwilling to process"), launches=1)
+    failed = stops_at(f"set|receive_connector|{FRONTEND}", error="unwilling to process")
+    result, _fake = converge(plan, failed, rereads(connector_reads(**{FRONTEND: R10_NAME, CLIENT: R10_NAME})), launches=1)
     assert result["failed"] is True and result["changed"] is False and result["changes"] == []
-    assert "Written before the failure: nothing; later writes did not run." in result["msg"]
+    assert f"Applied (read back at the value sent): nothing. Not applied (read back at the value before): {FRONTEND}" in result["msg"]
 
 
 def test_read_back_of_another_value_says_the_write_did_not_take() -> None:
