@@ -23,6 +23,7 @@ import ipaddress
 
 __all__ = [
     "ALL_ADDRESSES",
+    "MICROSOFT_365_RANGES",
     "MICROSOFT_365_SENDERS",
     "parse_binding",
     "parse_ip_range",
