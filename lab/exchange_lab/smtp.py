@@ -200,6 +200,9 @@ class SmtpServer:
         # Schannel serves whatever certificate transport selected, a 1024-bit or SHA-1 one too; OpenSSL's
         # default security level would refuse to load it, and the lab must show a client what Exchange shows.
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        # Exchange's SMTP negotiates up to TLS 1.2: Exchange Server 2019 CU15 (and SE, the same build) brought TLS
+        # 1.3 to HTTPS only, not SMTP (Exchange Team Blog, "Released: 2025 H1 Cumulative Update for Exchange Server").
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         cert_fd, cert_path = tempfile.mkstemp(dir=self._tmpdir, suffix=".crt")
         key_fd, key_path = tempfile.mkstemp(dir=self._tmpdir, suffix=".key")  # mode 0600
         try:
