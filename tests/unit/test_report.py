@@ -457,9 +457,9 @@ def test_probe_target_is_the_connector_that_answers_on_port_25(server, expected)
 
 # Exchange Online's outbound ranges (Microsoft 365 "URLs and IP address ranges", Exchange Online ID 9).
 EXO_RANGES = ["40.92.0.0/15", "40.107.0.0/16", "52.100.0.0/14", "104.47.0.0/17", "2a01:111:f400::/48", "2a01:111:f403::/48"]
-LOOPBACK_RELAY = frontend(identity="EX01\Relay EX01", name="Relay EX01", hybrid=False, tls_domain_capabilities=[],
+LOOPBACK_RELAY = frontend(identity="EX01\\Relay EX01", name="Relay EX01", hybrid=False, tls_domain_capabilities=[],
                           remote_ip_ranges=["127.0.0.1"], tls_certificate_name=None)
-CLOUD_ONLY = frontend(identity="EX01\Hybrid EX01", name="Hybrid EX01", remote_ip_ranges=EXO_RANGES)
+CLOUD_ONLY = frontend(identity="EX01\\Hybrid EX01", name="Hybrid EX01", remote_ip_ranges=EXO_RANGES)
 
 
 def test_a_connector_scoped_to_microsoft_365_is_the_one_hybrid_mail_reaches() -> None:
