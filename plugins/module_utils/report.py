@@ -195,7 +195,7 @@ def probe_target(facts: dict, source: Optional[str] = None) -> Optional[dict]:
         reached = candidates[0]  # no connector accepts Microsoft 365: the probe is all there is to check
     if reached is None:
         target = {"identity": None, "starttls_offered": False, "expected_thumbprint": None}
-        role = (candidates[0].get("transport_role"))
+        role = candidates[0].get("transport_role")
     else:
         target = _expectation(reached)
         role = reached.get("transport_role")
