@@ -1,7 +1,8 @@
 """Real X.509 certificates for the lab, minted from scenario subject/issuer strings.
 
 Every certificate is deterministic: keys are derived from a hash of the
-certificate's content and ECDSA signatures are deterministic (RFC 6979), so the
+certificate's content (RSA primes from a generator seeded with it), ECDSA
+signatures are deterministic (RFC 6979) and RSA PKCS#1 v1.5 ones are by nature, so the
 same scenario mints the same DER and therefore the same SHA-1 thumbprint on
 every run. That keeps a saved state loadable as a scenario (its thumbprints
 still hold) and lets tests name thumbprints. Two entries with the same content

@@ -145,7 +145,8 @@ friendly_name                     ``None``                    string (a lab exte
 key                               ``"ECDSA P-256"``           RSA 1024 | RSA 2048 | RSA 3072 |
                                                               RSA 4096 | ECDSA P-256 | ECDSA P-384
 signature_hash                    ``"sha256"``                sha1 | sha256 | sha384 | sha512
-eku                               ``[serverAuth, clientAuth]`` non-empty list of those names
+eku                               both names                  non-empty list of serverAuth,
+                                                              clientAuth
 include_chain                     ``True``                    false: STARTTLS presents the leaf
                                                               without its issuing CA
 exportable                        ``False``                   private key exportable
@@ -163,7 +164,7 @@ permission_groups                 ``[]``                      PermissionGroups n
 tls_domain_capabilities           ``[]``                      ``"Domain:Capability[,...]"``
 tls_certificate_name              ``None``                    literal, ``{certificate: ref}``
 require_tls                       ``False``
-remote_ip_ranges                  whole IPv4 and IPv6 space   non-empty; single address, CIDR or
+remote_ip_ranges                  all IPv4 and IPv6           non-empty; single address, CIDR or
                                                               Lo-Hi range (IPv4 or IPv6)
 **faults[]**
 kind                              \-                          http_500 | connection_reset |
