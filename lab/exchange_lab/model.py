@@ -471,11 +471,12 @@ class Organization:
     @staticmethod
     def _port25(server: Server) -> list[ReceiveConnector]:
         # On a Mailbox server port 25 is Front End Transport's (the Hub service listens on 2525); on an
-        # Edge server every connector is the Transport service's.
+        # Edge server every connector is the Transport service's. A Mailbox scenario with port-25 connectors
+        # of the Hub service only keeps those (as report.probe_target does).
         port25 = [rc for rc in server.receive_connectors if 25 in rc.ports]
         if server.is_edge:
             return port25
-        return [rc for rc in port25 if rc.transport_role == "FrontendTransport"]
+        return [rc for rc in port25 if rc.transport_role == "FrontendTransport"] or port25
 
     def answering_connector(self, server: Server, local_address: str, remote_address: str) -> ReceiveConnector | None:
         """The connector that answers a connection to port 25 at ``local_address`` from ``remote_address``.
