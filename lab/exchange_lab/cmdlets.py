@@ -218,6 +218,8 @@ def receive_connector_object(rc: ReceiveConnector) -> dict[str, Any]:
         "TlsDomainCapabilities": list(rc.tls_domain_capabilities),
         "TlsCertificateName": rc.tls_certificate_name,
         "RequireTLS": rc.require_tls,
+        # IPRange.ToString(): the entry in the form it was given (single address, CIDR or Lo-Hi).
+        "RemoteIPRanges": list(rc.remote_ip_ranges),
         "Enabled": True,
     }
 

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection, tls_name
 
 from . import scenario as scenario_mod
 from .pki import MintedCertificate, MintError, Minter
@@ -75,6 +75,12 @@ class Certificate:
     in_store: bool
     minted: MintedCertificate
     friendly_name: str | None = None
+    # Certificate quality (lab-scenarios.md, Additions); the minted certificate is what these say.
+    key: str = "ECDSA P-256"
+    signature_hash: str = "sha256"
+    eku: list[str] = field(default_factory=lambda: ["serverAuth", "clientAuth"])
+    include_chain: bool = True
+    exportable: bool = False
 
     @property
     def thumbprint(self) -> str:
@@ -104,6 +110,7 @@ class ReceiveConnector:
     tls_domain_capabilities: list[str]
     tls_certificate_name: str | None
     require_tls: bool
+    remote_ip_ranges: list[str] = field(default_factory=lambda: list(receive_selection.ALL_ADDRESSES))
     # What the transport service loaded; differs from tls_certificate_name only
     # while a change waits for a service restart.
     effective_tls_certificate_name: str | None = None
@@ -251,6 +258,7 @@ class Organization:
                         tls_domain_capabilities=list(rc["tls_domain_capabilities"]),
                         tls_certificate_name=name,
                         require_tls=rc["require_tls"],
+                        remote_ip_ranges=list(rc["remote_ip_ranges"]),
                         effective_tls_certificate_name=name,
                     )
                 )
@@ -296,6 +304,10 @@ class Organization:
                     domains=list(c["domains"]),
                     not_before=c["not_before"],
                     not_after=c["not_after"],
+                    key_type=c["key"],
+                    signature_hash=c["signature_hash"],
+                    eku=list(c["eku"]),
+                    include_chain=c["include_chain"],
                 )
             except MintError as exc:
                 raise ModelError(f"servers.{s['name']}.certificates.{c['id']}: {exc}") from exc
@@ -325,6 +337,11 @@ class Organization:
                     in_store=c["in_store"],
                     minted=minted,
                     friendly_name=c.get("friendly_name"),
+                    key=c["key"],
+                    signature_hash=c["signature_hash"],
+                    eku=list(c["eku"]),
+                    include_chain=c["include_chain"],
+                    exportable=c["exportable"],
                 )
             )
         by_id = {c.id: c for c in certs}
@@ -450,10 +467,30 @@ class Organization:
             return sel
 
     def smtp_connector(self, server: Server) -> ReceiveConnector | None:
-        """The connector that answers on port 25: Frontend on a Mailbox server, the first port-25 one otherwise."""
+        """A connector of the service that listens on port 25, or None when nothing does (no SMTP listener)."""
+        return next(iter(self._port25(server)), None)
+
+    @staticmethod
+    def _port25(server: Server) -> list[ReceiveConnector]:
+        # On a Mailbox server port 25 is Front End Transport's (the Hub service listens on 2525); on an
+        # Edge server every connector is the Transport service's. A Mailbox scenario with port-25 connectors
+        # of the Hub service only keeps those (as report.probe_target does).
         port25 = [rc for rc in server.receive_connectors if 25 in rc.ports]
-        frontend = [rc for rc in port25 if rc.transport_role == "FrontendTransport"]
-        return (frontend or port25 or [None])[0]
+        if server.is_edge:
+            return port25
+        return [rc for rc in port25 if rc.transport_role == "FrontendTransport"] or port25
+
+    def answering_connector(self, server: Server, local_address: str, remote_address: str) -> ReceiveConnector | None:
+        """The connector that answers a connection to port 25 at ``local_address`` from ``remote_address``.
+
+        Exchange's selection (receive_selection): the most specific binding, then the narrowest RemoteIPRanges
+        entry holding the sender. None: no connector accepts that sender.
+        """
+        with self.lock:
+            by_name = {rc.name: rc for rc in self._port25(server)}
+            name = receive_selection.select_connector(
+                [(n, rc.bindings, rc.remote_ip_ranges) for n, rc in by_name.items()], local_address, 25, remote_address)
+            return by_name.get(name)
 
     def outbound_status(self, connector: SendConnector) -> dict[str, str]:
         """Per source server: can it send through this connector with TLS?"""

@@ -144,6 +144,14 @@ status                            ``"Valid"``                 CertificateStatus 
 in_store                          ``True``                    false = removed, still referable
 friendly_name                     ``None``                    string (a lab extension: the
                                                               certificate's FriendlyName)
+key                               ``"ECDSA P-256"``           RSA 1024 | RSA 2048 | RSA 3072 |
+                                                              RSA 4096 | ECDSA P-256 | ECDSA P-384
+signature_hash                    ``"sha256"``                sha1 | sha256 | sha384 | sha512
+eku                               both names                  non-empty list of serverAuth,
+                                                              clientAuth
+include_chain                     ``True``                    false: STARTTLS presents the leaf
+                                                              without its issuing CA
+exportable                        ``False``                   private key exportable
 thumbprint (*state*)              ``None``                    40 upper-case hex characters
 **receive_connectors[]**
 name                              \-                          unique per server
@@ -158,6 +166,8 @@ permission_groups                 ``[]``                      PermissionGroups n
 tls_domain_capabilities           ``[]``                      ``"Domain:Capability[,...]"``
 tls_certificate_name              ``None``                    literal, ``{certificate: ref}``
 require_tls                       ``False``
+remote_ip_ranges                  all IPv4 and IPv6           non-empty; single address, CIDR or
+                                                              Lo-Hi range (IPv4 or IPv6)
 **faults[]**
 kind                              \-                          http_500 | connection_reset |
                                                               timeout | auth_failure |
@@ -201,6 +211,8 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import yaml
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
 
 __all__ = [
     "ALLOWED_SERVICES",
@@ -255,6 +267,13 @@ CERTIFICATE_PROPERTIES = ("full", "remote", "raw_data")
 # How Exchange enum values reach the client (lab-scenarios.md, Additions): by name
 # ("IMAP, POP, IIS, SMTP") or, from a session that could not rehydrate them, as integers (27).
 ENUM_FORMS = ("name", "number")
+# Certificate quality (lab-scenarios.md, Additions): what the minted certificate really is.
+CERTIFICATE_KEY_TYPES = ("RSA 1024", "RSA 2048", "RSA 3072", "RSA 4096", "ECDSA P-256", "ECDSA P-384")
+SIGNATURE_HASHES = ("sha1", "sha256", "sha384", "sha512")
+# The lab's key when a scenario names none: what it minted before the key was a choice, so every
+# thumbprint of an existing scenario that names no key stays the same.
+DEFAULT_KEY_TYPE = "ECDSA P-256"
+EKU_NAMES = ("serverAuth", "clientAuth")
 
 # Documented key order (also the dump order).
 TOP_KEYS = ("format", "organization", "now", "latency", "hybrid_configuration",
@@ -276,11 +295,12 @@ SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
 CERTIFICATE_KEYS = ("id", "subject", "issuer", "self_signed", "domains", "not_before",
                     "not_after", "services", "has_private_key", "status", "in_store",
                     "friendly_name",
+                    "key", "signature_hash", "eku", "include_chain", "exportable",
                     # state-only
                     "thumbprint")
 RECEIVE_CONNECTOR_KEYS = ("name", "transport_role", "bindings", "fqdn", "auth_mechanism",
                           "permission_groups", "tls_domain_capabilities",
-                          "tls_certificate_name", "require_tls")
+                          "tls_certificate_name", "require_tls", "remote_ip_ranges")
 FAULT_KEYS = ("kind", "cmdlet", "times", "occurrence")
 CONCURRENT_CHANGE_KEYS = FAULT_KEYS + ("connector", "value")
 EVENT_KEYS = ("id", "source", "level", "time", "message")
@@ -697,6 +717,29 @@ _FAULT_KIND = _Enum("a fault kind", FAULT_KINDS)
 _EDGESYNC = _Enum("an edgesync state", EDGESYNC_STATES)
 _CERTIFICATE_PROPERTIES = _Enum("a certificate_properties view", CERTIFICATE_PROPERTIES)
 _ENUM_FORM = _Enum("an enum_form", ENUM_FORMS)
+_KEY_TYPE = _Enum("a certificate key", CERTIFICATE_KEY_TYPES)
+_SIGNATURE_HASH = _Enum("a signature hash", SIGNATURE_HASHES)
+_EKU = _Enum("an extended key usage name", EKU_NAMES)
+
+
+def _eku(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
+    names = _EKU.flags(ctx, value, path, line)
+    if names is not _BAD and not names:
+        ctx.err(line, path, f"must name at least one of {', '.join(EKU_NAMES)}")
+        return _BAD
+    return names
+
+
+def _ip_range(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
+    text = _string(ctx, value, path, line)
+    if text is _BAD:
+        return _BAD
+    try:
+        receive_selection.parse_ip_range(text)
+    except ValueError as exc:
+        ctx.err(line, path, str(exc))
+        return _BAD
+    return text
 
 
 def _string_list(ctx: _Ctx, value: Any, path: str, line: int, *, nonempty: bool = False,
@@ -1119,6 +1162,11 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
             "status": m.get("status", _STATUS.check, "Valid"),
             "in_store": m.get("in_store", _boolean, True),
             "friendly_name": m.get("friendly_name", _nullable_any_string, None),
+            "key": m.get("key", _KEY_TYPE.check, DEFAULT_KEY_TYPE),
+            "signature_hash": m.get("signature_hash", _SIGNATURE_HASH.check, "sha256"),
+            "eku": m.get("eku", _eku, lambda: list(EKU_NAMES)),
+            "include_chain": m.get("include_chain", _boolean, True),
+            "exportable": m.get("exportable", _boolean, False),
             "thumbprint": m.get("thumbprint", _thumbprint, None),
         }
         _unique(ctx, seen, cert["id"], m.p("id"), m.vline("id"), "certificate id", fold=False)
@@ -1171,6 +1219,8 @@ def _receive_connectors(index: _Index, local: _ServerInfo | None, role: Any) -> 
                 "tls_certificate_name": m.get(
                     "tls_certificate_name", _tls_certificate_name(index, local, allow_local=True), None),
                 "require_tls": m.get("require_tls", _boolean, False),
+                "remote_ip_ranges": m.get("remote_ip_ranges", lambda *a: _string_list(*a, nonempty=True, item=_ip_range),
+                                          lambda: list(receive_selection.ALL_ADDRESSES)),
             }
             _unique(ctx, seen, connector["name"], m.p("name"), m.vline("name"),
                     "receive connector name")

@@ -38,32 +38,39 @@ def powershell_not_recognized(term: str) -> str:
 
 
 class _SmtpBackend:
+    """One server's port 25: each connection is answered by the connector Exchange selects for it."""
+
     def __init__(self, lab: "Lab", server: Server):
         self.lab, self.server = lab, server
 
-    def _connector(self):
-        return self.lab.org.smtp_connector(self.server)
+    def for_session(self, session: SmtpSession) -> "_ConnectorAnswer | None":
+        # The listener stands in for port 25 at its own address; the sender is the real peer.
+        local = session.local[0] if session.local else self.lab.host
+        rc = self.lab.org.answering_connector(self.server, local, session.peer[0])
+        return None if rc is None else _ConnectorAnswer(self.lab, self.server, rc)
+
+
+class _ConnectorAnswer:
+    """The receive connector that answers one SMTP connection: its FQDN, its TLS, its RequireTLS."""
+
+    def __init__(self, lab: "Lab", server: Server, connector):
+        self.lab, self.server, self.connector = lab, server, connector
 
     def greeting_fqdn(self) -> str:
-        rc = self._connector()
-        return rc.fqdn if rc is not None and rc.fqdn else self.server.fqdn
+        return self.connector.fqdn or self.server.fqdn
 
     def tls_offer(self, session: SmtpSession) -> TlsOffer | None:
-        rc = self._connector()
-        if rc is None:
-            return None
         events_before = len(self.server.events)
-        sel = self.lab.org.starttls(rc)
+        sel = self.lab.org.starttls(self.connector)
         if len(self.server.events) != events_before:
             self.lab.changed()
         if not sel.offered:
             return None
         cert = sel.certificate
-        return TlsOffer(cert_chain_pem=cert.minted.chain_pem, key_pem=cert.minted.key_pem, usable=sel.usable)
+        return TlsOffer(cert_chain_pem=cert.minted.presented_pem, key_pem=cert.minted.key_pem, usable=sel.usable)
 
     def require_tls(self) -> bool:
-        rc = self._connector()
-        return bool(rc and rc.require_tls)
+        return bool(self.connector.require_tls)
 
 
 class Lab:
@@ -348,6 +355,11 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                         "status": c.status,
                         "in_store": c.in_store,
                         "friendly_name": c.friendly_name,
+                        "key": c.key,
+                        "signature_hash": c.signature_hash,
+                        "eku": list(c.eku),
+                        "include_chain": c.include_chain,
+                        "exportable": c.exportable,
                         "thumbprint": c.thumbprint,
                     }
                     for c in server.certificates
@@ -368,6 +380,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                         "tls_domain_capabilities": list(rc.tls_domain_capabilities),
                         "tls_certificate_name": rc.tls_certificate_name,
                         "require_tls": rc.require_tls,
+                        "remote_ip_ranges": list(rc.remote_ip_ranges),
                     }
                     for rc in server.receive_connectors
                 ],

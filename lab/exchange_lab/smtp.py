@@ -77,6 +77,10 @@ class SmtpBackend(Protocol):
         """Connector RequireTLS: MAIL before STARTTLS gets 530 5.7.0."""
         ...
 
+    # Optional: ``for_session(session)`` returns the backend that answers this connection (Exchange picks a
+    # receive connector per connection, by local address and the sender's address), or None when no
+    # connector accepts the sender: the connection is then refused with 421.
+
 
 class _TooLong:
     pass
@@ -107,7 +111,7 @@ class _Conn:
     """Per-connection state."""
 
     __slots__ = ("reader", "writer", "session", "buf", "discarding", "hello",
-                 "offer", "tls", "bad", "ip")
+                 "offer", "tls", "bad", "ip", "backend")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  session: SmtpSession) -> None:
@@ -121,6 +125,7 @@ class _Conn:
         self.tls = False
         self.bad = 0
         self.ip = session.peer[0]
+        self.backend: SmtpBackend | None = None
 
 
 class SmtpServer:
@@ -192,6 +197,12 @@ class SmtpServer:
         if self._tmpdir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="exchange-lab-smtp-")  # mode 0700
         ctx: ssl.SSLContext | None = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # Schannel serves whatever certificate transport selected, a 1024-bit or SHA-1 one too; OpenSSL's
+        # default security level would refuse to load it, and the lab must show a client what Exchange shows.
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        # Exchange's SMTP negotiates up to TLS 1.2: Exchange Server 2019 CU15 (and SE, the same build) brought TLS
+        # 1.3 to HTTPS only, not SMTP (Exchange Team Blog, "Released: 2025 H1 Cumulative Update for Exchange Server").
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         cert_fd, cert_path = tempfile.mkstemp(dir=self._tmpdir, suffix=".crt")
         key_fd, key_path = tempfile.mkstemp(dir=self._tmpdir, suffix=".key")  # mode 0600
         try:
@@ -311,7 +322,12 @@ class SmtpServer:
             raise _Close()
 
     async def _session(self, conn: _Conn) -> None:
-        await self._reply(conn, f"220 {self.backend.greeting_fqdn()} Microsoft ESMTP "
+        select = getattr(self.backend, "for_session", None)
+        conn.backend = select(conn.session) if select is not None else self.backend
+        if conn.backend is None:
+            await self._reply(conn, "421 4.3.2 Service not available, closing transmission channel")
+            return
+        await self._reply(conn, f"220 {conn.backend.greeting_fqdn()} Microsoft ESMTP "
                                 f"MAIL Service ready at {_rfc2822_now()}")
         while True:
             line = await self._read_line(conn)
@@ -332,7 +348,7 @@ class SmtpServer:
 
     # ---------------------------------------------------------------- verbs
     def _hello_line(self, conn: _Conn) -> str:
-        return f"{self.backend.greeting_fqdn()} Hello [{conn.ip}]"
+        return f"{conn.backend.greeting_fqdn()} Hello [{conn.ip}]"
 
     async def _ehlo(self, conn: _Conn, arg: str) -> None:
         domain = arg.split(" ", 1)[0]
@@ -340,7 +356,7 @@ class SmtpServer:
             await self._bad(conn, "501 5.5.4 Invalid domain name")
             return
         conn.hello = "EHLO"
-        conn.offer = None if conn.tls else self.backend.tls_offer(conn.session)
+        conn.offer = None if conn.tls else conn.backend.tls_offer(conn.session)
         lines = [self._hello_line(conn), f"SIZE {MAX_SIZE}", "PIPELINING", "DSN",
                  "ENHANCEDSTATUSCODES"]
         if conn.offer is not None:
@@ -424,7 +440,7 @@ class SmtpServer:
     async def _mail_like(self, conn: _Conn, arg: str) -> None:
         if conn.hello is None:
             await self._bad(conn, "503 5.5.2 Send hello first")
-        elif not conn.tls and self.backend.require_tls():
+        elif not conn.tls and conn.backend.require_tls():
             await self._reply(conn, "530 5.7.0 Must issue a STARTTLS command first")
         else:
             await self._reply(conn, "550 5.7.0 The lab does not accept mail")

@@ -41,6 +41,7 @@ class ActionModule(ActionBase):
             probed = smtp_probe.probe(
                 params["host"], params["port"], params["timeout"], params["helo_name"],
                 expect_thumbprint=params["expect_thumbprint"], wait_timeout=params["wait_timeout"], delay=params["delay"],
+                seen_as=params["seen_as"],
             )
         except smtp_probe.ProbeError as exc:
             return dict(result, failed=True, changed=False, msg=str(exc), **exc.result)

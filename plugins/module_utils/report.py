@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
 
 REPORT_SCHEMA = "exchange.transport_tls/report/v1"
@@ -145,26 +146,104 @@ def change_key(c: dict) -> tuple:
     return c["object_type"], c["object"].lower(), c["property"], where
 
 
-def probe_target(facts: dict) -> Optional[dict]:
-    """The receive connector that answers on port 25, and what transport should present there.
+def _listening(facts: dict) -> List[dict]:
+    """The enabled port-25 receive connectors of the service that listens on port 25.
 
-    Exchange picks a receive connector by local port and the sender's address; from outside, port 25 of a
-    Mailbox server is the Front End Transport connector (Default Frontend), of an Edge server its port-25
-    connector. ``expected_thumbprint`` is None when the configuration offers no STARTTLS there.
+    On a Mailbox server that is Front End Transport (the Transport service listens on 2525); on an Edge server,
+    its Transport service. A Mailbox server whose only port-25 connectors are another service's keeps those.
     """
     candidates = [c for c in facts.get("receive_connectors") or [] if c.get("enabled", True) and 25 in (c.get("ports") or [])]
-    frontend = [c for c in candidates if c.get("transport_role") == "FrontendTransport"]
-    chosen = (frontend or candidates or [None])[0]
-    if chosen is None:
-        return None
-    edge = facts["server"].get("role") == "Edge"
-    service = "MSExchangeFrontEndTransport" if chosen.get("transport_role") == "FrontendTransport" and not edge else "MSExchangeTransport"
+    if (facts.get("server") or {}).get("role") == "Edge":
+        return candidates
+    return [c for c in candidates if c.get("transport_role") == "FrontendTransport"] or candidates
+
+
+def _answering(candidates: List[dict], sender: str) -> Optional[dict]:
+    by_identity = {c["identity"]: c for c in candidates}
+    # The server's own address is not in the facts: every binding on port 25 counts as listening on it.
+    chosen = receive_selection.select_connector(
+        [(c["identity"], c.get("bindings") or ["0.0.0.0:25", "[::]:25"], c.get("remote_ip_ranges")) for c in candidates],
+        None, 25, sender)
+    return by_identity.get(chosen)
+
+
+def _expectation(connector: dict) -> dict:
     return {
-        "identity": chosen["identity"],
-        "starttls_offered": bool(chosen.get("starttls_offered")),
-        "expected_thumbprint": chosen.get("selected_certificate") if chosen.get("starttls_offered") else None,
-        "service": service,
+        "identity": connector["identity"],
+        "starttls_offered": bool(connector.get("starttls_offered")),
+        "expected_thumbprint": connector.get("selected_certificate") if connector.get("starttls_offered") else None,
     }
+
+
+def probe_target(facts: dict, source: Optional[str] = None) -> Optional[dict]:
+    """The receive connector the SMTP probe proves, and what transport should present there.
+
+    Exchange hands a connection to the receive connector whose binding, then RemoteIPRanges, match it most
+    specifically (module_utils/receive_selection). ``microsoft_365`` is the connector a Microsoft 365 sender
+    reaches (Exchange Online's published outbound ranges): the one hybrid mail depends on. ``source`` is the
+    probe's address as the server sees it; when given, ``identity`` and the keys beside it are the connector the
+    probe itself reaches, and ``proves_microsoft_365`` says whether that is Microsoft 365's connector (None: the
+    source is not known, and the probe is taken to reach Microsoft 365's connector). ``expected_thumbprint`` is
+    None when the configuration offers no STARTTLS there. None: no connector listens on port 25.
+    """
+    candidates = _listening(facts)
+    if not candidates:
+        return None
+    cloud = _answering(candidates, receive_selection.MICROSOFT_365_SENDERS[0])
+    reached = cloud if source is None else _answering(candidates, source)
+    if source is None and cloud is None:
+        reached = candidates[0]  # no connector accepts Microsoft 365: the probe is all there is to check
+    if reached is None:
+        target = {"identity": None, "starttls_offered": False, "expected_thumbprint": None}
+        role = candidates[0].get("transport_role")
+    else:
+        target = _expectation(reached)
+        role = reached.get("transport_role")
+    edge = (facts.get("server") or {}).get("role") == "Edge"
+    target["service"] = "MSExchangeFrontEndTransport" if role == "FrontendTransport" and not edge else "MSExchangeTransport"
+    target["source"] = source
+    target["microsoft_365"] = _expectation(cloud) if cloud is not None else None
+    target["proves_microsoft_365"] = None if source is None else bool(reached is not None and reached is cloud)
+    return target
+
+
+def probe_reach_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
+    """A warning when the probe reached another connector than Microsoft 365's: it proves nothing about hybrid mail."""
+    if not target or target.get("proves_microsoft_365") is not False or not probe.get("connected", True):
+        return None
+    cloud = (target.get("microsoft_365") or {}).get("identity")
+    reached = target.get("identity")
+    where = "no connector" if reached is None else reached
+    if cloud is None:
+        message = (f"The SMTP probe from {target['source']} reached {where}, and no receive connector on port 25 accepts"
+                   " Microsoft 365's addresses (Exchange Online's outbound ranges such as 40.92.0.0/15 and 104.47.0.0/17):"
+                   " hybrid mail cannot reach this server. Check the RemoteIPRanges of its port-25 connectors.")
+    else:
+        message = (f"The SMTP probe from {target['source']} reached {where}, not the connector Microsoft 365 reaches ({cloud}):"
+                   f" it does not prove {cloud}. Its RemoteIPRanges or bindings send the controller elsewhere; probe from an"
+                   f" address {cloud} accepts (connector_tls_probe_host, connector_tls_probe_source) to prove it.")
+    return {"code": "starttls_probe_other_connector", "severity": "warning", "object_type": "receive_connector",
+            "object": cloud or where, "message": message, "current": reached, "expected": None, "certificates": [],
+            "in_scope": True}
+
+
+# Microsoft 365 delivers only over TLS 1.2 or later since TLS 1.0 and 1.1 were retired
+# (https://learn.microsoft.com/purview/tls-1.0-and-1.1-deprecation-for-office-365).
+_OLD_TLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
+
+
+def probe_tls_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
+    """A warning when the probe negotiated a TLS version older than 1.2."""
+    version = probe.get("tls_version")
+    if version not in _OLD_TLS:
+        return None
+    where = f"{probe.get('host')}:{probe.get('port')}"
+    return {"code": "starttls_tls_version_old", "severity": "warning", "object_type": "receive_connector",
+            "object": (target or {}).get("identity") or where,
+            "message": (f"{where} negotiated {version} ({probe.get('cipher')}): Microsoft 365 and current senders require TLS"
+                        " 1.2 or later. Enable TLS 1.2 in Schannel and .NET on the server (Microsoft's Exchange Server TLS"
+                        " configuration guidance) and disable the older versions."),
+            "current": version, "expected": None, "certificates": [], "in_scope": True}
 
 
 def probe_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
@@ -218,6 +297,9 @@ def _probe_entry(probe: dict, target: Optional[dict]) -> dict:
         "subject": probe.get("subject"), "issuer": probe.get("issuer"), "not_after": probe.get("not_after"),
         "tls_version": probe.get("tls_version"), "cipher": probe.get("cipher"),
         "error": probe.get("error") or (probe.get("msg") if probe.get("failed") else None),
+        "source": (target or {}).get("source"),
+        "microsoft_365_connector": ((target or {}).get("microsoft_365") or {}).get("identity"),
+        "proves_microsoft_365": (target or {}).get("proves_microsoft_365"),
     }
 
 
@@ -276,6 +358,9 @@ class _Host:
         statuses += [DRIFT for f in findings if f["in_scope"] and drifts(f) and f["object_type"] != "receive_connector"]
         if any(f["code"] in PROBE_CODES for f in findings):
             statuses.append(ERROR if self._remediating() or any(f["code"] == "smtp_probe_failed" for f in findings) else DRIFT)
+        if any(f["code"] == "starttls_probe_other_connector" for f in findings):
+            # The connector hybrid mail depends on was not proven: unknown, which is not compliant.
+            statuses.append(DRIFT)
         if errors:
             statuses.append(ERROR)
         status = worst(statuses)
@@ -288,6 +373,8 @@ class _Host:
             message = "; ".join(f"{p['object']}: {p['reason']}" for p in blocked) or None
         elif any(f["code"] in PROBE_CODES for f in findings):
             message = next(f["message"] for f in findings if f["code"] in PROBE_CODES)
+        elif any(f["code"] == "starttls_probe_other_connector" for f in findings):
+            message = next(f["message"] for f in findings if f["code"] == "starttls_probe_other_connector")
         server = now["server"]
         return {
             "status": status, "message": message,
@@ -305,17 +392,19 @@ class _Host:
 
     def _probes(self):
         entries, problems = [], []
-        target = probe_target(self.now)
-        for probe in self.run.get("probes") or []:
-            if not _ran(probe) or probe.get("unreachable"):
-                continue
+        ran = [p for p in self.run.get("probes") or [] if _ran(p) and not p.get("unreachable")]
+        # Where the probe came from as the server sees it (smtp_tls_probe's seen_as, else its socket's address).
+        source = next((p.get("source_address") for p in reversed(ran) if p.get("source_address")), None)
+        target = probe_target(self.now, source)
+        for probe in ran:
             entries.append(_probe_entry(probe, target))
         # The last probe is the verdict: an earlier one may predate the restart that fixed it.
         if entries:
             last = [p for p in self.run.get("probes") or [] if _ran(p)][-1]
-            problem = probe_problem(last, target)
-            if problem:
-                problems.append(problem)
+            for check in (probe_problem, probe_reach_problem, probe_tls_problem):
+                problem = check(last, target)
+                if problem:
+                    problems.append(problem)
         return entries, problems
 
     def _connectors(self, plans: List[dict], changes: List[dict], errors: List[str]) -> List[dict]:
@@ -597,4 +686,5 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             "complete": True, "changes": changes}
 
 
-__all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_target", "worst"]
+__all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_reach_problem",
+           "probe_target", "probe_tls_problem", "worst"]

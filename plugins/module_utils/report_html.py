@@ -498,12 +498,16 @@ def _probe_table(probes) -> str:
         if expected and p.get("thumbprint") != expected:
             cert.append('<span class="dim">expected <span class="mono">%s</span></span>' % _plain(expected))
         tls = " ".join(_t(v) for v in (p.get("tls_version"), p.get("cipher")) if v)
+        endpoint = _t(p.get("connector"), "no connector")
+        if p.get("proves_microsoft_365") is False:
+            # The probe's address reached another connector than Microsoft 365's: that one stays unproven.
+            endpoint += '<br><span class="no">not the connector Microsoft 365 reaches (%s)</span>' % _t(
+                p.get("microsoft_365_connector"), "none accepts it")
         if p.get("error"):
             tls += ('<br>' if tls else "") + '<span class="no">%s</span>' % _t(p["error"])
         rows.append([
             _td('<span class="chip">%s</span>' % _plain(p.get("phase") or "")),
-            _td('<span class="mono">%s:%s</span><br>%s' % (
-                _plain(p.get("host") or ""), _plain(p.get("port")), _t(p.get("connector"), "no connector"))),
+            _td('<span class="mono">%s:%s</span><br>%s' % (_plain(p.get("host") or ""), _plain(p.get("port")), endpoint)),
             _td(result),
             _td("<br>".join(cert) or '<span class="none">\u2014</span>'),
             _td(tls or '<span class="none">\u2014</span>'),

@@ -140,6 +140,17 @@ def check_host(value: str) -> str:
     )
 
 
+def check_seen_as(value: str) -> str:
+    """Return ``value`` as an IP address in its usual form, else raise ValueError naming the option."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(
+            "seen_as %r is not an IP address (192.0.2.25 or 2001:db8::25): give the address the Exchange server sees"
+            " this probe come from (the NAT address), or leave it unset" % (value,)
+        ) from None
+
+
 def default_helo_name() -> str:
     """This host's FQDN when it is a usable EHLO argument, else ``localhost``.
 
@@ -207,6 +218,7 @@ def empty_result(host: str, port: int) -> dict:
         "tls_established": False,
         "tls_version": None,
         "cipher": None,
+        "source_address": None,
         "error": None,
     }
     result.update(dict.fromkeys(CERTIFICATE_KEYS))
@@ -278,6 +290,11 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
             result,
         ) from None
     result["connected"] = True
+    # The address this probe leaves from: which receive connector answers depends on it (RemoteIPRanges).
+    try:
+        result["source_address"] = sock.getsockname()[0]
+    except (OSError, IndexError):
+        pass
     client = _Client(sock)
     step = "the banner"
     try:
@@ -344,13 +361,15 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
 
 def probe(host: str, port: int = 25, timeout: float = 10, helo_name: str | None = None,
           expect_thumbprint: str | None = None, wait_timeout: float = 0, delay: float = 2,
-          clock=time.monotonic, sleep=time.sleep) -> dict:
+          clock=time.monotonic, sleep=time.sleep, seen_as: str | None = None) -> dict:
     """Probe once, or until the presented thumbprint is ``expect_thumbprint`` or ``wait_timeout`` passes.
 
     While waiting, a port that does not answer is retried too: a fix is usually
     followed by a transport service restart. ProbeError is raised only when the
     last attempt had no answer. ``elapsed``, ``attempts`` and ``matched`` are
     added to the result (also to ProbeError.result). ValueError: a bad ``helo_name``.
+    ``seen_as``: the address the server sees the probe come from when NAT changes it; it replaces
+    ``source_address`` (the socket's own address) in the result.
     """
     # Checked here too, not only by the module: a CR LF in it would let the
     # name smuggle a command (MAIL...) into the dialogue.
@@ -367,6 +386,8 @@ def probe(host: str, port: int = 25, timeout: float = 10, helo_name: str | None 
             failure, result = exc, exc.result
         result["attempts"] = attempts
         result["elapsed"] = round(clock() - started, 3)
+        if seen_as:
+            result["source_address"] = seen_as
         result["matched"] = None if expect_thumbprint is None else result["thumbprint"] == expect_thumbprint
         now = clock()
         if result["matched"] or now >= deadline:
@@ -384,6 +405,7 @@ ARGUMENT_SPEC = dict(
     expect_thumbprint=dict(type="str"),
     wait_timeout=dict(type="int", default=0),
     delay=dict(type="float", default=2),
+    seen_as=dict(type="str"),
 )
 
 
@@ -409,6 +431,8 @@ def options_problem(params: dict) -> str | None:
             check_helo_name(params["helo_name"])
         if params["expect_thumbprint"] is not None:
             params["expect_thumbprint"] = normalize_thumbprint(params["expect_thumbprint"])
+        if params.get("seen_as") is not None:
+            params["seen_as"] = check_seen_as(params["seen_as"])
     except ValueError as exc:
         return str(exc)
     return None

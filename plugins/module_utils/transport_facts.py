@@ -88,7 +88,7 @@ _CERTIFICATE_PROPERTIES = [
 ]
 _RECEIVE_PROPERTIES = [
     "Identity", "Name", "Server", "TransportRole", "Bindings", "Fqdn", "AuthMechanism", "PermissionGroups",
-    "TlsCertificateName", "TlsDomainCapabilities", "RequireTLS", "Enabled",
+    "TlsCertificateName", "TlsDomainCapabilities", "RequireTLS", "Enabled", "RemoteIPRanges",
 ]
 _SEND_PROPERTIES = [
     "Identity", "Name", "AddressSpaces", "SourceTransportServers", "SmartHosts", "Fqdn", "TlsCertificateName",
@@ -644,6 +644,9 @@ def _receive_connector(obj: dict) -> dict:
         "require_tls": _bool(obj.get("RequireTLS")),
         "enabled": _bool(obj.get("Enabled"), default=True),
         "hybrid": _hybrid_capability(capabilities),
+        # IPRange items flatten by ToString() ("0.0.0.0-255.255.255.255", "10.0.0.0/8", "192.0.2.1"); which
+        # connector answers a sender depends on them (module_utils/receive_selection). Absent: every address.
+        "remote_ip_ranges": [str(r) for r in _as_list(obj.get("RemoteIPRanges"))] or None,
     }
 
 

@@ -349,6 +349,14 @@ ansible_facts:
             hybrid:
               description: True when it carries a C(mail.protection.outlook.com) capability (or the China or US Government cloud's).
               type: bool
+            remote_ip_ranges:
+              description:
+                - RemoteIPRanges entries as Exchange prints them (a single address, a CIDR range or a Lo-Hi range), or null
+                  when Exchange returned none. Of the connectors sharing a binding, the one whose range holds a sender's
+                  address most specifically answers that sender.
+              type: list
+              elements: str
+              version_added: 0.2.0
             selected_certificate:
               description: The thumbprint Exchange's inbound STARTTLS selection picks today, or null (no STARTTLS).
               type: str
@@ -370,6 +378,7 @@ ansible_facts:
               require_tls: false
               enabled: true
               hybrid: true
+              remote_ip_ranges: ["::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "0.0.0.0-255.255.255.255"]
               selected_certificate: null
               starttls_offered: false
         send_connectors:

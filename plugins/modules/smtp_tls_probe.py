@@ -69,6 +69,14 @@ options:
       - Seconds between probes while waiting (see O(wait_timeout)); greater than 0 and at most 3600.
     type: float
     default: 2
+  seen_as:
+    description:
+      - The IP address the Exchange server sees this probe come from, when network address translation changes it.
+        It is returned as RV(source_address) and decides which receive connector the report takes the probe to have
+        reached (RemoteIPRanges).
+      - Defaults to the address of the probe's own socket.
+    type: str
+    version_added: 0.2.0
 requirements:
   - cryptography
 extends_documentation_fragment:
@@ -86,12 +94,15 @@ notes:
   - "The probe runs where the task runs. Use C(delegate_to: localhost) to probe from the controller, as the collection's
     role does; on a Windows target this module does not run."
   - "What a real sending server (Microsoft 365) sees may differ. When several receive connectors share port 25,
-    Exchange picks the connector by the remote IP address: the probe shows the connector that answers the address it
-    connects from. A connector scoped to Microsoft 365's addresses (C(RemoteIPRanges)) is not the one the probe sees."
+    Exchange picks the connector by the most specific binding, then the most specific C(RemoteIPRanges) entry holding
+    the sender's address: the probe shows the connector that answers RV(source_address). A connector scoped to
+    Microsoft 365's addresses is not the one the probe sees; the role's report says so (finding
+    C(starttls_probe_other_connector))."
   - No verification of the chain or of the name is done, on purpose. The point is to see whatever certificate is
     presented, trusted or not. Compare RV(issuer), RV(subject), RV(not_after) and RV(thumbprint) with what you expect.
   - The TLS handshake uses the local OpenSSL's default protocol versions and ciphers, as a modern sender
-    would. Microsoft 365 requires TLS 1.2 or later.
+    would. Microsoft 365 requires TLS 1.2 or later. Exchange Server 2019 CU15 and Exchange Server SE offer TLS 1.3
+    for HTTPS but not for SMTP, so expect RV(tls_version=TLSv1.2) on port 25.
 seealso:
   - module: exchange.transport_tls.exchange_certificate_facts
   - module: exchange.transport_tls.receive_connector_tls
@@ -167,6 +178,15 @@ cipher:
   returned: always
   type: str
   sample: ECDHE-RSA-AES256-GCM-SHA384
+source_address:
+  description:
+    - The address the probe came from as the server sees it. O(seen_as) when given, else the local address of the
+      probe's socket; null when no connection was made.
+    - Exchange selects the receive connector that answers by this address (C(RemoteIPRanges)).
+  returned: always
+  type: str
+  sample: 192.0.2.10
+  version_added: 0.2.0
 error:
   description:
     - What went wrong, or null. A refused C(STARTTLS), a failed handshake, or a failure after it. When the task
@@ -276,6 +296,7 @@ def main() -> None:
         result = smtp_probe.probe(
             params["host"], params["port"], params["timeout"], params["helo_name"],
             expect_thumbprint=params["expect_thumbprint"], wait_timeout=params["wait_timeout"], delay=params["delay"],
+            seen_as=params["seen_as"],
         )
     except smtp_probe.ProbeError as exc:
         module.fail_json(msg=str(exc), changed=False, **exc.result)

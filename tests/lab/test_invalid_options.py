@@ -441,6 +441,9 @@ def probe_cases(port: int) -> list[Case]:
         case("delay", "negative", probe(delay=-2, wait_timeout=10, **tp), "delay must be a number of seconds greater than 0"),
         case("delay", "huge", probe(delay=1e9, wait_timeout=10, **tp), "delay", "at most 3600"),
         case("delay", "wrong type", probe(delay="soon", wait_timeout=10, **tp), "delay", NOT_FLOAT),
+        case("seen_as", "bad format", probe(seen_as="nat.contoso.com"), "seen_as 'nat.contoso.com' is not an IP address",
+             "192.0.2.25"),
+        case("seen_as", "wrong type", probe(seen_as=["192.0.2.10"]), "seen_as must be a string, got a list"),
         case(UNKNOWN, "unknown option", probe(starttls=False), "starttls", UNSUPPORTED, "helo_name"),
     ]
 

@@ -142,9 +142,10 @@ def probe(phase="before", thumbprint=None, offered=True, **overrides) -> dict:
                   banner="220 mail.contoso.com Microsoft ESMTP MAIL Service ready", attempts=1, elapsed=0.2, matched=None)
     if thumbprint:
         result.update(tls_established=True, thumbprint=thumbprint, subject=MAIL, issuer=R11, domains=["mail.contoso.com"],
-                      not_before="2026-10-19T00:00:00Z", not_after="2027-01-17T00:00:00Z", tls_version="TLSv1.3",
-                      cipher="TLS_AES_256_GCM_SHA384")
-    return dict(result, phase=phase, **overrides)
+                      not_before="2026-10-19T00:00:00Z", not_after="2027-01-17T00:00:00Z", tls_version="TLSv1.2",
+                      cipher="ECDHE-RSA-AES256-GCM-SHA384")
+    result.update(overrides)
+    return dict(result, phase=phase)
 
 
 def failed_probe(phase="before") -> dict:
@@ -443,7 +444,84 @@ RELAY = frontend(identity="EX01\\Relay EX01", transport_role="HubTransport", hyb
     (facts(connectors=[frontend(enabled=False)]), None),
 ])
 def test_probe_target_is_the_connector_that_answers_on_port_25(server, expected) -> None:
-    assert report.probe_target(server) == expected
+    target = report.probe_target(server)
+    assert (target if target is None else {k: target[k] for k in ("identity", "starttls_offered", "expected_thumbprint",
+                                                                      "service")}) == expected
+    if target is not None:
+        # Without the probe's address, the probe is taken to reach Microsoft 365's connector: nothing proven either way.
+        assert (target["source"], target["proves_microsoft_365"]) == (None, None)
+        assert target["microsoft_365"] == {k: expected[k] for k in ("identity", "starttls_offered", "expected_thumbprint")}
+
+
+# --- Issue 18 decision 8: the connector Microsoft 365 reaches, and the one the probe reaches ---
+
+# Exchange Online's outbound ranges (Microsoft 365 "URLs and IP address ranges", Exchange Online ID 9).
+EXO_RANGES = ["40.92.0.0/15", "40.107.0.0/16", "52.100.0.0/14", "104.47.0.0/17", "2a01:111:f400::/48", "2a01:111:f403::/48"]
+LOOPBACK_RELAY = frontend(identity="EX01\\Relay EX01", name="Relay EX01", hybrid=False, tls_domain_capabilities=[],
+                          remote_ip_ranges=["127.0.0.1"], tls_certificate_name=None)
+CLOUD_ONLY = frontend(identity="EX01\\Hybrid EX01", name="Hybrid EX01", remote_ip_ranges=EXO_RANGES)
+
+
+def test_a_connector_scoped_to_microsoft_365_is_the_one_hybrid_mail_reaches() -> None:
+    # "Hybrid EX01" sorts after "Default Frontend EX01": the first port-25 connector is not the answer.
+    server = facts(connectors=[frontend(tls_certificate_name=None), CLOUD_ONLY])
+    target = report.probe_target(server)
+    assert target["microsoft_365"]["identity"] == "EX01\\Hybrid EX01"
+    assert target["identity"] == "EX01\\Hybrid EX01" and target["proves_microsoft_365"] is None
+    # A probe from the controller's address reaches Default Frontend instead: that is said, not hidden.
+    from_controller = report.probe_target(server, "192.0.2.10")
+    assert from_controller["identity"] == FRONTEND and from_controller["proves_microsoft_365"] is False
+    assert report.probe_target(server, "40.107.1.2")["proves_microsoft_365"] is True
+
+
+def test_without_a_scoped_connector_microsoft_365_reaches_the_default_range_connector() -> None:
+    target = report.probe_target(facts(connectors=[frontend(), LOOPBACK_RELAY]), "127.0.0.1")
+    assert target["microsoft_365"]["identity"] == FRONTEND
+    assert (target["identity"], target["expected_thumbprint"], target["source"]) == ("EX01\\Relay EX01", R11_THUMB, "127.0.0.1")
+    assert target["proves_microsoft_365"] is False
+
+
+def test_a_probe_that_reached_another_connector_proves_nothing_about_hybrid_mail() -> None:
+    server = facts(connectors=[frontend(), dict(LOOPBACK_RELAY, fqdn="ex01.contoso.com")])
+    relay_selects = next(c["selected_certificate"] for c in server["receive_connectors"] if c["identity"] == "EX01\\Relay EX01")
+    assert relay_selects == OWN_THUMB
+    # The relay presents the server's own certificate, exactly what its configuration selects: no mismatch...
+    host = build("audit", {"EX01": run(server, probes=[probe(thumbprint=OWN_THUMB, source_address="127.0.0.1")])})["hosts"]["EX01"]
+    # ...but Default Frontend, which Microsoft 365 reaches, was not probed: unknown, not compliant.
+    assert [f["code"] for f in host["findings"]] == ["starttls_probe_other_connector"]
+    assert host["status"] == "drift"
+    assert host["message"] == (
+        "The SMTP probe from 127.0.0.1 reached EX01\\Relay EX01, not the connector Microsoft 365 reaches"
+        " (EX01\\Default Frontend EX01): it does not prove EX01\\Default Frontend EX01. Its RemoteIPRanges or bindings"
+        " send the controller elsewhere; probe from an address EX01\\Default Frontend EX01 accepts (connector_tls_probe_host,"
+        " connector_tls_probe_source) to prove it.")
+    (entry,) = host["probe"]
+    assert (entry["connector"], entry["microsoft_365_connector"], entry["proves_microsoft_365"], entry["source"]) == (
+        "EX01\\Relay EX01", FRONTEND, False, "127.0.0.1")
+    assert entry["expected_thumbprint"] == OWN_THUMB
+    # The same probe reaching Default Frontend itself proves it.
+    host = build("audit", {"EX01": run(facts(), probes=[probe(thumbprint=R11_THUMB, source_address="127.0.0.1")])})["hosts"]["EX01"]
+    assert (host["status"], host["findings"], host["probe"][0]["proves_microsoft_365"]) == ("compliant", [], True)
+
+
+def test_no_connector_accepting_microsoft_365_is_said() -> None:
+    server = facts(connectors=[frontend(remote_ip_ranges=["10.0.0.0/8", "127.0.0.0/8"])])
+    host = build("audit", {"EX01": run(server, probes=[probe(thumbprint=R11_THUMB, source_address="127.0.0.1")])})["hosts"]["EX01"]
+    (finding,) = host["findings"]
+    assert finding["code"] == "starttls_probe_other_connector" and host["status"] == "drift"
+    assert "no receive connector on port 25 accepts Microsoft 365's addresses" in finding["message"]
+
+
+@pytest.mark.parametrize("version, code", [("TLSv1", "starttls_tls_version_old"), ("TLSv1.1", "starttls_tls_version_old"),
+                                           ("TLSv1.2", None), ("TLSv1.3", None)])
+def test_a_tls_version_below_1_2_is_a_warning(version, code) -> None:
+    result = probe(thumbprint=R11_THUMB, tls_version=version, cipher="ECDHE-RSA-AES256-SHA", source_address="127.0.0.1")
+    host = build("audit", {"EX01": run(facts(), probes=[result])})["hosts"]["EX01"]
+    assert [f["code"] for f in host["findings"]] == ([code] if code else [])
+    assert host["probe"][0]["tls_version"] == version
+    if code:
+        assert host["findings"][0]["severity"] == "warning" and host["status"] == "compliant"
+        assert host["findings"][0]["message"].startswith(f"127.0.0.1:25 negotiated {version} (ECDHE-RSA-AES256-SHA)")
 
 
 TARGET = {"identity": FRONTEND, "starttls_offered": True, "expected_thumbprint": R11_THUMB,
@@ -651,6 +729,15 @@ def test_the_filter_takes_facts_or_the_registered_result() -> None:
 def test_the_filter_refuses_anything_else_clearly(value, named) -> None:
     with pytest.raises(AnsibleFilterError, match=f"probe_target expects one server's exchange_tls facts .*, got {named}$"):
         probe_target_filter(value)
+
+
+def test_the_filter_takes_the_probes_source_address() -> None:
+    server = facts(connectors=[frontend(), LOOPBACK_RELAY])
+    assert probe_target_filter(server, " 127.0.0.1 ") == report.probe_target(server, "127.0.0.1")
+    assert probe_target_filter(server, "127.0.0.1")["identity"] == "EX01\\Relay EX01"
+    assert probe_target_filter(server, None) == probe_target_filter(server, "") == report.probe_target(server)
+    with pytest.raises(AnsibleFilterError, match="probe_target's source must be the IP address .*; got 'controller.local'$"):
+        probe_target_filter(server, "controller.local")
 
 
 def test_organisation_drift_without_a_mailbox_runner_says_how_to_get_one() -> None:

@@ -556,3 +556,15 @@ def test_renderers_do_not_change_the_report(report):
     report_html.render(report)
     report_junit.render(report)
     assert report == before
+
+
+def test_html_says_when_the_probe_did_not_reach_microsoft_365s_connector(report):
+    doc = copy.deepcopy(report)
+    entry = doc["hosts"]["EX01"]["probe"][-1]
+    entry.update(connector="EX01\\Relay EX01", source="127.0.0.1", microsoft_365_connector="EX01\\Default Frontend EX01",
+                 proves_microsoft_365=False)
+    validator("report-v1.schema.json").validate(doc)
+    page = report_html.render(doc)
+    assert ("not the connector Microsoft 365 reaches (<bdi>EX01\\Default Frontend EX01</bdi>)") in page
+    entry["proves_microsoft_365"] = True
+    assert "not the connector Microsoft 365 reaches" not in report_html.render(doc)

@@ -36,6 +36,7 @@ HOST = "127.0.0.1"
 HELO = "probe.example.net"
 RESULT_KEYS = {
     "host", "port", "connected", "banner", "starttls_offered", "tls_established", "tls_version", "cipher", "error",
+    "source_address",
     "thumbprint", "subject", "issuer", "domains", "not_before", "not_after", "serial_number",
     "elapsed", "attempts", "matched",
 }
@@ -188,6 +189,9 @@ def test_demo_ex01_names_a_removed_certificate_so_no_starttls(running_lab):
     assert result["error"] is None and result["matched"] is None and result["attempts"] == 1
     assert all(result[key] is None for key in smtp_probe.CERTIFICATE_KEYS + ("tls_version", "cipher"))
     assert starttls(HOST, lab.smtp["EX01"].port).offered is False
+    # Where the probe left from: the lab sees 127.0.0.1, and so does Exchange's connector selection.
+    assert result["source_address"] == "127.0.0.1"
+    assert probe(HOST, lab.smtp["EX01"].port, 5, HELO, seen_as="192.0.2.10")["source_address"] == "192.0.2.10"
 
 
 @needs_lab
@@ -202,7 +206,8 @@ def test_demo_ex02_presents_the_renewal_as_exchange_shows_it(running_lab):
     assert result["domains"] == cert.domains == ["mail.contoso.com", "autodiscover.contoso.com"]
     assert (result["not_before"], result["not_after"]) == ("2026-10-19T00:00:00Z", "2027-01-17T00:00:00Z")
     assert result["serial_number"] == cert.minted.serial_number
-    assert result["tls_version"].startswith("TLSv1.") and result["cipher"]
+    # Exchange's SMTP stops at TLS 1.2 (TLS 1.3 is HTTPS-only in 2019 CU15 and SE); the lab's EC key gives ECDSA.
+    assert result["tls_version"] == "TLSv1.2" and result["cipher"].startswith("ECDHE-ECDSA-")
 
 
 @needs_lab
@@ -406,10 +411,16 @@ def params(**overrides) -> dict:
         ({"wait_timeout": 30}, "wait_timeout needs expect_thumbprint"),
         ({"helo_name": "bad name"}, "helo_name 'bad name' is not a host name"),
         ({"expect_thumbprint": "abc"}, "expect_thumbprint must be a SHA-1 thumbprint"),
+        ({"seen_as": "nat.contoso.com"}, "seen_as 'nat.contoso.com' is not an IP address (192.0.2.25 or 2001:db8::25)"),
     ],
 )
 def test_the_modules_option_checks_name_the_option(overrides, message):
     assert message in module.options_problem(params(**overrides))
+
+
+def test_the_module_normalises_seen_as():
+    values = params(seen_as=" 2001:DB8::0:10 ")
+    assert module.options_problem(values) is None and values["seen_as"] == "2001:db8::10"
 
 
 def test_the_module_normalises_the_thumbprint_it_passes_on():

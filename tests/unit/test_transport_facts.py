@@ -121,6 +121,7 @@ def receive_connector(name, server="EX01", **overrides):
         "TlsDomainCapabilities": ["mail.protection.outlook.com:AcceptCloudServicesMail"],
         "RequireTLS": False,
         "Enabled": True,
+        "RemoteIPRanges": ["::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "0.0.0.0-255.255.255.255"],
     }
     obj.update(overrides)
     return obj
@@ -346,7 +347,7 @@ def test_read_steps_properties() -> None:
     ]
     assert props["receive_connectors"] == [
         "Identity", "Name", "Server", "TransportRole", "Bindings", "Fqdn", "AuthMechanism", "PermissionGroups",
-        "TlsCertificateName", "TlsDomainCapabilities", "RequireTLS", "Enabled",
+        "TlsCertificateName", "TlsDomainCapabilities", "RequireTLS", "Enabled", "RemoteIPRanges",
     ]
     assert props["send_connectors"] == [
         "Identity", "Name", "AddressSpaces", "SourceTransportServers", "SmartHosts", "Fqdn", "TlsCertificateName",
@@ -358,6 +359,18 @@ def test_read_steps_properties() -> None:
         "Features",
     ]
     assert props["events"] == ["Id", "ProviderName", "LevelDisplayName", "TimeCreated", "Message"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (["10.0.0.0/8", "192.0.2.25", "2001:db8::1-2001:db8::ff"], ["10.0.0.0/8", "192.0.2.25", "2001:db8::1-2001:db8::ff"]),
+    ("40.92.0.0/15", ["40.92.0.0/15"]),  # one item, unrolled by ConvertTo-Json
+    (None, None),
+    ([], None),
+])
+def test_remote_ip_ranges_are_read_as_exchange_prints_them(raw, expected) -> None:
+    result = make_result()
+    result["steps"][2]["objects"][0]["RemoteIPRanges"] = raw
+    assert parse_read(result, "EX01")["receive_connectors"][0]["remote_ip_ranges"] == expected
 
 
 def test_only_hybrid_and_events_continue_on_error() -> None:
