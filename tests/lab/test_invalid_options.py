@@ -549,7 +549,7 @@ def test_connector_tls_report_refuses_every_invalid_option_and_writes_nothing(ru
         problems.append(f"refused cases wrote {written}")
     if a_file.read_text() != "keep me\n":
         problems.append("the file given as dest changed")
-    if sorted(p.name for p in control.iterdir()) != ["changes.json", "junit.xml", "report.html", "report.json"]:
+    if sorted(p.name for p in (control / "latest").iterdir()) != ["changes.json", "junit.xml", "report.html", "report.json"]:
         problems.append(f"the control wrote {sorted(control.iterdir())}: {results['EX01']['r1']}")
     if lab.state_path.read_bytes() != before or journal(lab):
         problems.append("the lab changed")
