@@ -443,7 +443,7 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
         objects = entry.get("objects") or []
         item = dict(target.as_dict(), id=_ident(target), statuses=sorted({c["status"] for c in target.changes}))
         if entry.get("status") != "ok" or not objects:
-            plan["conflicts"].append(f"{_describe(target)} could not be read (it no longer exists?)")
+            plan["conflicts"].append(f"{_cap(_describe(target))} could not be read (it no longer exists?)")
             continue
         live = objects[0].get(target.property)
         item["live"] = live
@@ -453,13 +453,13 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
                     same_name(tls_name.format_tls_certificate_name(c.get("Issuer") or "", c.get("Subject") or ""), target.before)
                     for c in certificates if c.get("Subject")):
                 plan["warnings"].append(
-                    f"{_describe(target)}: the name put back, {_shown(target.before)}, matches no certificate on {server},"
+                    f"{_cap(_describe(target))}: the name put back, {_shown(target.before)}, matches no certificate on {server},"
                     " so STARTTLS on it will fail again (as before the run); restore only if that is what you want")
         elif _same(target, live, target.before):
             (plan["already"] if APPLIED in item["statuses"] else plan["not_applied"]).append(item)
         else:
             plan["conflicts"].append(
-                f"{_describe(target)} was changed after the run that wrote the changes file: its {target.property} is"
+                f"{_cap(_describe(target))} was changed after the run that wrote the changes file: its {target.property} is"
                 f" {_shown(live)}, not {_shown(target.after)} as the run left it (nor {_shown(target.before)}, the value"
                 " before the run)")
     return plan
@@ -545,6 +545,10 @@ def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bo
     else:
         summary["message"] = f"{len(found)} value(s) restored." + (f" {_nothing_left(summary)}" if plan else "")
     return summary
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _nothing_left(summary: dict) -> str:
