@@ -179,8 +179,8 @@ def probe_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
     if probe.get("failed") or not probe.get("connected", True):
         code, message = "smtp_probe_failed", (
             f"The SMTP probe of {where} failed: {probe.get('error') or probe.get('msg') or 'no answer'}. STARTTLS is"
-            " unknown: it could not be verified, and a probe that fails never restarts transport; check that the controller reaches port 25 (firewall, connector_tls_probe_host/port),"
-            " or set connector_tls_probe=false.")
+            " unknown: it could not be verified, and a probe that fails never restarts transport; check that the"
+            " controller reaches port 25 (firewall, connector_tls_probe_host/port), or set connector_tls_probe=false.")
         current, expected = None, None
     elif target is None:
         return None

@@ -32,10 +32,9 @@ Pure Python: no Ansible imports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
-
-import re
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
