@@ -520,6 +520,10 @@ def report_cases(tmp_path: pathlib.Path) -> list[Case]:
         case("organization_host", "unknown host", report(organization_host="EX09"), "organization_host 'EX09' is not an inventory host",
              "EX02"),
         case("organization_host", "wrong type", report(organization_host=["EX01"]), "organization_host must be a string"),
+        case("run_id", "not a run id", report(run_id="../../etc"), "run_id: '../../etc' is not a run id",
+             "20261207T233904.123Z"),
+        case("run_id", "no such run", report(run_id="20261207T233904.123Z"), "there is no run '20261207T233904.123Z'"),
+        case("run_id", "wrong type", report(run_id=["20261207T233904.123Z"]), "run_id must be a string"),
         case(UNKNOWN, "unknown option", report(format="pdf"), "format", UNSUPPORTED, "dest"),
     ]
 
