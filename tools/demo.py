@@ -76,7 +76,7 @@ def summary(reports: dict) -> str:
             lines.append(f"    - {f['object']}: {meaning(f['code'])}\n      ({f['code']}; it names {short(f['current'])})")
     for f in wrong(before["organization"]["findings"]):
         lines.append(f"  organisation: {f['object']}: {meaning(f['code'])} (seen from {', '.join(f['servers'])})")
-    lines += ["", f"What the remediation changed (guarded writes, read back; also in {shown(OUT / 'remediate' / 'changes.json')}):"]
+    lines += ["", f"What the remediation changed (guarded writes, read back; also in {shown(OUT / 'remediate' / 'latest' / 'changes.json')}):"]
     changes = [(h, c) for h, e in fix["hosts"].items() for c in e["changes"]] + [
         ("organisation", c) for c in fix["organization"]["changes"]]
     for host, c in changes:
@@ -95,7 +95,8 @@ def summary(reports: dict) -> str:
         lines.append(f"  {host}: before: {seen[0]}; after: {seen[1]}")
     lines += ["", f"Verdict: first audit {before['status']}, remediation {fix['status']}, second audit {after['status']}."]
     lines += ["Reports of each step (report.html to open in a browser, report.json, junit.xml, changes.json):"]
-    lines += [f"  {shown(OUT / name)}/" for name, _playbook, _title in STEPS]
+    # Each run writes into its own run directory; latest names it.
+    lines += [f"  {shown(OUT / name / 'latest')}/" for name, _playbook, _title in STEPS]
     return "\n".join(lines)
 
 
@@ -126,7 +127,7 @@ def main() -> int:
                  "-e", f"connector_tls_report_dir={OUT / name}", "-e", "connector_tls_probe_wait=5"],
                 cwd=ROOT, env=env)
             print(f"   exit status {codes[name]}", flush=True)
-            path = OUT / name / "report.json"
+            path = OUT / name / "latest" / "report.json"
             if not path.exists():
                 print(f"{playbook} wrote no report ({path}); see its output above", file=sys.stderr)
                 return 1

@@ -13,7 +13,7 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit
+from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, restart, run_dir
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
@@ -27,6 +27,7 @@ ARGUMENT_SPEC = {
     "restart_transport": {"type": "str", "choices": ["never", "if_needed", "always"], "default": "if_needed"},
     "hosts": {"type": "list", "elements": "str"},
     "organization_host": {"type": "str"},
+    "run_id": {"type": "str"},
 }
 # What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed.
 _HOST_VARS = {
@@ -55,33 +56,42 @@ class ActionModule(ActionBase):
         if warnings:
             result.setdefault("warnings", []).extend(warnings)
         org = self._organization(args["organization_host"], hosts, hostvars)
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = dt.datetime.now(dt.timezone.utc)
+        now = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
         check_mode = bool(self._task.check_mode)
-        dest = os.path.abspath(args["dest"])
+        report_dir = os.path.abspath(args["dest"])
         planned = report.planned_changes(runs, org)
         try:
-            os.makedirs(dest, exist_ok=True)
+            # Each run its own directory: no run replaces another's record (the rollback input).
+            run_id = run_dir.create(report_dir, stamp) if args["run_id"] is None else run_dir.existing(report_dir, args["run_id"])
+            dest = os.path.join(report_dir, run_id)
             if args["stage"] == "planned":
                 # Before any write is attempted: what the remediation is about to change, per host.
-                doc = report.changes_document(args["mode"], check_mode, now, planned)
+                doc = report.changes_document(args["mode"], check_mode, now, planned, run_id=run_id)
                 _write(dest, "changes.json", _json(doc))
-                return dict(result, changed=False, dest=dest, files=[os.path.join(dest, "changes.json")],
-                            planned=len(planned))
+                run_dir.point_latest(report_dir, run_id)
+                return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
+                            files=[os.path.join(dest, "changes.json")], planned=len(planned))
             doc = report.build(args["mode"], check_mode, now, runs, org, args["scope"], args["expiring_days"])
             files = {
                 "report.json": _json(doc),
                 "junit.xml": report_junit.render(doc),
                 "report.html": report_html.render(doc),
-                "changes.json": _json(report.changes_document(args["mode"], check_mode, now, planned, runs, org)),
+                "changes.json": _json(report.changes_document(args["mode"], check_mode, now, planned, runs, org, run_id=run_id)),
             }
             for name, text in files.items():
                 _write(dest, name, text)
+            run_dir.point_latest(report_dir, run_id)
+        except ValueError as exc:
+            return dict(result, failed=True, msg=f"run_id: {exc}")
         except OSError as exc:
             return dict(result, failed=True, msg=(
-                f"cannot write the reports to {dest} (option dest, the role's connector_tls_report_dir): {exc};"
+                f"cannot write the reports to {report_dir} (option dest, the role's connector_tls_report_dir): {exc};"
                 " dest must be a directory this controller can create and write"))
         failure = report.exit_failure(doc, args["fail_on_drift"])
-        return dict(result, changed=False, dest=dest, files=[os.path.join(dest, n) for n in files],
+        restarts = [f"{h}: {r['service']} ({r['reason']})" for h, v in doc["hosts"].items() for r in v["restarts"]]
+        return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
+                    files=[os.path.join(dest, n) for n in files], restarts=restarts,
                     status=doc["status"], summary=doc["summary"], organization_status=doc["organization"]["status"],
                     failure=failure, hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
 
@@ -97,16 +107,13 @@ class ActionModule(ActionBase):
                 phase = "after_restart" if index else ("after" if changed_here else "before")
                 probes.append(dict(probe, phase=phase))
         run["probes"] = probes
-        restart = _plain(variables.get("connector_tls_restart"))
+        made = _plain(variables.get("connector_tls_restart"))
         run["restarts"] = []
-        if restart and not restart.get("skipped"):
+        if made and not made.get("skipped"):
             target = report.probe_target(report.facts_now(run) or {"receive_connectors": [], "server": {}}) or {}
-            first = probes[0] if probes else {}
-            reason = ("connector_tls_restart_transport is always and this run changed a receive connector"
-                      if args["restart_transport"] == "always" else
-                      "STARTTLS did not come back after the change: "
-                      + ((report.probe_problem(first, target) or {}).get("message") or "the probe did not match"))
-            run["restarts"].append(dict(restart, service=target.get("service"), reason=reason))
+            # The decision restart.yml made, from the same inputs: its reason is what the report says.
+            decision = restart.decide(args["restart_transport"], changed_here, probes[0] if probes else None, target)
+            run["restarts"].append(dict(made, service=decision["service"] or target.get("service"), reason=decision["reason"]))
         return run
 
     def _organization(self, runner, hosts, hostvars) -> dict:

@@ -24,6 +24,7 @@ from typing import Dict, Iterable, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
+from ansible_collections.exchange.transport_tls.plugins.module_utils.restart import probe_status
 
 REPORT_SCHEMA = "exchange.transport_tls/report/v1"
 CHANGES_SCHEMA = "exchange.transport_tls/changes/v1"
@@ -33,6 +34,10 @@ COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE = (
 HOST_STATUSES = (COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE)
 _RANK = {COMPLIANT: 0, REMEDIATED: 1, DRIFT: 2, BLOCKED: 3, ERROR: 4, UNREACHABLE: 4}
 ORGANIZATION_TYPES = ("send_connector", "hybrid_configuration")
+# The statuses of a change in changes.json (schemas/changes-v1.schema.json).
+PLANNED, ATTEMPTED, APPLIED, NOT_APPLIED, UNKNOWN = "planned", "attempted", "applied", "not_applied", "unknown"
+_UNKNOWN_WHY = ("the write was launched but its outcome could not be established (the reply was lost or could not be"
+                " read): it may have been applied; the object's current value says which")
 # Findings about the certificate a connector uses (as opposed to the connector's name).
 _CERTIFICATE_CODES = (
     "tls_certificate_expired", "tls_certificate_expiring_soon", "tls_certificate_smtp_not_enabled",
@@ -252,9 +257,9 @@ def probe_problem(probe: dict, target: Optional[dict]) -> Optional[dict]:
     obj = (target or {}).get("identity") or where
     if probe.get("failed") or not probe.get("connected", True):
         code, message = "smtp_probe_failed", (
-            f"The SMTP probe of {where} failed: {probe.get('error') or probe.get('msg') or 'no answer'}. STARTTLS could"
-            " not be verified; check that the controller reaches port 25 (firewall, connector_tls_probe_host/port),"
-            " or set connector_tls_probe=false.")
+            f"The SMTP probe of {where} failed: {probe.get('error') or probe.get('msg') or 'no answer'}. STARTTLS is"
+            " unknown: it could not be verified, and a probe that fails never restarts transport; check that the"
+            " controller reaches port 25 (firewall, connector_tls_probe_host/port), or set connector_tls_probe=false.")
         current, expected = None, None
     elif target is None:
         return None
@@ -300,6 +305,8 @@ def _probe_entry(probe: dict, target: Optional[dict]) -> dict:
         "source": (target or {}).get("source"),
         "microsoft_365_connector": ((target or {}).get("microsoft_365") or {}).get("identity"),
         "proves_microsoft_365": (target or {}).get("proves_microsoft_365"),
+        # What the probe proves: ok, problem, or unknown when it could not complete (no restart is made on that).
+        "status": probe_status(probe, (target or {}).get("expected_thumbprint")),
     }
 
 
@@ -645,17 +652,29 @@ def planned_changes(runs: Dict[str, dict], org: dict) -> List[dict]:
             if key in seen:
                 continue
             seen.add(key)
-            result.append(dict(_change(c), host=host, status="planned", message=None))
+            result.append(dict(_change(c), host=host, status=PLANNED, message=None))
     return result
 
 
 def changes_document(mode: str, check_mode: bool, generated_at: str, planned: List[dict],
-                     runs: Optional[Dict[str, dict]] = None, org: Optional[dict] = None) -> dict:
-    """changes.json: the planned changes (``runs`` None: before any write), or completed with what happened."""
+                     runs: Optional[Dict[str, dict]] = None, org: Optional[dict] = None, run_id: Optional[str] = None) -> dict:
+    """changes.json: the planned changes (``runs`` None: before any write), or completed with what happened.
+
+    Before the writes of a real remediation every planned change is ``attempted``: if the controller dies
+    mid-run, the record says what may have been written, and a rollback restores each entry whose object
+    still holds its ``after`` value. The final stage settles each as ``applied``, ``not_applied`` or
+    ``unknown`` (a write launch whose outcome could not be established: the converging modules'
+    ``unknown_changes``). An audit or a check run only ever plans (``planned``).
+    """
+    writing = mode == "remediate" and not check_mode
+    head = {"schema": CHANGES_SCHEMA, "generated_at": generated_at, "mode": mode, "check_mode": bool(check_mode)}
+    if run_id is not None:
+        head["run_id"] = run_id
     if runs is None:
-        return {"schema": CHANGES_SCHEMA, "generated_at": generated_at, "mode": mode, "check_mode": bool(check_mode),
-                "complete": False, "changes": [dict(c) for c in planned]}
+        status = ATTEMPTED if writing else PLANNED
+        return dict(head, complete=False, changes=[dict(c, status=status) for c in planned])
     made: Dict[tuple, dict] = {}
+    unsure: Dict[tuple, dict] = {}
     # Why a planned change did not happen: the failure of the task that makes it (per host, and the organisation's).
     failures: Dict[tuple, str] = {}
     attempts = [(name, "host", run.get("receive")) for name, run in runs.items()]
@@ -665,25 +684,50 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             continue
         for c in result.get("changes") or []:
             made.setdefault(change_key(c), dict(_change(c), host=host))
+        for c in result.get("unknown_changes") or []:
+            unsure.setdefault(change_key(c), dict(_change(c), host=host))
         if _failed(result):
             failures[(host, kind)] = _with_advice(_message(result))
     changes = []
     for c in planned:
-        done = made.pop(change_key(c), None)
+        key = change_key(c)
+        done, maybe = made.pop(key, None), unsure.pop(key, None)
         if done is not None:
-            changes.append(dict(done, status="applied", message=None))
-        elif check_mode or mode == "audit":
-            changes.append(dict(c))
+            changes.append(dict(done, status=APPLIED, message=None))
+        elif not writing:
+            changes.append(dict(c, status=PLANNED))
+        elif maybe is not None:
+            changes.append(dict(maybe, status=UNKNOWN, message=_UNKNOWN_WHY))
         else:
             kinds = ("organization",) if c["object_type"] in ORGANIZATION_TYPES else ("host", "organization")
             why = next((failures[(c["host"], k)] for k in kinds if (c["host"], k) in failures),
                        "not attempted: the task that makes it did not run (the host failed earlier)")
-            changes.append(dict(c, status="not_applied", message=why))
+            changes.append(dict(c, status=NOT_APPLIED, message=why))
     # A change nobody planned (the state moved between plan and write): recorded as it happened.
-    changes.extend(dict(c, status="applied", message="not in the plan: the server changed between plan and write")
+    changes.extend(dict(c, status=APPLIED, message="not in the plan: the server changed between plan and write")
                    for c in made.values())
-    return {"schema": CHANGES_SCHEMA, "generated_at": generated_at, "mode": mode, "check_mode": bool(check_mode),
-            "complete": True, "changes": changes}
+    changes.extend(dict(c, status=UNKNOWN, message=_UNKNOWN_WHY) for c in unsure.values())
+    if writing:
+        changes.extend(restart_changes(runs))
+    return dict(head, complete=True, changes=changes)
+
+
+def restart_changes(runs: Dict[str, dict]) -> List[dict]:
+    """The transport restarts of the run as change entries: a restart interrupts mail flow, so it is on the record."""
+    result = []
+    for host, run in sorted(runs.items()):
+        server = (((run.get("gathered") or {}).get("ansible_facts") or {}).get("exchange_tls") or {}).get("server") or {}
+        for restart in run.get("restarts") or []:
+            if not _ran(restart) or not restart.get("service"):
+                continue
+            failed = _failed(restart)
+            result.append({
+                "object_type": "service", "object": restart["service"], "property": "Restart", "before": None,
+                "after": None, "server": server.get("name") or host, "host": host,
+                "status": NOT_APPLIED if failed else APPLIED,
+                "message": (f"restart failed: {_message(restart)}" if failed else None) or restart.get("reason"),
+            })
+    return result
 
 
 __all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_reach_problem",

@@ -32,9 +32,11 @@ Pure Python: no Ansible imports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     guard_id,
     readback_id,
@@ -47,7 +49,10 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 
 SCHEMA = "exchange.transport_tls/changes/v1"
 APPLIED = "applied"
-STATUSES = ("planned", "applied", "not_applied")
+STATUSES = ("planned", "attempted", "applied", "not_applied", "unknown")
+# What may have been written: applied, and entries whose write was launched but never settled (the run died, or the
+# reply was lost). All three are restored only where the object still holds ``after``; the read says which.
+RESTORABLE = ("applied", "attempted", "unknown")
 TLS_NAME = "TlsCertificateName"
 SERVICES = "Services"
 DEFAULT_SMTP = "InternalTransportCertificateThumbprint"
@@ -58,7 +63,13 @@ PROPERTIES = {
     "hybrid_configuration": TLS_NAME,
     "certificate": SERVICES,
     "transport_service": DEFAULT_SMTP,
+    "service": "Restart",
 }
+# Objects on one server (the entry's ``server`` is where they live): their host must be that server.
+_LOCAL = ("receive_connector", "certificate", "transport_service", "service")
+_SERVICES = ("MSExchangeFrontEndTransport", "MSExchangeTransport")
+_THUMBPRINT = re.compile(r"\A[0-9A-Fa-f]{40}\Z")
+_RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}\.[0-9]{3}Z(?:-[0-9]{1,4})?\Z")
 REQUIRED = ("host", "server", "object_type", "object", "property", "before", "after", "status")
 _READ = {"receive_connector": "Get-ReceiveConnector", "send_connector": "Get-SendConnector",
          "hybrid_configuration": "Get-HybridConfiguration", "transport_service": "Get-TransportService"}
@@ -66,7 +77,7 @@ _WRITE = {"receive_connector": "Set-ReceiveConnector", "send_connector": "Set-Se
           "hybrid_configuration": "Set-HybridConfiguration", "transport_service": "Enable-ExchangeCertificate"}
 _WORDS = {"receive_connector": "receive connector", "send_connector": "send connector",
           "hybrid_configuration": "hybrid configuration", "transport_service": "default SMTP certificate of",
-          "certificate": "certificate"}
+          "certificate": "certificate", "service": "service"}
 
 
 # --------------------------------------------------------------------------
@@ -87,11 +98,16 @@ def validate(changes_doc: Any) -> None:
     changes = changes_doc.get("changes")
     if not isinstance(changes, list):
         raise ValueError(f"the changes file has no list 'changes' (it has {_keys(changes_doc)})")
+    run_id = changes_doc.get("run_id")
+    if run_id is not None and not (isinstance(run_id, str) and _RUN_ID.match(run_id)):
+        raise ValueError(f"the changes file's run_id {run_id!r} is not a run id (like '20261207T233904.123Z')")
     problems = []
     for index, change in enumerate(changes):
         problem = _change_problem(change)
         if problem:
             problems.append(f"changes[{index}] {problem}")
+    if not problems:
+        problems = _consistency_problems(changes)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ValueError(f"the changes file is not valid: {shown}")
@@ -126,14 +142,77 @@ def _change_problem(change: Any) -> Optional[str]:
                 return f"has {key} {value!r}, not a list of service names, a string or null"
         elif value is not None and not isinstance(value, str):
             return f"has {key} {value!r}, not a string or null"
-    if object_type == "certificate" and not change["server"]:
-        return "has no server, which a certificate change needs"
+    if object_type in _LOCAL and not change["server"]:
+        return f"({object_type} {change['object']!r}) has no server, which a {object_type} change needs"
+    return _shape_problem(change)
+
+
+def _where(change: dict) -> str:
+    return f"(host {change['host']}, {change['object_type']} {change['object']!r})"
+
+
+def _shape_problem(change: dict) -> Optional[str]:
+    """Values and objects of the shape the role records, so no entry can make a rollback write something else."""
+    object_type, obj, server = change["object_type"], change["object"], change["server"]
+    if object_type == "receive_connector":
+        owner, sep, name = obj.partition("\\")
+        if not sep or not owner or not name:
+            return f"{_where(change)} is not SERVER\\Name, the identity the role records for a receive connector"
+        if owner.casefold() != server.casefold():
+            return (f"{_where(change)} is a connector of server {owner}, but the entry's server is {server}: a host"
+                    " restores only its own server's connectors")
+    if object_type in ("certificate",) and not _THUMBPRINT.match(obj):
+        return f"{_where(change)} is not a certificate thumbprint (40 hexadecimal digits)"
+    if object_type == "transport_service" and obj.casefold() != server.casefold():
+        return f"{_where(change)} is the transport service of {obj}, but the entry's server is {server}"
+    if object_type == "service":
+        if obj not in _SERVICES:
+            return f"{_where(change)} is not a transport service ({', '.join(_SERVICES)})"
+        if change["before"] is not None or change["after"] is not None:
+            return f"{_where(change)} is a restart, which records no before or after value (null)"
+    for key in ("before", "after"):
+        value = change[key]
+        if value is None:
+            continue
+        if change["property"] == TLS_NAME:
+            try:
+                tls_name.split_tls_certificate_name(value)
+            except ValueError:
+                return f"{_where(change)} has {key} {value!r}, which is not a TlsCertificateName (<I>issuer<S>subject)"
+        elif change["property"] == DEFAULT_SMTP and not _THUMBPRINT.match(value):
+            return f"{_where(change)} has {key} {value!r}, not a certificate thumbprint (40 hexadecimal digits)"
     return None
 
 
+def _consistency_problems(changes: List[dict]) -> List[str]:
+    """Each host on one server and each server on one host: a host never writes on another's objects."""
+    server_of: Dict[str, str] = {}
+    host_of: Dict[str, str] = {}
+    problems = []
+    for index, change in enumerate(changes):
+        server = change["server"]
+        if not server:
+            continue
+        host, folded = change["host"], server.casefold()
+        known = server_of.setdefault(host, folded)
+        owner = host_of.setdefault(folded, host)
+        if known != folded:
+            problems.append(f"changes[{index}] {_where(change)} is on server {server}, but host {host}'s other entries are"
+                            f" on another server: a host restores only its own server's objects")
+        elif owner != host:
+            problems.append(f"changes[{index}] {_where(change)} puts server {server} under host {host}, but host {owner}'s"
+                            " entries are on it too")
+    return problems
+
+
+def server_of(changes_doc: dict, host: str) -> Optional[str]:
+    """The Exchange server the record puts ``host``'s entries on (None: no entry names one)."""
+    return next((c["server"] for c in changes_doc["changes"] if c["host"] == host and c["server"]), None)
+
+
 def _of_host(changes_doc: dict, host: str) -> List[tuple]:
-    """(position in the file, change) of the applied changes of ``host``, oldest first (the file's order)."""
-    return [(i, c) for i, c in enumerate(changes_doc["changes"]) if c["host"] == host and c["status"] == APPLIED]
+    """(position in the file, change) of the changes of ``host`` that may have been written, oldest first (the file's order)."""
+    return [(i, c) for i, c in enumerate(changes_doc["changes"]) if c["host"] == host and c["status"] in RESTORABLE]
 
 
 # --------------------------------------------------------------------------
@@ -183,6 +262,9 @@ def not_reversible(changes_doc: dict, host: str) -> List[dict]:
 
 
 def _why_not(change: dict) -> Optional[str]:
+    if change["object_type"] == "service":
+        return (f"the restart of {change['object']} on {change.get('server')} has nothing to undo; the rollback restarts"
+                " nothing (restart that service by hand if the probe after the rollback shows the old certificate).")
     if change["property"] == SERVICES:
         added = [s for s in _services(change["after"]) if s not in _services(change["before"])]
         what = ", ".join(added) or "the added services"
@@ -274,9 +356,12 @@ def _readback(target: Target) -> dict:
                 _read_properties(target))
 
 
-def rollback_steps(changes_doc: dict, host: str, check_mode: bool = False) -> List[dict]:
-    """exchange_command's steps that put back what ``host`` changed: guards, sets, read-backs; guards only in check mode."""
-    found = targets(changes_doc, host)
+def rollback_steps(changes_doc: dict, host: str, check_mode: bool = False, plan: Optional[dict] = None) -> List[dict]:
+    """exchange_command's steps that put back what ``host`` changed: guards, sets, read-backs; guards only in check mode.
+
+    With ``plan`` (what decide() made of the read), only the targets it says to restore, and none when it refuses.
+    """
+    found = _planned(targets(changes_doc, host), plan)
     steps: List[dict] = []
     for target in found:
         steps.extend(s for s in _guards(target) if s["id"] not in {k["id"] for k in steps})
@@ -285,6 +370,98 @@ def rollback_steps(changes_doc: dict, host: str, check_mode: bool = False) -> Li
     steps.extend(_write(t) for t in found)
     steps.extend(_readback(t) for t in found)
     return steps
+
+
+# --------------------------------------------------------------------------
+# The read before the writes
+# --------------------------------------------------------------------------
+
+
+def _ident(target: Target) -> str:
+    return f"{target.object_type}|{target.key}"
+
+
+def _planned(found: List[Target], plan: Optional[dict]) -> List[Target]:
+    if plan is None:
+        return found
+    if plan.get("problem") or plan.get("conflicts"):
+        return []
+    wanted = {r["id"] for r in plan.get("restore") or []}
+    return [t for t in found if _ident(t) in wanted]
+
+
+def read_steps(changes_doc: dict, host: str) -> List[dict]:
+    """Get-* steps (no guard) reading what every object the record names for ``host`` holds now.
+
+    One launch, before any write: it decides per object whether it still has the value the run left
+    (restore it), the value before (already restored, or never applied), or something else (someone
+    changed it: nothing is written on the host). It also lists the server's certificates, so a
+    restored name that no certificate matches is warned about.
+    """
+    found = targets(changes_doc, host)
+    steps = [step(f"read|{_ident(t)}", *_read_call(t)) for t in found]
+    server = server_of(changes_doc, host)
+    if server and any(t.object_type == "receive_connector" for t in found):
+        steps.append(step(f"read|certificates|{server}", "Get-ExchangeCertificate", {"Server": server},
+                          ["Thumbprint", "Issuer", "Subject"]))
+    return steps
+
+
+def _read_call(target: Target) -> tuple:
+    if target.object_type == "transport_service":
+        return "Get-TransportService", {"Identity": target.key}, [DEFAULT_SMTP]
+    return _READ[target.object_type], _identity(target), _read_properties(target)
+
+
+def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
+    """What to restore on ``host`` from what read_steps() found: restore, already, not_applied, conflicts, warnings, problem."""
+    found = targets(changes_doc, host)
+    plan = {"restore": [], "already": [], "not_applied": [], "conflicts": [], "warnings": [], "problem": None}
+    if not found:
+        return plan
+    result = read_result or {}
+    if result.get("skipped") or not result:
+        plan["problem"] = "reading the objects to restore did not run"
+        return plan
+    if result.get("failed") or result.get("unreachable") or result.get("stop"):
+        entry = next((s for s in result.get("steps") or [] if s.get("status") not in ("ok", None)), {})
+        cause = entry.get("error") or (result.get("stop") or {}).get("message") or result.get("msg") or "exchange_command failed"
+        plan["problem"] = f"reading the objects to restore failed, so nothing was restored on this host: {_sentence(cause)}"
+        return plan
+    server = server_of(changes_doc, host)
+    computer = result.get("computer_name")
+    if server and computer and str(computer).casefold() != server.split(".")[0].casefold():
+        plan["problem"] = (f"this host is Exchange server {computer}, but the changes file puts its entries on {server}:"
+                           " nothing was restored (a host restores only its own server's objects; check the inventory"
+                           " and the file)")
+        return plan
+    by_id = steps_by_id(result)
+    certificates = ((by_id.get(f"read|certificates|{server}") or {}).get("objects")) or []
+    for target in found:
+        entry = by_id.get(f"read|{_ident(target)}") or {}
+        objects = entry.get("objects") or []
+        item = dict(target.as_dict(), id=_ident(target), statuses=sorted({c["status"] for c in target.changes}))
+        if entry.get("status") != "ok" or not objects:
+            plan["conflicts"].append(f"{_cap(_describe(target))} could not be read (it no longer exists?)")
+            continue
+        live = objects[0].get(target.property)
+        item["live"] = live
+        if _same(target, live, target.after) and not _same(target, live, target.before):
+            plan["restore"].append(item)
+            if target.object_type == "receive_connector" and target.before and not any(
+                    same_name(tls_name.format_tls_certificate_name(c.get("Issuer") or "", c.get("Subject") or ""), target.before)
+                    for c in certificates if c.get("Subject")):
+                plan["warnings"].append(
+                    f"{_cap(_describe(target))}: the name put back, {_shown(target.before)}, matches no certificate on {server},"
+                    " so STARTTLS on it will fail again (as before the run); restore only if that is what you want")
+        elif _same(target, live, target.before):
+            (plan["already"] if APPLIED in item["statuses"] else plan["not_applied"]).append(item)
+        else:
+            plan["conflicts"].append(
+                f"{_cap(_describe(target))} was changed after the run that wrote the changes file: its {target.property} is"
+                f" {_shown(live)}, not {_shown(target.after)} as the run left it (nor {_shown(target.before)}, the value"
+                " before the run)")
+    return plan
 
 
 # --------------------------------------------------------------------------
@@ -307,16 +484,28 @@ def _same(target: Target, live: Any, wanted: Any) -> bool:
     return str(live or "").upper() == str(wanted or "").upper()
 
 
-def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bool = False) -> dict:
+def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bool = False, plan: Optional[dict] = None) -> dict:
     """What a rollback batch did on ``host``, from exchange_command's result (None or skipped when it did not run).
 
     Returns restored (or, in check mode, would_restore) as targets with the live value
     read back, skipped (not_reversible), failed and a message saying what happened and what to do.
     """
-    found = targets(changes_doc, host)
     skipped = not_reversible(changes_doc, host)
     summary = {"restored": [], "would_restore": [], "skipped": skipped, "failed": False, "message": None,
-               "check_mode": bool(check_mode)}
+               "check_mode": bool(check_mode), "already_restored": [], "not_applied": [], "warnings": []}
+    if plan is not None:
+        summary.update(already_restored=plan.get("already") or [], not_applied=plan.get("not_applied") or [],
+                       warnings=plan.get("warnings") or [])
+        if plan.get("problem") or plan.get("conflicts"):
+            summary.update(failed=True, message=plan.get("problem") or (
+                "; ".join(plan["conflicts"]) + ". Nothing was restored on this host (every object is read before any"
+                " write). Someone changed it since; decide whether its current value should stay, then remove its entry"
+                " from the changes file (or restore it by hand) and run the rollback again."))
+            return summary
+    found = _planned(targets(changes_doc, host), plan)
+    if not found and plan is not None and (summary["already_restored"] or summary["not_applied"]):
+        summary["message"] = _nothing_left(summary)
+        return summary
     if not found:
         summary["message"] = "nothing to restore on this host" + (
             f"; {len(skipped)} change(s) cannot be undone (see skipped)" if skipped else "")
@@ -353,8 +542,24 @@ def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bo
     if wrong:
         summary.update(failed=True, message="the rollback did not take: " + "; ".join(wrong))
     else:
-        summary["message"] = f"{len(found)} value(s) restored."
+        summary["message"] = f"{len(found)} value(s) restored." + (f" {_nothing_left(summary)}" if plan else "")
     return summary
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _nothing_left(summary: dict) -> str:
+    parts = []
+    if summary["already_restored"]:
+        parts.append(f"{len(summary['already_restored'])} value(s) already restored (the object holds its value from before"
+                     " the run)")
+    if summary["not_applied"]:
+        parts.append(f"{len(summary['not_applied'])} recorded write(s) not applied, nothing to restore (the object still"
+                     " holds its value from before the run)")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "." if parts else ""
 
 
 def _guard_message(result: dict, found: List[Target]) -> str:
@@ -390,8 +595,12 @@ def _sentence(text: object) -> str:
 
 
 __all__ = [
+    "RESTORABLE",
     "SCHEMA",
     "Target",
+    "decide",
+    "read_steps",
+    "server_of",
     "not_reversible",
     "outcome",
     "rollback_steps",

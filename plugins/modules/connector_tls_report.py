@@ -12,12 +12,18 @@ short_description: Write the fleet reports of role connector_tls on the controll
 version_added: 0.1.0
 description:
   - Builds the fleet report of role P(exchange.transport_tls.connector_tls#role) from what its phases
-    registered on every host of the play, and writes it on the controller in O(dest) as C(report.json)
+    registered on every host of the play, and writes it on the controller in a run directory under O(dest) as C(report.json)
     (schema C(exchange.transport_tls/report/v1), shipped as C(schemas/report-v1.schema.json)), C(junit.xml),
     C(report.html) (one self-contained page) and C(changes.json) (schema C(exchange.transport_tls/changes/v1)).
-  - With O(stage=planned) it writes only C(changes.json), with every change the plans announce and status
-    V(planned); the role does this before any write is attempted. O(stage=final) completes it with what
-    happened (V(applied) or V(not_applied) with the reason).
+  - Every run writes into its own directory C(<dest>/<run id>); the run id is the UTC time the directory was made,
+    to the millisecond (V(20261207T233904.123Z), V(-2) appended for a second run in the same millisecond), so no run
+    replaces another's C(changes.json). C(<dest>/latest) names the newest run (a relative symbolic link; a text file
+    holding the run id where the file system has no symbolic links).
+  - With O(stage=planned) it creates the run directory and writes only C(changes.json), with every change the plans
+    announce and status V(attempted) (V(planned) in an audit or check run); the role does this before any write is
+    launched, so a run killed mid-way leaves a record a rollback can use. O(stage=final) settles each change with what
+    happened (V(applied), V(not_applied) with the reason, or V(unknown) when a write launch's outcome could not be
+    established) and adds the transport restarts (object type V(service)).
   - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
     failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
   - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
@@ -27,7 +33,8 @@ description:
 options:
   dest:
     description:
-      - Directory on the controller for the reports; created if missing. Files are replaced atomically.
+      - Directory on the controller for the run directories (the role's C(connector_tls_report_dir)); created if missing.
+        Files are written atomically.
     type: path
     required: true
   stage:
@@ -70,6 +77,11 @@ options:
   organization_host:
     description: The host where the organisation objects were decided and changed; an inventory host name.
     type: str
+  run_id:
+    description:
+      - The run directory under O(dest) to write into, as RV(run_id) of the planned stage returned it. Without it a new
+        run directory is made. A value that is not the id of an existing run directory is refused.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -107,16 +119,32 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dest:
-  description: The absolute directory the reports were written to.
+  description: The absolute run directory the reports were written to.
+  returned: success
+  type: str
+  sample: /srv/ci/connector_tls_report/20261207T233904.123Z
+report_dir:
+  description: The absolute O(dest), which holds the run directories and C(latest).
   returned: success
   type: str
   sample: /srv/ci/connector_tls_report
+run_id:
+  description: The run id, the name of the run directory.
+  returned: success
+  type: str
+  sample: 20261207T233904.123Z
+restarts:
+  description: The transport restarts of the run, one line each naming the host, the service and why.
+  returned: stage is final
+  type: list
+  elements: str
+  sample: ["EX01: MSExchangeFrontEndTransport (STARTTLS did not come back after the change: ...)"]
 files:
   description: The files written.
   returned: success
   type: list
   elements: str
-  sample: [/srv/ci/connector_tls_report/report.json, /srv/ci/connector_tls_report/changes.json]
+  sample: [/srv/ci/connector_tls_report/20261207T233904.123Z/report.json, /srv/ci/connector_tls_report/20261207T233904.123Z/changes.json]
 planned:
   description: How many changes were recorded as planned.
   returned: stage is planned

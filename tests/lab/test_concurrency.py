@@ -171,8 +171,8 @@ def remediate_at_once(lab, tmp_path: pathlib.Path) -> list:
     runs = []
     for proc, out in zip(procs, outs):
         output = proc.communicate(timeout=300)[0]
-        report = json.loads((out / "report.json").read_text())
-        changes = json.loads((out / "changes.json").read_text())
+        report = json.loads((out / "latest" / "report.json").read_text())
+        changes = json.loads((out / "latest" / "changes.json").read_text())
         jsonschema.validate(report, SCHEMA)
         jsonschema.validate(changes, CHANGES_SCHEMA)
         runs.append((proc.returncode, output, report, changes))

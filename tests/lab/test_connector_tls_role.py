@@ -39,9 +39,12 @@ def run(lab, out: pathlib.Path, playbook: str, *args: str) -> tuple[int, str, di
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     output = proc.stdout + proc.stderr
-    assert (out / "report.json").exists(), output
+    assert (out / "latest" / "report.json").exists(), output
+    # Each run its own directory under connector_tls_report_dir; latest names the newest.
+    out = out / "latest"
     report = json.loads((out / "report.json").read_text())
     changes = json.loads((out / "changes.json").read_text())
+    assert changes["run_id"] == out.resolve().name
     jsonschema.validate(report, SCHEMA)
     jsonschema.validate(changes, CHANGES_SCHEMA)
     suites = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
@@ -139,8 +142,13 @@ def test_audit_check_remediate_and_rerun(scenario, running_lab, tmp_path):
     assert plans(fixed_report) == plans(audit), "the remediation followed another plan than the audit showed"
     # Every planned change was applied and read back; changes.json says so.
     planned = {(c["object_type"], c["object"], c["property"]) for c in check_changes["changes"]}
-    assert {(c["object_type"], c["object"], c["property"]) for c in changes["changes"]} == planned
+    made = [c for c in changes["changes"] if c["object_type"] != "service"]
+    assert {(c["object_type"], c["object"], c["property"]) for c in made} == planned
     assert changes["complete"] is True and {c["status"] for c in changes["changes"]} <= {"applied"}
+    # Each transport restart is on the record, naming the server and the service, and in the terminal output.
+    recorded = {c["server"]: c["object"] for c in changes["changes"] if c["object_type"] == "service"}
+    assert set(recorded) == set(restarts) and all(
+        f"{h}: {r['service']} (" in output for h, e in fixed_report["hosts"].items() for r in e["restarts"]), output
     doc = yaml.safe_load(lab.state_path.read_text())
     for server in doc["servers"]:
         name = server["name"]
@@ -207,7 +215,7 @@ def test_send_connector_blocked_names_the_server_lacking_the_certificate(running
     (plan,) = [p for p in organization["plans"] if p["object_type"] == "send_connector"]
     assert plan["status"] == "blocked" and plan["source_servers"]["EX02"]["status"] == "missing"
     assert state_text(lab) == initial and changes["changes"] == []
-    failures = [case for suite in junitparser.JUnitXml.fromfile(str(tmp_path / "remediate/junit.xml"))
+    failures = [case for suite in junitparser.JUnitXml.fromfile(str(tmp_path / "remediate/latest/junit.xml"))
                 if suite.name == "organization" for case in suite if case.result]
     assert failures and any("EX02" in (r.message or "") + (r.text or "") for case in failures for r in case.result)
 
@@ -290,15 +298,16 @@ def test_planned_changes_are_on_disk_while_the_write_is_under_way(running_lab, t
                 if lab.journal_path.exists() else True:
             assert proc.poll() is None and time.monotonic() < deadline, "the write launch never started"
             time.sleep(0.2)
-        during = json.loads((out / "changes.json").read_text())
+        during = json.loads((out / "latest" / "changes.json").read_text())
     finally:
         output = proc.communicate(timeout=120)[0]
     jsonschema.validate(during, CHANGES_SCHEMA)
-    assert during["complete"] is False and {c["status"] for c in during["changes"]} == {"planned"}
+    assert during["complete"] is False and {c["status"] for c in during["changes"]} == {"attempted"}
     planned = {(c["object_type"], c["object"]) for c in during["changes"]}
     assert ("receive_connector", "EX01\\Default Frontend EX01") in planned
     assert ("send_connector", OUTBOUND) in planned and ("hybrid_configuration", "Hybrid Configuration") in planned
-    after = json.loads((out / "changes.json").read_text())
+    after = json.loads((out / "latest" / "changes.json").read_text())
+    assert after["run_id"] == during["run_id"], "the final record is written into the planned record's run directory"
     assert after["complete"] is True and proc.returncode != 0, output
     (ex01,) = [c for c in after["changes"] if c["object"] == "EX01\\Default Frontend EX01"]
     assert ex01["status"] == "not_applied" and ex01["message"]
@@ -330,13 +339,13 @@ def test_junit_and_html_name_every_host_and_failure(running_lab, tmp_path):
     assert state_text(lab) == initial
     assert statuses(report) == {"EX01": "drift", "EX02": "compliant", "EDGE01": "drift"}
     assert {h: launches for h, (launches, _w, _r) in counters(lab).items()} == {"EX01": 1, "EX02": 1, "EDGE01": 1}
-    tree = ET.parse(tmp_path / "audit/junit.xml").getroot()
+    tree = ET.parse(tmp_path / "audit/latest/junit.xml").getroot()
     suites = {s.get("name"): s for s in tree.iter("testsuite")}
     ex01 = {c.get("name"): c for c in suites["EX01"].iter("testcase")}
     failure = ex01["EX01\\Default Frontend EX01"].find("failure")
     assert failure is not None and "tls_certificate_name_not_found" in (failure.get("type") or "") + (failure.text or "")
     assert all(c.find("failure") is None for c in suites["EX02"].iter("testcase"))
-    html = (tmp_path / "audit/report.html").read_text()
+    html = (tmp_path / "audit/latest/report.html").read_text()
     assert "EX01\\Default Frontend EX01" in html and "http://" not in html and "https://" not in html
 
 
@@ -349,7 +358,7 @@ def test_rollback_undoes_a_remediation_from_the_changes_json_it_wrote(running_la
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
-         "-e", f"connector_tls_changes_file={tmp_path / 'remediate/changes.json'}"],
+         "-e", f"connector_tls_changes_file={tmp_path / 'remediate/latest/changes.json'}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     now = yaml.safe_load(lab.state_path.read_text())

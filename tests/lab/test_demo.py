@@ -26,9 +26,9 @@ def test_the_demo_finds_drift_fixes_it_and_audits_clean(tmp_path):
     assert "enabled SMTP on certificate" in summary and "(the default SMTP certificate was kept)" in summary
     assert "now <I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com" in summary
     # STARTTLS as the probe saw it, before and after, and the thumbprints are the lab's own.
-    after = json.loads((tmp_path / "audit-after/report.json").read_text())
+    after = json.loads((tmp_path / "audit-after/latest/report.json").read_text())
     ex01 = after["hosts"]["EX01"]["probe"][-1]["thumbprint"]
     assert f"EX01: before: NOT offered; after: offered, certificate {ex01}" in summary
     for step in ("audit-before", "remediate", "audit-after"):
-        assert {p.name for p in (tmp_path / step).iterdir()} >= {"report.json", "junit.xml", "report.html", "changes.json"}
+        assert {p.name for p in (tmp_path / step / "latest").iterdir()} >= {"report.json", "junit.xml", "report.html", "changes.json"}
     assert "Lab stopped" in summary

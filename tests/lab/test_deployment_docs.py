@@ -375,7 +375,7 @@ def test_the_awx_project_playbook_runs_against_the_lab(name, running_lab, tmp_pa
     out = tmp_path / "report"
     proc = run(str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), str(EXAMPLES / name),
                "-e", f"connector_tls_report_dir={out}", "-e", "connector_tls_probe_wait=2")
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "latest" / "report.json").read_text())
     writes = sum(server["writes"] for server in yaml.safe_load(lab.state_path.read_text())["servers"])
     if name == "awx-project-audit.yml":
         assert proc.returncode == 2 and report["status"] == "drift", proc.stdout + proc.stderr

@@ -152,7 +152,8 @@ def test_the_readme_tour_runs_against_the_lab(tmp_path, running_lab):
 
 
 def report_dir(cwd: pathlib.Path) -> pathlib.Path:
-    return cwd / "connector_tls_report"
+    """The newest run's directory (each run writes its own under connector_tls_report)."""
+    return cwd / "connector_tls_report" / "latest"
 
 
 def test_the_readme_fleet_commands_audit_remediate_and_roll_back(tmp_path, running_lab):
@@ -252,4 +253,5 @@ def test_the_reports_page_pipeline_examples_run_on_an_audit(tmp_path, running_la
     (tmp_path / "schemas").symlink_to(ROOT / "schemas")  # the page: schemas/ of the installed collection
     proc = bash(block("docs/reports.md", "python3 -m pip install jsonschema"), tmp_path, user_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "connector_tls_report/report.json is valid" in proc.stdout and "connector_tls_report/changes.json is valid" in proc.stdout
+    assert "connector_tls_report/latest/report.json is valid" in proc.stdout
+    assert "connector_tls_report/latest/changes.json is valid" in proc.stdout

@@ -123,7 +123,7 @@ def test_the_installed_collection_audits_the_lab(installed, running_lab):
         cwd=installed["work"], env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, "the demo has drift: the audit must fail"
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "latest" / "report.json").read_text())
     assert {h: e["status"] for h, e in report["hosts"].items()} == {"EX01": "drift", "EX02": "compliant", "EDGE01": "drift"}, output
     assert str(ROOT) not in output
     doc = subprocess.run([str(BIN / "ansible-doc"), "-t", "role", "exchange.transport_tls.connector_tls"],

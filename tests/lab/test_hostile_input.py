@@ -325,7 +325,7 @@ def test_scenario_audit_remediate_rerun(running_lab, tmp_path, reliability):
     assert {(p["object"], p["current"], p["expected"]) for p in audit["organization"]["plans"]} == {
         (name, stale_of[name], placement.renewal_name) for name in send}
     assert {f["object"] for f in audit["hosts"][SERVER]["findings"] if f["code"] == "tls_certificate_name_not_found"} == receive
-    cases = check_reports(tmp_path / "audit", audit, {}, receive, send, stale=stale_of)
+    cases = check_reports(tmp_path / "audit" / "latest", audit, {}, receive, send, stale=stale_of)
     assert state_text(lab) == initial
     assert starttls("127.0.0.1", smtp_port(lab)).offered is False, "the stale name gives no STARTTLS"
 
@@ -335,7 +335,7 @@ def test_scenario_audit_remediate_rerun(running_lab, tmp_path, reliability):
     assert fixed["organization"]["status"] == "remediated"
     assert {(c["object"], c["before"], c["after"], c["status"]) for c in changes["changes"]} == {
         (name, stale_of[name], placement.renewal_name, "applied") for name in receive | send}
-    cases += check_reports(tmp_path / "remediate", fixed, changes, receive, send)
+    cases += check_reports(tmp_path / "remediate" / "latest", fixed, changes, receive, send)
     # The state: every connector names the renewal, byte for byte, under its own unaltered name.
     doc = yaml.safe_load(lab.state_path.read_text(encoding="utf-8"))
     (ex01,) = doc["servers"]

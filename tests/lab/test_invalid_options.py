@@ -523,6 +523,10 @@ def report_cases(tmp_path: pathlib.Path) -> list[Case]:
         case("organization_host", "unknown host", report(organization_host="EX09"), "organization_host 'EX09' is not an inventory host",
              "EX02"),
         case("organization_host", "wrong type", report(organization_host=["EX01"]), "organization_host must be a string"),
+        case("run_id", "not a run id", report(run_id="../../etc"), "run_id: '../../etc' is not a run id",
+             "20261207T233904.123Z"),
+        case("run_id", "no such run", report(run_id="20261207T233904.123Z"), "there is no run '20261207T233904.123Z'"),
+        case("run_id", "wrong type", report(run_id=["20261207T233904.123Z"]), "run_id must be a string"),
         case(UNKNOWN, "unknown option", report(format="pdf"), "format", UNSUPPORTED, "dest"),
     ]
 
@@ -552,7 +556,7 @@ def test_connector_tls_report_refuses_every_invalid_option_and_writes_nothing(ru
         problems.append(f"refused cases wrote {written}")
     if a_file.read_text() != "keep me\n":
         problems.append("the file given as dest changed")
-    if sorted(p.name for p in control.iterdir()) != ["changes.json", "junit.xml", "report.html", "report.json"]:
+    if sorted(p.name for p in (control / "latest").iterdir()) != ["changes.json", "junit.xml", "report.html", "report.json"]:
         problems.append(f"the control wrote {sorted(control.iterdir())}: {results['EX01']['r1']}")
     if lab.state_path.read_bytes() != before or journal(lab):
         problems.append("the lab changed")

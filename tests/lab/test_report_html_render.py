@@ -145,12 +145,12 @@ def test_a_real_remediation_report_renders(chromium, tmp_path, running_lab):
     out = tmp_path / "remediate"
     rc, output, doc, _changes = run(lab, out, "remediate")
     assert rc == 0, output
-    text = re.sub(r"\s+", " ", Page(browse(chromium, tmp_path, out / "report.html", "--dump-dom")).visible)
+    text = re.sub(r"\s+", " ", Page(browse(chromium, tmp_path, out / "latest" / "report.html", "--dump-dom")).visible)
     for host, entry in doc["hosts"].items():
         assert host in text and entry["status"].upper() in text.upper()
     assert "EX01\\Default Frontend EX01" in text
     assert "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com" in text
     ARTIFACTS.mkdir(exist_ok=True)
-    browse(chromium, tmp_path, out / "report.html", "--screenshot=%s" % (ARTIFACTS / "report-demo-remediation.png"),
+    browse(chromium, tmp_path, out / "latest" / "report.html", "--screenshot=%s" % (ARTIFACTS / "report-demo-remediation.png"),
            "--window-size=1280,2400")
     assert (ARTIFACTS / "report-demo-remediation.png").stat().st_size > 10000

@@ -39,6 +39,10 @@ def changes_file(tmp_path: pathlib.Path, changes: list[dict], host: str = "EX01"
     return path
 
 
+def journal(lab) -> list:
+    return [json.loads(line) for line in lab.journal_path.read_text().splitlines()] if lab.journal_path.exists() else []
+
+
 def exchange_state(lab) -> dict:
     """The state as Exchange holds it: the lab's launch counters and clock are not Exchange state."""
     doc = state(lab)
@@ -84,14 +88,15 @@ def test_rollback_restores_the_connector_and_then_refuses_a_second_time(running_
     renewal = next(c for c in ex01["certificates"] if c.get("thumbprint") == services["object"])
     assert "SMTP" in renewal["services"]
 
-    # Again: the connector is no longer what the run left, so the guard stops it and nothing changes.
-    before = exchange_state(lab)
+    # Again: idempotent. The connector holds its value from before the run, so it is "already restored", not
+    # "someone changed it"; the read is the only launch and nothing is written.
+    before, launches = exchange_state(lab), len(journal(lab))
     rc, output = rollback(lab, path)
-    assert rc != 0, output
-    assert (f"Receive connector EX01\\Default Frontend EX01 was changed after the run that wrote the changes file: its"
-            f" TlsCertificateName is '{R10}', not '{R11}' as the run left it.") in output
-    assert "Nothing was restored on this host" in output
+    assert rc == 0, output
+    assert "1 value(s) already restored (the object holds its value from before the run)." in output
+    assert f"already restored: receive_connector EX01\\\\Default Frontend EX01 TlsCertificateName is {R10}" in output
     assert exchange_state(lab) == before
+    assert [[s["cmdlet"] for s in e["steps"]] for e in journal(lab)[launches:]] == [["Get-ReceiveConnector", "Get-ExchangeCertificate"]]
 
 
 def test_rollback_restores_the_default_smtp_certificate(running_lab, tmp_path):
@@ -144,7 +149,7 @@ def test_relative_paths_are_relative_to_the_working_directory(running_lab, tmp_p
 
 
 @pytest.mark.parametrize("content, words", [
-    (None, "connector_tls_changes_file (not set) cannot be used: Set connector_tls_changes_file to the changes.json"),
+    (None, "connector_tls_run (not set) cannot be used: no run under "),
     ("missing", "File not found"),
     ("{not json", "cannot be used:"),
     (json.dumps({"schema": "exchange.transport_tls/report/v1", "hosts": {}}),

@@ -591,7 +591,37 @@ def test_changes_before_any_write_are_all_planned() -> None:
         ("EX01", "receive_connector"), ("EX01", "certificate"), ("EX02", "receive_connector"),
         ("EX01", "send_connector"), ("EX01", "hybrid_configuration")]
     doc = changes_doc("remediate", False, planned)
-    assert doc["complete"] is False and {c["status"] for c in doc["changes"]} == {"planned"}
+    # Recorded before the write launches: a run killed after this point leaves entries a rollback checks and restores.
+    assert doc["complete"] is False and {c["status"] for c in doc["changes"]} == {"attempted"}
+    assert {c["status"] for c in changes_doc("remediate", True, planned)["changes"]} == {"planned"}
+    assert report.changes_document("remediate", False, GENERATED, planned, run_id="20261207T233904.123Z")["run_id"] == (
+        "20261207T233904.123Z")
+
+
+def test_a_write_whose_outcome_is_unknown_is_recorded_unknown() -> None:
+    """A lost reply (converging modules' unknown_changes): neither applied nor not_applied; rollback checks its guard."""
+    fleet, runs, org = remediation()
+    planned = report.planned_changes(runs, org)
+    unsure = applied(fleet["EX01"], runs["EX01"]["receive_plan"])
+    runs["EX01"]["receive"] = {"changed": False, "failed": True, "msg": "Read timed out", "changes": [],
+                               "unknown_changes": unsure["changes"]}
+    doc = changes_doc("remediate", False, planned, runs, org)
+    ex01 = {(c["object_type"], c["status"]) for c in doc["changes"] if c["host"] == "EX01" and c["object_type"] not in (
+        "send_connector", "hybrid_configuration")}
+    assert ex01 == {("receive_connector", "unknown"), ("certificate", "unknown")}
+    assert all("may have been applied" in c["message"] for c in doc["changes"] if c["status"] == "unknown")
+
+
+def test_restarts_are_on_the_record_naming_the_service() -> None:
+    runs = {"EX01": run(stale(), remediate=True, restarts=[restart()]),
+            "EX02": run(stale("EX02"), remediate=True, restarts=[restart(failed=True)])}
+    doc = changes_doc("remediate", False, [], runs, NO_ORG)
+    services = [(c["host"], c["server"], c["object_type"], c["object"], c["property"], c["status"]) for c in doc["changes"]
+                if c["object_type"] == "service"]
+    assert services == [("EX01", "EX01", "service", "MSExchangeFrontEndTransport", "Restart", "applied"),
+                        ("EX02", "EX02", "service", "MSExchangeFrontEndTransport", "Restart", "not_applied")]
+    assert doc["changes"][-2]["message"] == "STARTTLS did not come back after the change"
+    assert changes_doc("remediate", True, [], runs, NO_ORG)["changes"] == []
 
 
 def test_changes_after_say_what_happened_to_each() -> None:

@@ -353,7 +353,7 @@ def test_outcome_nothing_to_do():
         "nothing to restore on this host; 1 change(s) cannot be undone (see skipped)")
     assert outcome({"skipped": True}, doc(), "EX01") == {
         "restored": [], "would_restore": [], "skipped": [], "failed": False, "message": "nothing to restore on this host",
-        "check_mode": False}
+        "check_mode": False, "already_restored": [], "not_applied": [], "warnings": []}
 
 
 # --------------------------------------------------------------------------
@@ -362,7 +362,8 @@ def test_outcome_nothing_to_do():
 
 def test_filters():
     filters = rollback_filter.FilterModule().filters()
-    assert set(filters) == {"rollback_steps", "rollback_skipped", "rollback_outcome"}
+    assert set(filters) == {"rollback_steps", "rollback_skipped", "rollback_outcome", "rollback_reads", "rollback_plan",
+                            "rollback_changes_file"}
     assert filters["rollback_steps"](doc(RECEIVE), "EX01", True) == rollback_steps(doc(RECEIVE), "EX01", True)
     assert filters["rollback_skipped"](doc(SERVICES), "EX01") == not_reversible(doc(SERVICES), "EX01")
     with pytest.raises(AnsibleFilterError, match="^connector_tls_changes_file: the changes file's schema is"):
@@ -380,7 +381,8 @@ def test_filters_take_ansible_tagged_values():
     assert not any(isinstance(s["id"], Tagged) for s in steps)
 
 
-@pytest.mark.parametrize("name", ["rollback_steps", "rollback_skipped", "rollback_outcome"])
+@pytest.mark.parametrize("name", ["rollback_steps", "rollback_skipped", "rollback_outcome", "rollback_reads", "rollback_plan",
+                                  "rollback_changes_file"])
 def test_sidecar_documentation(name):
     documentation = yaml.safe_load((ROOT / "plugins" / "filter" / f"{name}.yml").read_text())
     assert documentation["DOCUMENTATION"]["name"] == name
@@ -398,13 +400,15 @@ OBJECTS = [
 
 
 @given(st.lists(st.tuples(st.sampled_from(OBJECTS), st.sampled_from(["EX01", "EX02"]),
-                          st.sampled_from(["applied", "planned", "not_applied"])), max_size=8),
+                          st.sampled_from(["applied", "planned", "not_applied", "attempted", "unknown"])), max_size=8),
        st.booleans())
 def test_any_file(entries, check_mode):
     """Guards before sets before read-backs; one guard, set and read-back per restored object; Get-* only in check mode."""
+    # A receive connector's entry is on its own server's host (a record that says otherwise is refused, tested below).
+    entries = [((t, o), o.split("\\")[0] if t == "receive_connector" else h, s) for (t, o), h, s in entries]
     changes = doc(*[change(t, o, host=h, server=h, status=s) for (t, o), h, s in entries])
     steps = rollback_steps(changes, "EX01", check_mode)
-    restored = {(t, o) for (t, o), h, s in entries if h == "EX01" and s == "applied"}
+    restored = {(t, o) for (t, o), h, s in entries if h == "EX01" and s in ("applied", "attempted", "unknown")}
     kinds = [s["id"].split("|", 1)[0] for s in steps]
     assert kinds == sorted(kinds, key=["guard", "set", "readback"].index)
     assert kinds.count("guard") == len(restored)
@@ -419,3 +423,118 @@ def test_any_file(entries, check_mode):
 
 def test_rollback_module_exports():
     assert set(rollback.__all__) >= {"rollback_steps", "not_reversible", "validate", "outcome"}
+
+
+# --------------------------------------------------------------------------
+# A record that does not match its hosts and objects is refused (issue 19 item 3, review F8)
+# --------------------------------------------------------------------------
+
+ATTACKER = "<I>CN=Attacker CA<S>CN=mail.contoso.com"
+SELF_SIGNED = "0" * 40
+
+
+@pytest.mark.parametrize("entries, words", [
+    # F8: EX01 told to write a name of the attacker's choice onto EX02's connector.
+    ([change(obj="EX02\\Default Frontend EX02", before=ATTACKER, host="EX01", server="EX01")],
+     "changes[0] (host EX01, receive_connector 'EX02\\\\Default Frontend EX02') is a connector of server EX02, but the"
+     " entry's server is EX01"),
+    # The same with the server field forged too: EX01's other entries put it on EX01.
+    ([RECEIVE, change(obj="EX02\\Default Frontend EX02", before=ATTACKER, host="EX01", server="EX02")],
+     "changes[1] (host EX01, receive_connector 'EX02\\\\Default Frontend EX02') is on server EX02, but host EX01's other"),
+    ([change(obj="EX02\\Default Frontend EX02", host="EX01", server="EX02"), change(obj="EX02\\Client Frontend EX02",
+                                                                                   host="EX02", server="EX02")],
+     "puts server EX02 under host EX02, but host EX01's entries are on it too"),
+    # F8: a public certificate made the default SMTP certificate through a forged before.
+    ([change("transport_service", "EX01", "InternalTransportCertificateThumbprint", "mail.contoso.com", SELF_SIGNED)],
+     "has before 'mail.contoso.com', not a certificate thumbprint"),
+    ([change("transport_service", "EX02", "InternalTransportCertificateThumbprint", OWN, SELF_SIGNED)],
+     "is the transport service of EX02, but the entry's server is EX01"),
+    ([change(before="CN=mail.contoso.com")], "which is not a TlsCertificateName"),
+    ([change(obj="Default Frontend EX01")], "is not SERVER\\Name"),
+    ([change("certificate", "not-a-thumbprint", "Services", ["IIS"], ["IIS", "SMTP"])], "is not a certificate thumbprint"),
+    ([change("service", "Spooler", "Restart", None, None)], "is not a transport service"),
+    ([change(server=None)], "has no server, which a receive_connector change needs"),
+])
+def test_a_forged_record_is_refused_naming_the_entry(entries, words):
+    with pytest.raises(ValueError, match="^the changes file is not valid: ") as raised:
+        validate(doc(*entries))
+    assert words in str(raised.value)
+    # Refused before any launch: the playbook builds no step from it.
+    with pytest.raises(ValueError):
+        rollback.read_steps(doc(*entries), "EX01")
+
+
+def test_a_malformed_run_id_is_refused():
+    with pytest.raises(ValueError, match="run_id '../x' is not a run id"):
+        validate(doc(RECEIVE, run_id="../x"))
+    validate(doc(RECEIVE, run_id="20261207T233904.123Z-2"))
+
+
+def read_result(*objects, computer="EX01", certificates=()):
+    """exchange_command's result of read_steps(doc(...)) with each target's object as given (None: not found)."""
+    steps = [{"id": f"read|{t}", "status": "ok", "objects": [] if o is None else [o]} for t, o in objects]
+    steps.append({"id": "read|certificates|EX01", "status": "ok", "objects": list(certificates)})
+    return {"changed": False, "computer_name": computer, "steps": steps}
+
+
+FRONTEND_ID = f"receive_connector|{FRONTEND}"
+R11_CERT = {"Thumbprint": R11_THUMB, "Issuer": "CN=R11, O=Let's Encrypt, C=US", "Subject": "CN=mail.contoso.com"}
+R10_CERT = dict(R11_CERT, Issuer="CN=R10, O=Let's Encrypt, C=US")
+
+
+def test_the_read_comes_before_any_write_and_reads_every_unsettled_entry():
+    steps = rollback.read_steps(doc(change(status="attempted"), change("send_connector", OUTBOUND, status="unknown"),
+                                    change(obj="EX01\\Client Frontend EX01", status="not_applied")), "EX01")
+    assert [(s["id"], s["cmdlet"]) for s in steps] == [
+        (f"read|send_connector|{OUTBOUND}", "Get-SendConnector"), (f"read|{FRONTEND_ID}", "Get-ReceiveConnector"),
+        ("read|certificates|EX01", "Get-ExchangeCertificate")]
+    assert all("guard" not in s for s in steps)
+
+
+@pytest.mark.parametrize("status, live, restore, where, words", [
+    ("applied", R11, True, None, None),
+    ("attempted", R11, True, None, None),
+    ("unknown", R11, True, None, None),
+    # Idempotent: a second rollback finds the value from before the run.
+    ("applied", R10, False, "already", "1 value(s) already restored"),
+    ("attempted", R10, False, "not_applied", "1 recorded write(s) not applied, nothing to restore"),
+    ("unknown", R10, False, "not_applied", "1 recorded write(s) not applied, nothing to restore"),
+])
+def test_decide_restores_only_what_holds_the_runs_value(status, live, restore, where, words):
+    changes = doc(change(status=status))
+    plan = rollback.decide(read_result((FRONTEND_ID, {"Identity": FRONTEND, "TlsCertificateName": live}),
+                                       certificates=[R10_CERT, R11_CERT]), changes, "EX01")
+    assert [r["id"] for r in plan["restore"]] == ([FRONTEND_ID] if restore else [])
+    assert plan["conflicts"] == [] and plan["problem"] is None and plan["warnings"] == []
+    steps = rollback_steps(changes, "EX01", False, plan)
+    assert len(steps) == (3 if restore else 0)
+    if where:
+        assert [r["object"] for r in plan[where]] == [FRONTEND]
+        result = outcome({"skipped": True}, changes, "EX01", False, plan)
+        assert result["failed"] is False and result["message"].startswith(words), result
+
+
+def test_decide_refuses_a_host_when_an_object_holds_a_third_value():
+    changes = doc(change(status="attempted"), SEND)
+    plan = rollback.decide(read_result((f"send_connector|{OUTBOUND}", {"TlsCertificateName": R11}),
+                                       (FRONTEND_ID, {"TlsCertificateName": R12})), changes, "EX01")
+    assert plan["conflicts"] == [f"Receive connector {FRONTEND} was changed after the run that wrote the changes file: its"
+                                 f" TlsCertificateName is '{R12}', not '{R11}' as the run left it (nor '{R10}', the value"
+                                 " before the run)"]
+    assert rollback_steps(changes, "EX01", False, plan) == []
+    result = outcome({"skipped": True}, changes, "EX01", False, plan)
+    assert result["failed"] and "Nothing was restored on this host" in result["message"]
+
+
+def test_decide_refuses_a_host_that_is_another_server():
+    plan = rollback.decide(read_result((FRONTEND_ID, {"TlsCertificateName": R11}), computer="EX02"), doc(RECEIVE), "EX01")
+    assert plan["problem"].startswith("this host is Exchange server EX02, but the changes file puts its entries on EX01")
+    assert rollback_steps(doc(RECEIVE), "EX01", False, plan) == []
+
+
+def test_decide_warns_when_the_restored_name_matches_no_certificate():
+    plan = rollback.decide(read_result((FRONTEND_ID, {"TlsCertificateName": R11}), certificates=[R11_CERT]),
+                           doc(RECEIVE), "EX01")
+    assert [r["id"] for r in plan["restore"]] == [FRONTEND_ID]
+    assert plan["warnings"] == [f"Receive connector {FRONTEND}: the name put back, '{R10}', matches no certificate on EX01,"
+                                " so STARTTLS on it will fail again (as before the run); restore only if that is what you want"]
