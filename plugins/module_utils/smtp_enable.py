@@ -69,10 +69,9 @@ class SmtpEnable:
         return f"{self.server}\\{self.thumbprint}"
 
     def restore_services(self) -> str:
-        services = [] if self.default_services == UNKNOWN else [s for s in self.default_services if s != "IIS"]
-        if "SMTP" not in services:
-            services.append("SMTP")
-        return ", ".join(services)
+        # SMTP only: services are additive, so the previous default keeps the others, and exchange_command
+        # accepts no other value for Services (Microsoft's restore is -Services SMTP -Force).
+        return "SMTP"
 
     def repair_command(self) -> str:
         return (
