@@ -130,7 +130,8 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
         )
     if current.get("has_private_key") is not True:
         key = "has no private key" if current.get("has_private_key") is False else (
-            "has a private key Exchange did not report (run with session=snapin to read it)")
+            "has a private key Exchange did not report (a session without serializationLevel=Full, or an expired"
+            " or missing Auth certificate, loses it)")
         raise PlanError(
             f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate"
             f" {default} {key}, so Enable-ExchangeCertificate could not be trusted to put it back after -Force made"

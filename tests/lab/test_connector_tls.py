@@ -447,5 +447,5 @@ def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(run
     assert result["failed"] and result["changes"] == [] and result["launches"] == 0, result
     blocked = next(p for p in result["plans"] if p["object"] == FE)
     assert blocked["status"] == "blocked" and "did not return the services of" in blocked["reason"], blocked
-    assert "session=snapin" in blocked["reason"]
+    assert "serializationLevel=Full" in blocked["reason"] and "Auth certificate" in blocked["reason"] and "snapin" not in blocked["reason"]
     assert without_counters(load_scenario(lab.state_path)) == pristine
