@@ -59,3 +59,22 @@ def test_what_the_collection_sends_runs():
              {"cmdlet": "Get-WinEvent", "parameters": {"LogName": "application", "MaxEvents": 5, "FilterXPath": "*"}}]
     result, code, _journal = PayloadRunner(org).run(server, {"steps": steps}, False)
     assert code == 0 and server.launches == 1 and result["steps"][0]["objects"], result
+
+
+def test_exchange_command_reports_a_failed_session_with_its_code_and_what_it_means(running_lab, tmp_path):
+    from ..conftest import scenario_variant
+    from .test_ansible_e2e import command, play
+
+    lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "snapin_missing"}]}))
+    rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})], hosts="EX01")
+    r = results["EX01"]["r0"]
+    assert r["failed"] and r["steps"] == [], output
+    assert r["session_error"] == {"message": "Connecting to remote server ex01.contoso.com failed with the following error message :"
+                                             " Access is denied. For more information, see the about_Remote_Troubleshooting Help topic.",
+                                  "error_id": "AccessDenied,PSSessionOpenFailed", "error_code": 5}
+    assert r["available_cmdlets"] == ["Get-WinEvent", "Restart-Service"]
+    # The payload's facts, then the controller's meaning.
+    assert r["msg"].startswith("could not open the Exchange session, session=remote to http://ex01.contoso.com/powershell?"
+                               "serializationLevel=Full;")
+    assert "Access is denied (Win32 error 5)" in r["msg"] and "second hop" in r["msg"] and "runas" in r["msg"]
+    assert "snapin" not in r["msg"].split("(Kerberos)")[1]

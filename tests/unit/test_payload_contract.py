@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible.errors import AnsibleActionFail
+
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+    BatchFailed,
+    ExchangeActionBase,
     session_failure_message,
     session_problem,
     uri_problem,
@@ -353,3 +357,38 @@ def test_ansible_core_runs_modules_with_stop_and_reports_the_error_stream():
     wrapper = (Path(ansible.__file__).parent / "executor" / "powershell" / "module_wrapper.ps1").read_text()
     assert 'SetVariable("ErrorActionPreference", "Stop")' in wrapper
     assert "foreach ($err in $ps.Streams.Error)" in wrapper
+
+
+# ------------------------------------------------------------------ run_batch, for every action module
+
+class _Batch(ExchangeActionBase):
+    def run(self, tmp=None, task_vars=None):
+        raise NotImplementedError("these tests call run_batch directly")
+
+
+def batch_action(answer: dict):
+    action = object.__new__(_Batch)
+    launched = []
+
+    def execute_module(module_name, module_args, task_vars):
+        launched.append(module_args)
+        return answer
+
+    action._execute_module = execute_module
+    return action, launched
+
+
+def test_run_batch_refuses_its_own_step_outside_the_allow_list_without_a_launch():
+    action, launched = batch_action({"changed": False, "steps": []})
+    with pytest.raises(AnsibleActionFail, match=r"internal error.*parameter 'SmartHosts' is not accepted"):
+        action.run_batch([{"cmdlet": "Set-SendConnector", "parameters": {"Identity": "x", "SmartHosts": ["y"]}}], {}, {})
+    assert launched == []
+
+
+def test_run_batch_failures_say_what_a_failed_session_means():
+    answer = failed(REMOTE, "AccessDenied,PSSessionOpenFailed", 5)
+    action, launched = batch_action(answer)
+    with pytest.raises(BatchFailed) as raised:
+        action.run_batch([{"cmdlet": "Get-ExchangeServer", "parameters": {"Identity": "EX01"}}], {"session": "auto"}, {})
+    assert len(launched) == 1
+    assert raised.value.result["msg"].startswith(REMOTE + ". Access is denied (Win32 error 5)")
