@@ -170,8 +170,11 @@ function Get-LocalSessionUri {
     $fqdn = [System.Net.Dns]::GetHostEntry([string]::Empty).HostName
     $uri = "http://$fqdn/powershell?serializationLevel=Full"
     # ExchClientVer as _NewExchangeRunspace builds it from the Setup key, when all four parts are there.
-    $parts = @(foreach ($part in 'MsiProductMajor', 'MsiProductMinor', 'MsiBuildMajor', 'MsiBuildMinor') { if ($Setup) { $Setup.$part } })
-    if ($parts.Count -eq 4 -and -not ($parts -contains $null)) { $uri += ";ExchClientVer=$($parts -join '.')" }
+    $parts = @(foreach ($part in 'MsiProductMajor', 'MsiProductMinor', 'MsiBuildMajor', 'MsiBuildMinor') {
+            $property = if ($Setup) { $Setup.PSObject.Properties[$part] }
+            if ($property -and $null -ne $property.Value) { $property.Value }
+        })
+    if ($parts.Count -eq 4) { $uri += ";ExchClientVer=$($parts -join '.')" }
     # ManagementShell is what Exchange Management Shell itself sends (Connect-ExchangeServer
     # -ClientApplication:ManagementShell): the server then treats this session as it treats EMS.
     return "$uri;clientApplication=ManagementShell"
@@ -186,7 +189,10 @@ function Open-ExchangeSession {
     $installPath = $env:ExchangeInstallPath
     # MsiInstallPath when WinRM started before setup set the variable. Microsoft's scripts read the
     # variable themselves, so it is set for this process too.
-    if (-not $installPath -and $setup) { $installPath = $setup.MsiInstallPath; $env:ExchangeInstallPath = $installPath }
+    if (-not $installPath -and $setup -and $setup.PSObject.Properties['MsiInstallPath']) {
+        $installPath = $setup.MsiInstallPath
+        $env:ExchangeInstallPath = $installPath
+    }
     if (-not $installPath) { throw "the Exchange install path is unknown: neither `$env:ExchangeInstallPath nor MsiInstallPath under $setupKey is set" }
     $bin = Join-Path -Path $installPath -ChildPath 'bin'
     if ($Mode -eq 'snapin') {
