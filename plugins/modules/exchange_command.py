@@ -181,7 +181,7 @@ available_cmdlets:
            Get-HybridConfiguration, Get-WinEvent, Restart-Service]
 session_error:
   description:
-    - Why the Exchange session could not be opened, as Windows reported it. RV(msg) adds what it means.
+    - Why the Exchange session could not be opened, as Windows reported it. The C(msg) adds what it means.
   returned: when the session could not be opened
   type: dict
   contains:
