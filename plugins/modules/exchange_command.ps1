@@ -202,19 +202,20 @@ function Open-ExchangeSession {
         Import-Module -Name (Join-Path -Path $bin -ChildPath 'Exchange.ps1') -ErrorAction Stop | Out-Null
         return $null
     }
-    # RemoteExchange.ps1 is dot-sourced for what it loads on the client, not to connect: it registers
+    # RemoteExchange.ps1 runs for what it loads on the client, not to connect: it registers
     # Exchange's SerializationTypeConverter and prepends Exchange.types.ps1xml and
     # Exchange.partial.types.ps1xml, which is what rebuilds Exchange types from the SerializationData
     # a serializationLevel=Full session sends. Connect-ExchangeServer -Auto is not used: when the local
     # server does not answer it tries other servers and sites, then falls through to Read-Host, which
-    # throws in a host-less runspace and hides the real error. Dot-sourced in this function so its
-    # variables cannot overwrite the script's. Its errors are its own business (it reports, for
+    # throws in a host-less runspace and hides the real error. Run with '&', in a child scope: type
+    # data and the resolver are per runspace and per process, and none of the variables it sets can
+    # overwrite this function's or the script's. Its errors are its own business (it reports, for
     # instance, a types file it could not load): SilentlyContinue and 2>$null keep them out of the
     # error stream, where ansible-core's module_wrapper.ps1 would turn each into a second JSON document.
     $remoteExchange = Join-Path -Path $bin -ChildPath 'RemoteExchange.ps1'
     if (-not (Test-Path -LiteralPath $remoteExchange)) { throw "$remoteExchange does not exist" }
     $ErrorActionPreference = 'SilentlyContinue'
-    . $remoteExchange 2>$null | Out-Null
+    & $remoteExchange 2>$null | Out-Null
     $ErrorActionPreference = 'Stop'
     if (-not $Uri) { $Uri = Get-LocalSessionUri -Setup $setup }
     $script:sessionUri = $Uri

@@ -319,9 +319,10 @@ def error_stream_problems(source: bytes) -> list[str]:
         elements = call.child_by_field_name("command_elements")
         tokens = [c.text.decode().replace(" ", "") for c in (elements.named_children if elements else [])]
         redirected = any(t in ("2>$null", "*>$null") for t in tokens)
-        if call.child_by_field_name("command_name").type == "command_name_expr" and call.text.decode().startswith("."):
-            if not redirected:
-                problems.append(f"dot-sourced script without 2>$null at {where(call)}")
+        if call.child_by_field_name("command_name").type == "command_name_expr":
+            # A script run with '.' or '&' (Microsoft's): its errors are tolerated, so they must be silenced.
+            if not redirected and not actions:
+                problems.append(f"script run without 2>$null or -ErrorAction at {where(call)}")
         elif name in ("get-command", "remove-pssession", "get-itemproperty") and not actions and not redirected:
             problems.append(f"{command_name(call)} without -ErrorAction at {where(call)}")
     return problems
@@ -334,6 +335,7 @@ def test_nothing_the_payload_tolerates_can_write_to_the_error_stream():
 @pytest.mark.parametrize("snippet", [
     "$ErrorActionPreference = 'Continue'",
     ". $remoteExchange | Out-Null",
+    "& $remoteExchange | Out-Null",
     "Get-Command -Name $names",
     "Get-PSSession | Remove-PSSession -ErrorAction Continue",
     "Get-ItemProperty -LiteralPath $key -ea Continue",
@@ -346,7 +348,7 @@ def test_the_error_stream_check_catches_what_would_write_a_record(snippet):
 def test_the_microsoft_script_runs_silenced_and_the_preference_is_put_back():
     body = function_body(TREE, "Open-ExchangeSession")
     silenced = body.index("$ErrorActionPreference = 'SilentlyContinue'")
-    dot_source = body.index(". $remoteExchange 2>$null")
+    dot_source = body.index("& $remoteExchange 2>$null")
     restored = body.index("$ErrorActionPreference = 'Stop'")
     assert silenced < dot_source < restored < body.index("New-PSSession")
 
