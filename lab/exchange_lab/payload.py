@@ -17,8 +17,11 @@ import importlib.util
 import pathlib
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
+
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
 
 from .cmdlets import CMDLETS, CmdletError, Context, run_cmdlet
 from .model import Organization, Server
@@ -28,8 +31,10 @@ PAYLOAD_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.ps1"
 DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.py"
 PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.modules.exchange_command.ps1"
 
-ALLOW_LIST = [spec.name for spec in CMDLETS.values()]
-EXCHANGE_CMDLETS = [n for n in ALLOW_LIST if n not in ("Get-WinEvent", "Restart-Service")]
+# What the payload runs is its allow-list (payload_contract, the same table as the .ps1), not every
+# cmdlet the lab models: cmdlets.py keeps Exchange's wider parameter sets, as real Exchange accepts them.
+ALLOW_LIST = [CMDLETS[name.lower()].name for name in payload_contract.CMDLETS]
+EXCHANGE_CMDLETS = list(payload_contract.EXCHANGE_CMDLETS)
 _ALLOWED_BY_LOWER = {n.lower(): n for n in ALLOW_LIST}
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -261,8 +266,12 @@ class PayloadRunner:
             cmdlets = [_ALLOWED_BY_LOWER[s["cmdlet"].lower()] for s in steps]
             session = "snapin" if params["session"] == "snapin" or (params["session"] == "auto" and server.is_edge) else "remote"
             if take_fault(server, "snapin_missing", cmdlets):
-                return self._fail(result, _session_failure(session, params, server)), 1, journal
+                # The Windows cmdlets are there; no Exchange cmdlet is.
+                result["available_cmdlets"] = list(payload_contract.WINDOWS_CMDLETS)
+                message, result["session_error"] = _session_failure(session, params, server)
+                return self._fail(result, message), 1, journal
             result["session"] = session
+            result["available_cmdlets"] = list(ALLOW_LIST)
             if any(not c.startswith("Get-") for c in cmdlets):
                 fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
@@ -429,24 +438,9 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
     """The payload's checks of every step, made before anything runs; the message it fails with."""
     for i, step in enumerate(steps):
         name = _ALLOWED_BY_LOWER.get(step["cmdlet"].lower())
-        if name is None:
-            return f"step {i}: cmdlet '{step['cmdlet']}' is not allowed; exchange_command runs only {', '.join(ALLOW_LIST)}"
-        keys = list(step["parameters"])
-        for key in keys:
-            # PowerShell binds the alias 'ea' and unique prefixes of ErrorAction too.
-            if key.lower() == "ea" or (key and "erroraction".startswith(key.lower())):
-                return f"step {i} ({step['cmdlet']}): parameter '{key}' is not accepted; ErrorAction is always Stop"
-        if name == "Restart-Service":
-            services = []
-            if len(keys) == 1 and keys[0].lower() == "name":
-                value = step["parameters"][keys[0]]
-                services = value if isinstance(value, list) else [value]
-            allowed = {"msexchangetransport", "msexchangefrontendtransport"}
-            if not services or any(not isinstance(v, str) or v.lower() not in allowed for v in services):
-                return (
-                    f"step {i} ({step['cmdlet']}): only the parameter Name with MSExchangeTransport or "
-                    "MSExchangeFrontEndTransport is accepted"
-                )
+        problem = payload_contract.cmdlet_problem(i, step) or payload_contract.parameter_problem(i, step)
+        if problem:
+            return problem
         if step.get("continue_on_error") and not name.startswith("Get-"):
             return (
                 f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on Get-* steps; "
@@ -457,35 +451,29 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
     return None
 
 
-def _session_failure(session: str, params: dict, server: Server) -> str:
-    """The payload's message when the Exchange session cannot be opened (the snapin_missing fault).
+def _session_failure(session: str, params: dict, server: Server) -> tuple[str, dict]:
+    """The payload's message and session_error when the Exchange session cannot be opened (the snapin_missing fault).
 
-    As exchange_command.ps1 words it: snap-ins, the local remote session, or
-    an explicit-credential Kerberos session to connection_uri (default
-    http://<this computer's FQDN>/PowerShell/).
+    As exchange_command.ps1 reports it: what it tried, and New-PSSession's (or Add-PSSnapin's) own
+    error with its FullyQualifiedErrorId and Win32 code; the controller says what it means. Each
+    path fails the way it most often does on a real server: the snap-ins are not registered (Edge),
+    the password is wrong (explicit credentials), the account may not open the session (access
+    denied; over WinRM without become also the second hop).
     """
+    uri = params.get("connection_uri") or (
+        f"http://{server.fqdn}/powershell?serializationLevel=Full;ExchClientVer={server.version};clientApplication=ManagementShell")
+    connecting = f"Connecting to remote server {urlsplit(uri).hostname} failed with the following error message : "
+    help_topic = " For more information, see the about_Remote_Troubleshooting Help topic."
     if session == "snapin":
         tried = "session=snapin (snap-ins of bin\\exShell.psc1, then bin\\Exchange.ps1)"
-        cause = "No snap-ins have been registered for Windows PowerShell version 5."
-        check = (
-            "that this is an Exchange server with the management tools, its install path ($env:ExchangeInstallPath, "
-            "or MsiInstallPath under HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup), that the snap-ins load "
-            "in 64-bit Windows PowerShell, and that the account is a local Administrator"
-        )
+        error = {"message": "No snap-ins have been registered for Windows PowerShell version 5.",
+                 "error_id": "AddPSSnapInRead,Microsoft.PowerShell.Commands.AddPSSnapinCommand", "error_code": None}
     elif params.get("username"):
-        uri = params.get("connection_uri") or f"http://{server.fqdn}/PowerShell/"
         tried = f"session=remote as {params['username']} to {uri} (Kerberos)"
-        cause = "Connecting to remote server failed with the following error message : Logon failure: unknown user name or bad password."
-        check = (
-            "connection_uri (an FQDN Kerberos can use, not an IP address), the password, and that the account holds "
-            "an Exchange RBAC role with these cmdlets and is not denied remote PowerShell (RemotePowerShellEnabled)"
-        )
+        error = {"message": f"{connecting}The user name or password is incorrect.{help_topic}",
+                 "error_id": "1326,PSSessionOpenFailed", "error_code": 1326}
     else:
-        tried = "session=remote (bin\\RemoteExchange.ps1, Connect-ExchangeServer -Auto)"
-        cause = "no Exchange cmdlet is available after loading the Exchange shell"
-        check = (
-            "that the account holds an Exchange RBAC role with these cmdlets and is not denied remote PowerShell "
-            "(RemotePowerShellEnabled). Over WinRM the session to /PowerShell is a second hop, which fails without "
-            "delegated credentials: use become with runas, or set username and password"
-        )
-    return f"could not open the Exchange session, {tried}: {cause}. Check {check}."
+        tried = f"session=remote to {uri} (Kerberos)"
+        error = {"message": f"{connecting}Access is denied.{help_topic}",
+                 "error_id": "AccessDenied,PSSessionOpenFailed", "error_code": 5}
+    return f"could not open the Exchange session, {tried}: {error['message']}", error

@@ -11,6 +11,11 @@
 * The session rules the action modules apply (exchange_action.session_problem),
   so the payload stays small and the rules live once, in Python.
 * A batch without a step, which would open an Exchange session for nothing.
+* A cmdlet or parameter outside the payload's allow-lists (payload_contract),
+  refused with the payload's own words, so nothing is launched for it.
+
+A failed Exchange session comes back with New-PSSession's own error; its
+meaning is added here (exchange_action.session_failure_message), in Python.
 
 Everything else (types, choices, the steps' own rules) is the payload's
 Ansible.Basic validation, as documented.
@@ -22,9 +27,11 @@ from ansible.plugins.action.normal import ActionModule as NormalAction
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
     SESSION_SPEC,
+    session_failure_message,
     session_problem,
     type_problem,
 )
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import steps_problem
 
 
 def problem_of(args: dict) -> str | None:
@@ -34,8 +41,11 @@ def problem_of(args: dict) -> str | None:
     if args.get("steps") == []:
         return "steps must hold at least one step: a batch without a step would open an Exchange session for nothing"
     if all(args.get(name) is None or isinstance(args.get(name), str) for name in SESSION_SPEC):
-        return session_problem(args)
-    return None   # a number or a boolean for a string option: Ansible.Basic names it
+        problem = session_problem(args)
+        if problem:
+            return problem
+    # A number or a boolean for a string option: Ansible.Basic names it.
+    return steps_problem(args.get("steps"))
 
 
 class ActionModule(NormalAction):
@@ -43,4 +53,8 @@ class ActionModule(NormalAction):
         problem = problem_of(self._task.args)
         if problem:
             return {"failed": True, "changed": False, "msg": problem}
-        return super().run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
+        explained = session_failure_message(result) if result.get("failed") else None
+        if explained:
+            result["msg"] = explained
+        return result

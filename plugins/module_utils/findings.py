@@ -386,8 +386,9 @@ class _Analysis:
                 "certificate_properties_unknown", "certificate", self.server["name"],
                 f"Exchange did not return Services, Status or the private key of {len(unknown)} certificate(s); they"
                 " are reported as unknown, and the SMTP and status checks are skipped for them. This happens over a"
-                " plain remote PowerShell session, or when serialization signing fails (an expired Auth"
-                " certificate). Run with session=snapin on the server, or fix the Auth certificate.",
+                " remote PowerShell session that does not ask for serializationLevel=Full (a connection_uri must"
+                " carry it), or when Exchange cannot sign the serialization data (an expired or missing Auth"
+                " certificate): renew the Auth certificate.",
                 certificates=unknown,
             )
         for error in self.facts.get("read_errors") or []:

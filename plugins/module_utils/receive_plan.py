@@ -104,9 +104,11 @@ class _Planner:
             return None
         if missing is None:
             if self.enable_smtp:
-                return (f"Exchange did not return the services of {certificate['thumbprint']} (a remote session loses"
-                        " them), so whether SMTP must be enabled is unknown. Run with session=snapin, or set"
-                        " enable_smtp=false if you know SMTP is enabled on it")
+                return (f"Exchange did not return the services of {certificate['thumbprint']}, so whether SMTP must be"
+                        " enabled is unknown. Exchange sends them to a session that asks for serializationLevel=Full"
+                        " (as this collection's does; a connection_uri must carry it) when it can sign the serialization"
+                        " data: renew the Auth certificate if it has expired or is missing. Or set enable_smtp=false"
+                        " if you know SMTP is enabled on it")
             self.plan.warnings.append(
                 f"the services of {certificate['thumbprint']} are unknown; {connector['identity']} was set on the"
                 " assumption that SMTP is enabled on it (enable_smtp=false)")

@@ -246,8 +246,10 @@ class _Planner:
         if unknown and self.enable_smtp:
             listing = ", ".join(f"{h.certificate['thumbprint']} on {h.server}" for h in unknown)
             return Decision(OBJECT_TYPE, name, BLOCKED, current, candidate,
-                            f"Exchange did not return the services of {listing} (a remote session loses them), so whether"
-                            " SMTP must be enabled is unknown. Gather facts with session=snapin, or set enable_smtp=false"
+                            f"Exchange did not return the services of {listing}, so whether SMTP must be enabled is"
+                            " unknown. Exchange sends them to a session that asks for serializationLevel=Full (as this"
+                            " collection's does; a connection_uri must carry it) when it can sign the serialization data:"
+                            " renew the Auth certificate if it has expired or is missing. Or set enable_smtp=false"
                             " if you know SMTP is enabled", details=details)
         for h in unknown:
             self.plan.warnings.append(f"the services of {h.certificate['thumbprint']} on {h.server} are unknown; {name}"

@@ -72,10 +72,9 @@ class SmtpEnable:
         return f"{self.server}\\{self.thumbprint}"
 
     def restore_services(self) -> str:
-        services = [] if self.default_services == UNKNOWN else [s for s in self.default_services if s != "IIS"]
-        if "SMTP" not in services:
-            services.append("SMTP")
-        return ", ".join(services)
+        # SMTP only: services are additive, so the previous default keeps the others, and exchange_command
+        # accepts no other value for Services (Microsoft's restore is -Services SMTP -Force).
+        return "SMTP"
 
     def repair_command(self) -> str:
         return (
@@ -134,7 +133,8 @@ def plan(facts: dict, certificate: dict) -> SmtpEnable:
         )
     if current.get("has_private_key") is not True:
         key = "has no private key" if current.get("has_private_key") is False else (
-            "has a private key Exchange did not report (run with session=snapin to read it)")
+            "has a private key Exchange did not report (a session without serializationLevel=Full, or an expired"
+            " or missing Auth certificate, loses it)")
         raise PlanError(
             f"SMTP must be enabled on {certificate['thumbprint']} on {server}, but the default SMTP certificate"
             f" {default} {key}, so Enable-ExchangeCertificate could not be trusted to put it back after -Force made"

@@ -58,7 +58,8 @@ notes:
   - Makes exactly one call of M(exchange.transport_tls.exchange_command) per host.
   - "Validity is judged by the server's clock (RV(ansible_facts.exchange_tls.collected_at)), the clock
     Exchange uses."
-  - Over a plain remote PowerShell session, or when Exchange's serialization signing fails,
+  - Over a remote PowerShell session that does not ask for C(serializationLevel=Full), or when
+    Exchange's serialization signing fails (an expired or missing Auth certificate),
     C(Get-ExchangeCertificate) does not return Services, Status or the private key. These are then
     reported as V(unknown), never as "no SMTP", and the finding C(certificate_properties_unknown) says
     so. When only the raw certificate comes back, thumbprint, names, dates and domains are read from it.

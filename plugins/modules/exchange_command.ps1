@@ -52,7 +52,29 @@ $exchangeCmdlets = @(
     'Get-TransportService', 'Get-HybridConfiguration', 'Set-HybridConfiguration'
 )
 $allowedCmdlets = $exchangeCmdlets + @('Get-WinEvent', 'Restart-Service')
-$restartableServices = @('MSExchangeTransport', 'MSExchangeFrontEndTransport')
+# The parameters each cmdlet accepts, and the only values some of them may take: the same table as
+# plugins/plugin_utils/payload_contract.py (a unit test compares them). A cmdlet name alone is no
+# boundary (Set-ReceiveConnector -AuthMechanism None turns TLS off), and a common parameter such as
+# OutVariable would overwrite this script's own variables; neither is listed, so both are refused.
+$allowedParameters = @{
+    'Get-ExchangeServer' = @('Identity', 'Status', 'DomainController')
+    'Get-ExchangeCertificate' = @('Server', 'Thumbprint', 'DomainController')
+    'Enable-ExchangeCertificate' = @('Server', 'Thumbprint', 'Services', 'Force', 'DomainController')
+    'Get-ReceiveConnector' = @('Identity', 'Server', 'DomainController')
+    'Set-ReceiveConnector' = @('Identity', 'TlsCertificateName', 'DomainController')
+    'Get-SendConnector' = @('Identity', 'DomainController')
+    'Set-SendConnector' = @('Identity', 'TlsCertificateName', 'DomainController')
+    'Get-TransportService' = @('Identity', 'DomainController')
+    'Get-HybridConfiguration' = @('DomainController')
+    'Set-HybridConfiguration' = @('TlsCertificateName', 'DomainController')
+    'Get-WinEvent' = @('LogName', 'FilterXPath', 'MaxEvents')
+    'Restart-Service' = @('Name')
+}
+$allowedValues = @{
+    'Enable-ExchangeCertificate' = @{ Services = @('SMTP'); Force = @($true) }
+    'Get-WinEvent' = @{ LogName = @('Application') }
+    'Restart-Service' = @{ Name = @('MSExchangeTransport', 'MSExchangeFrontEndTransport') }
+}
 $numberTypes = @([byte], [sbyte], [int16], [uint16], [int32], [uint32], [int64], [uint64], [single], [double], [decimal])
 
 # Flattens one value as DOCUMENTATION says. Ansible.Basic serialises the result with Windows
@@ -100,17 +122,76 @@ function ConvertTo-SplatValue {
     return $Value
 }
 
-# Loads the Exchange cmdlets; for an explicit-credential session returns the PSSession to import.
+# Why a step's parameters are refused, or nothing: names from $allowedParameters (any case, as the
+# binder takes them, but once), values from $allowedValues. The wording is payload_contract.py's.
+function Get-ParameterProblem {
+    param ([int]$Index, $Step, [string]$Name)
+    $accepted = $allowedParameters[$Name]
+    $rules = $allowedValues[$Name]
+    $seen = @{}
+    foreach ($key in @($Step.parameters.Keys)) {
+        $canonical = $accepted | Where-Object { $_ -eq $key } | Select-Object -First 1
+        if (-not $canonical) {
+            $hint = ''
+            # The binder also takes the alias 'ea' and unique prefixes ('ErrorAct') for ErrorAction.
+            if ($key -eq 'ea' -or ($key -and 'ErrorAction'.StartsWith($key, [System.StringComparison]::OrdinalIgnoreCase))) { $hint = ' (ErrorAction is always Stop)' }
+            return "step $Index ($($Step.cmdlet)): parameter '$key' is not accepted$hint; $Name accepts only $($accepted -join ', ')"
+        }
+        # A hashtable splat ignores case, so {Identity: A, identity: B} would silently bind B.
+        if ($seen.ContainsKey($canonical)) {
+            return "step $Index ($($Step.cmdlet)): parameter '$key' is given twice (also as '$($seen[$canonical])'); parameter names ignore case"
+        }
+        $seen[$canonical] = $key
+        if ($null -eq $rules -or -not $rules.ContainsKey($canonical)) { continue }
+        $allowed = $rules[$canonical]
+        $valid = @(foreach ($a in $allowed) { "$a" }) -join ', '
+        $values = [System.Collections.Generic.List[object]]::new()
+        $value = $Step.parameters[$key]
+        if ($value -is [System.Collections.IList]) { foreach ($v in $value) { $values.Add($v) } } else { $values.Add($value) }
+        if ($values.Count -eq 0) { return "step $Index ($($Step.cmdlet)): $canonical is an empty list; $canonical accepts only $valid" }
+        foreach ($element in $values) {
+            # Same type, then -eq: a string 'false' is not $true, and strings compare ignoring case.
+            $matching = @($allowed | Where-Object { $null -ne $element -and $element.GetType() -eq $_.GetType() -and $element -eq $_ })
+            if ($matching.Count -eq 0) {
+                $shown = if ($element -is [bool]) { "$element" } elseif ($element -is [string]) { "'$element'" } else { 'this value' }
+                return "step $Index ($($Step.cmdlet)): $canonical $shown is not accepted; $canonical accepts only $valid"
+            }
+        }
+    }
+}
+
+# The endpoint Exchange's own shell connects to (_NewExchangeRunspace in bin\ConnectFunctions.ps1):
+# serializationLevel=Full makes the server send the SerializationData from which the client rebuilds
+# Exchange types; without it certificates arrive without Services, Status and IsSelfSigned
+# (CSS-Exchange PRs #1200 and #2388). http, not https: Microsoft does not support HTTPS to the
+# front-end /PowerShell endpoint (CSS-Exchange issue #2168), and Kerberos encrypts the session.
+function Get-LocalSessionUri {
+    param ($Setup)
+    $fqdn = [System.Net.Dns]::GetHostEntry([string]::Empty).HostName
+    $uri = "http://$fqdn/powershell?serializationLevel=Full"
+    # ExchClientVer as _NewExchangeRunspace builds it from the Setup key, when all four parts are there.
+    $parts = @(foreach ($part in 'MsiProductMajor', 'MsiProductMinor', 'MsiBuildMajor', 'MsiBuildMinor') {
+            $property = if ($Setup) { $Setup.PSObject.Properties[$part] }
+            if ($property -and $null -ne $property.Value) { $property.Value }
+        })
+    if ($parts.Count -eq 4) { $uri += ";ExchClientVer=$($parts -join '.')" }
+    # ManagementShell is what Exchange Management Shell itself sends (Connect-ExchangeServer
+    # -ClientApplication:ManagementShell): the server then treats this session as it treats EMS.
+    return "$uri;clientApplication=ManagementShell"
+}
+
+# Loads the Exchange cmdlets: snap-ins on Edge; on Mailbox, returns the PSSession to import.
 function Open-ExchangeSession {
     param ([string]$Mode, [string]$Uri, $Credential)
-    # Microsoft's scripts are written for the interactive default; under the module's 'Stop' a benign
-    # error inside them would abort the load. Success is checked at the end instead.
-    $ErrorActionPreference = 'Continue'
-    $errorCount = $Error.Count
-    $installPath = $env:ExchangeInstallPath
     $setupKey = 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup'
-    if (-not $installPath -and (Test-Path -LiteralPath $setupKey)) {
-        $installPath = (Get-ItemProperty -LiteralPath $setupKey -ErrorAction Stop).MsiInstallPath
+    # SilentlyContinue: a missing key is an answer here, and the record stays out of the error stream.
+    $setup = Get-ItemProperty -LiteralPath $setupKey -ErrorAction SilentlyContinue
+    $installPath = $env:ExchangeInstallPath
+    # MsiInstallPath when WinRM started before setup set the variable. Microsoft's scripts read the
+    # variable themselves, so it is set for this process too.
+    if (-not $installPath -and $setup -and $setup.PSObject.Properties['MsiInstallPath']) {
+        $installPath = $setup.MsiInstallPath
+        $env:ExchangeInstallPath = $installPath
     }
     if (-not $installPath) { throw "the Exchange install path is unknown: neither `$env:ExchangeInstallPath nor MsiInstallPath under $setupKey is set" }
     $bin = Join-Path -Path $installPath -ChildPath 'bin'
@@ -119,24 +200,30 @@ function Open-ExchangeSession {
         [xml]$console = Get-Content -LiteralPath (Join-Path -Path $bin -ChildPath 'exShell.psc1') -Raw -ErrorAction Stop
         foreach ($snapIn in $console.PSConsoleFile.PSSnapIns.PSSnapIn) { Add-PSSnapin -Name $snapIn.Name -ErrorAction Stop }
         Import-Module -Name (Join-Path -Path $bin -ChildPath 'Exchange.ps1') -ErrorAction Stop | Out-Null
+        return $null
     }
-    else {
-        # Dot-sourced in this function so the variables it sets cannot overwrite the script's. It also
-        # loads the Exchange types, so deserialized certificates keep Services and Status.
-        $remoteExchange = Join-Path -Path $bin -ChildPath 'RemoteExchange.ps1'
-        if (-not (Test-Path -LiteralPath $remoteExchange)) { throw "$remoteExchange does not exist" }
-        . $remoteExchange | Out-Null
-        if ($Uri) {
-            return New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $Uri -Authentication Kerberos -Credential $Credential -ErrorAction Stop
-        }
-        Connect-ExchangeServer -Auto -ClientApplication:ManagementShell | Out-Null
+    # RemoteExchange.ps1 runs for what it loads on the client, not to connect: it registers
+    # Exchange's SerializationTypeConverter and prepends Exchange.types.ps1xml and
+    # Exchange.partial.types.ps1xml, which is what rebuilds Exchange types from the SerializationData
+    # a serializationLevel=Full session sends. Connect-ExchangeServer -Auto is not used: when the local
+    # server does not answer it tries other servers and sites, then falls through to Read-Host, which
+    # throws in a host-less runspace and hides the real error. Run with '&', in a child scope: type
+    # data and the resolver are per runspace and per process, and none of the variables it sets can
+    # overwrite this function's or the script's. Its errors are its own business (it reports, for
+    # instance, a types file it could not load): SilentlyContinue and 2>$null keep them out of the
+    # error stream, where ansible-core's module_wrapper.ps1 would turn each into a second JSON document.
+    $remoteExchange = Join-Path -Path $bin -ChildPath 'RemoteExchange.ps1'
+    if (-not (Test-Path -LiteralPath $remoteExchange)) { throw "$remoteExchange does not exist" }
+    $ErrorActionPreference = 'SilentlyContinue'
+    & $remoteExchange 2>$null | Out-Null
+    $ErrorActionPreference = 'Stop'
+    if (-not $Uri) { $Uri = Get-LocalSessionUri -Setup $setup }
+    $script:sessionUri = $Uri
+    # Kerberos to an FQDN; the account's own logon unless credentials were given (the double hop).
+    if ($Credential) {
+        return New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $Uri -Authentication Kerberos -Credential $Credential -ErrorAction Stop
     }
-    if (-not (Get-Command -Name $exchangeCmdlets -ErrorAction SilentlyContinue)) {
-        # $Error is newest first: the oldest error since the start is the likely cause.
-        $newErrors = $Error.Count - $errorCount
-        $firstError = if ($newErrors -gt 0) { " (first error: $($Error[$newErrors - 1]))" }
-        throw "no Exchange cmdlet is available after loading the Exchange shell$firstError"
-    }
+    return New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri $Uri -Authentication Kerberos -ErrorAction Stop
 }
 
 $results = [System.Collections.Generic.List[object]]::new()
@@ -153,20 +240,8 @@ for ($i = 0; $i -lt $steps.Count; $i++) {
     if (-not $name) {
         $module.FailJson("step $i`: cmdlet '$($step.cmdlet)' is not allowed; exchange_command runs only $($allowedCmdlets -join ', ')")
     }
-    $keys = @($step.parameters.Keys)
-    foreach ($key in $keys) {
-        # The binder also takes the alias 'ea' and unique prefixes ('ErrorAct') for ErrorAction.
-        if ($key -eq 'ea' -or ($key -and 'ErrorAction'.StartsWith($key, [System.StringComparison]::OrdinalIgnoreCase))) {
-            $module.FailJson("step $i ($($step.cmdlet)): parameter '$key' is not accepted; ErrorAction is always Stop")
-        }
-    }
-    if ($name -eq 'Restart-Service') {
-        $services = @()
-        if ($keys.Count -eq 1 -and $keys[0] -eq 'Name') { $services = @($step.parameters[$keys[0]]) }
-        if ($services.Count -eq 0 -or @($services | Where-Object { $restartableServices -notcontains $_ }).Count -gt 0) {
-            $module.FailJson("step $i ($($step.cmdlet)): only the parameter Name with $($restartableServices -join ' or ') is accepted")
-        }
-    }
+    $problem = Get-ParameterProblem -Index $i -Step $step -Name $name
+    if ($problem) { $module.FailJson($problem) }
     if ($step.continue_on_error -and -not $name.StartsWith('Get-')) {
         $module.FailJson("step $i ($($step.cmdlet)): continue_on_error is accepted only on Get-* steps; a failed change always stops the batch")
     }
@@ -175,27 +250,31 @@ for ($i = 0; $i -lt $steps.Count; $i++) {
     }
     $names.Add($name)
 }
-
 $isEdge = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\EdgeTransportRole'
 $mode = $module.Params.session
 if ($mode -eq 'auto') { $mode = if ($isEdge) { 'snapin' } else { 'remote' } }
-$uri = $credential = $sessionError = $stop = $null
+$credential = $sessionError = $sessionUri = $stop = $null
 try {
     try {
         if ($mode -eq 'remote' -and $module.Params.username) {
-            $uri = $module.Params.connection_uri
-            if (-not $uri) { $uri = "http://$([System.Net.Dns]::GetHostEntry([string]::Empty).HostName)/PowerShell/" }
             $password = ConvertTo-SecureString -String $module.Params.password -AsPlainText -Force
             $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList $module.Params.username, $password
         }
-        $session = Open-ExchangeSession -Mode $mode -Uri $uri -Credential $credential
+        $session = Open-ExchangeSession -Mode $mode -Uri $module.Params.connection_uri -Credential $credential
         # Imported here, at the scope the steps run in, not inside the function.
         if ($session) { Import-PSSession -Session $session -CommandName $exchangeCmdlets -AllowClobber -DisableNameChecking -ErrorAction Stop | Out-Null }
         $module.Result.session = $mode
     }
     catch { $sessionError = $_ }
 
-    for ($i = 0; $i -lt $steps.Count -and -not $sessionError; $i++) {
+    # What this account can run here, in allow-list spelling: RBAC trims what Import-PSSession imports.
+    $found = @(Get-Command -Name $allowedCmdlets -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
+    $available = [System.Collections.Generic.List[string]]::new()
+    foreach ($cmdlet in $allowedCmdlets) { if ($found -contains $cmdlet) { $available.Add($cmdlet) } }
+    $module.Result.available_cmdlets = $available
+    $noExchangeCmdlet = -not $sessionError -and -not @($exchangeCmdlets | Where-Object { $available -contains $_ }).Count
+
+    for ($i = 0; $i -lt $steps.Count -and -not $sessionError -and -not $noExchangeCmdlet; $i++) {
         $step = $steps[$i]
         $name = $names[$i]
         # List[object], not @(): it stays a JSON list with one element or none.
@@ -259,24 +338,30 @@ try {
     }
 }
 finally {
-    # Every PSSession this run opened (ours or Connect-ExchangeServer's): an open one counts against
-    # the account's Exchange remote PowerShell concurrency until it times out.
+    # Every PSSession this run opened: an open one counts against the account's Exchange remote
+    # PowerShell concurrency until it times out.
     Get-PSSession | Remove-PSSession -ErrorAction SilentlyContinue
 }
 
-if ($sessionError) {
-    $tried = 'session=remote (bin\RemoteExchange.ps1, Connect-ExchangeServer -Auto)'
-    $check = 'that the account holds an Exchange RBAC role with these cmdlets and is not denied remote PowerShell (RemotePowerShellEnabled)'
-    if ($mode -eq 'snapin') {
-        $tried = 'session=snapin (snap-ins of bin\exShell.psc1, then bin\Exchange.ps1)'
-        $check = 'that this is an Exchange server with the management tools, its install path ($env:ExchangeInstallPath, or MsiInstallPath under HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup), that the snap-ins load in 64-bit Windows PowerShell, and that the account is a local Administrator'
+# The facts of a failed session; the controller (exchange_action.session_failure_message) says what
+# they mean. The Win32 or WinRM code is what Microsoft's own connect code tells cases apart by
+# (5 access denied, 1326 logon failure).
+if ($sessionError -or $noExchangeCmdlet) {
+    $account = if ($module.Params.username) { " as $($module.Params.username)" } else { '' }
+    $target = if ($sessionUri) { " to $sessionUri" } else { '' }
+    $tried = "session=remote$account$target (Kerberos)"
+    if ($mode -eq 'snapin') { $tried = 'session=snapin (snap-ins of bin\exShell.psc1, then bin\Exchange.ps1)' }
+    if ($noExchangeCmdlet) {
+        $module.Result.session_error = @{ message = 'the session opened, but none of the allow-listed Exchange cmdlets is available in it'
+            error_id = 'NoExchangeCmdlet'; error_code = $null }
     }
-    elseif ($module.Params.username) {
-        $tried = "session=remote as $($module.Params.username) to $uri (Kerberos)"
-        $check = "connection_uri (an FQDN Kerberos can use, not an IP address), the password, and $check"
+    else {
+        $errorCode = $null
+        $exception = $sessionError.Exception
+        if ($exception.PSObject.Properties['ErrorCode'] -and $exception.ErrorCode -is [int]) { $errorCode = $exception.ErrorCode }
+        $module.Result.session_error = @{ message = $exception.Message; error_id = "$($sessionError.FullyQualifiedErrorId)"; error_code = $errorCode }
     }
-    else { $check += '. Over WinRM the session to /PowerShell is a second hop, which fails without delegated credentials: use become with runas, or set username and password' }
-    $module.FailJson("could not open the Exchange session, $tried`: $($sessionError.Exception.Message). Check $check.", $sessionError)
+    $module.FailJson("could not open the Exchange session, $tried`: $($module.Result.session_error.message)")
 }
 $module.Result.stop = $stop
 if ($stop) { $module.FailJson($stop.message) }

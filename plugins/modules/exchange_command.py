@@ -15,6 +15,11 @@ description:
     become, async, C(no_log) and check mode behave as they do for any Ansible module.
   - Opens one Exchange session on the target server (one PowerShell launch), runs O(steps)
     in order, and returns every object each step produced, flattened to JSON primitives.
+  - On a Mailbox server the session is a Kerberos remote session to the server's own
+    C(http://<FQDN>/powershell?serializationLevel=Full;ExchClientVer=<build>;clientApplication=ManagementShell),
+    the endpoint Exchange Management Shell itself connects to, opened directly and never with
+    C(Connect-ExchangeServer -Auto), which may bind to another server and ends in a prompt when
+    none answers. See the session options.
   - Only these cmdlets run; any other is refused before anything runs, naming the cmdlet.
     C(Get-ExchangeServer), C(Get-ExchangeCertificate), C(Enable-ExchangeCertificate),
     C(Get-ReceiveConnector), C(Set-ReceiveConnector), C(Get-SendConnector),
@@ -24,6 +29,10 @@ description:
   - The batch stops at the first step that fails (unless it sets O(steps[].continue_on_error))
     or whose O(steps[].guard) does not hold; later steps do not run, and the result says which
     step stopped the batch and why.
+  - Each cmdlet accepts only the parameters listed under O(steps[].parameters), some only with
+    the values listed there; any other parameter is refused before anything runs, naming it and
+    the accepted ones. This module is an Exchange administration primitive with a narrow
+    allow-list, not a sandbox.
   - No value is ever pasted into PowerShell source. Cmdlet names are checked against the
     allow-list and parameters are splatted, so values reach Exchange as data.
   - Runs only on Windows PowerShell 5.1, where the Exchange management tools load; on
@@ -45,8 +54,24 @@ options:
         description:
           - Parameters splatted onto the cmdlet. A value of V(true) for a switch
             parameter sets it (C(-Force:$true)).
-          - C(ErrorAction) is always C(Stop) and cannot be set.
-          - For C(Restart-Service), only C(Name) is accepted.
+          - Each cmdlet accepts only these parameters (the name in any case, each once), and the
+            parameters marked "only" only those values (a list only of them). Anything else is
+            refused before anything runs, naming the parameter and the accepted ones. That is another
+            parameter of the cmdlet (C(AuthMechanism), C(RemoteIPRanges), C(SmartHosts), ...),
+            a common parameter (C(ErrorAction) is always C(Stop); C(WhatIf), C(OutVariable), ...)
+            and an abbreviation.
+          - "C(Get-ExchangeServer): C(Identity), C(Status), C(DomainController)."
+          - "C(Get-ExchangeCertificate): C(Server), C(Thumbprint), C(DomainController)."
+          - "C(Enable-ExchangeCertificate): C(Server), C(Thumbprint), C(Services) (only V(SMTP)), C(Force) (only V(true)), C(DomainController)."
+          - "C(Get-ReceiveConnector): C(Identity), C(Server), C(DomainController)."
+          - "C(Set-ReceiveConnector): C(Identity), C(TlsCertificateName), C(DomainController)."
+          - "C(Get-SendConnector): C(Identity), C(DomainController)."
+          - "C(Set-SendConnector): C(Identity), C(TlsCertificateName), C(DomainController)."
+          - "C(Get-TransportService): C(Identity), C(DomainController)."
+          - "C(Get-HybridConfiguration): C(DomainController)."
+          - "C(Set-HybridConfiguration): C(TlsCertificateName), C(DomainController)."
+          - "C(Get-WinEvent): C(LogName) (only V(Application)), C(FilterXPath), C(MaxEvents)."
+          - "C(Restart-Service): C(Name) (only V(MSExchangeTransport) or V(MSExchangeFrontEndTransport))."
           - For C(Get-WinEvent), a step that matches no event returns no objects instead of
             the cmdlet's C(NoMatchingEventsFound) error.
         type: dict
@@ -143,6 +168,38 @@ session:
   returned: when a session was opened
   type: str
   sample: remote
+available_cmdlets:
+  description:
+    - The allow-listed cmdlets the session offers, in the spelling of the allow-list. An account's
+      Exchange RBAC roles decide which Exchange cmdlets a remote session imports, so this shows what
+      the account may run on this server.
+    - When the session could not be opened, only the Windows cmdlets C(Get-WinEvent) and C(Restart-Service).
+  returned: when the steps passed validation
+  type: list
+  elements: str
+  sample: [Get-ExchangeServer, Get-ExchangeCertificate, Get-ReceiveConnector, Get-SendConnector, Get-TransportService,
+           Get-HybridConfiguration, Get-WinEvent, Restart-Service]
+session_error:
+  description:
+    - Why the Exchange session could not be opened, as Windows reported it. The C(msg) adds what it means.
+  returned: when the session could not be opened
+  type: dict
+  contains:
+    message:
+      description: The error's message (from C(New-PSSession), C(Add-PSSnapin), ...).
+      type: str
+    error_id:
+      description:
+        - Its FullyQualifiedErrorId, such as C(1326,PSSessionOpenFailed); V(NoExchangeCmdlet) when the
+          session opened but the account may run none of the Exchange cmdlets.
+      type: str
+    error_code:
+      description: The Win32 or WinRM error code when there is one (V(5) access denied, V(1326) logon failure), else null.
+      type: int
+  sample:
+    message: "Connecting to remote server ex01.contoso.com failed with the following error message : Access is denied."
+    error_id: AccessDenied,PSSessionOpenFailed
+    error_code: 5
 steps:
   description: One entry per step that ran or was stopped, in order.
   returned: always

@@ -88,8 +88,8 @@ options:
       - With V(false), a certificate without SMTP is not used. Transport would select it and the TLS handshake
         would fail.
       - When Exchange did not return the certificate's Services (the remote session caveat, see
-        M(exchange.transport_tls.exchange_certificate_facts)), V(true) does not use the certificate. Run with
-        O(session=snapin). V(false) proceeds on the assumption that SMTP is enabled, with a warning.
+        M(exchange.transport_tls.exchange_certificate_facts)), V(true) does not use the certificate. Renew
+        the Auth certificate if it has expired. V(false) proceeds on the assumption that SMTP is enabled, with a warning.
       - SMTP cannot be enabled when the default SMTP certificate is unset or not in the store, because there
         would be nothing to put back. The message says how to recreate it.
     type: bool

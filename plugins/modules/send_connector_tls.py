@@ -149,7 +149,7 @@ notes:
     EdgeSync pins the default certificate, which is one reason the module does not touch Edge certificates.
   - A source server's certificate whose private key Exchange did not report (the remote session caveat, see
     M(exchange.transport_tls.exchange_certificate_facts)) counts as unusable, so its connector is blocked.
-    Gather the facts with C(session=snapin) in that case. When a chosen certificate's Services are unknown,
+    Renew the Auth certificate if it has expired, then gather the facts again. When a chosen certificate's Services are unknown,
     O(enable_smtp=true) blocks the connector (whether SMTP must be enabled is unknown) and O(enable_smtp=false)
     proceeds on the assumption that SMTP is enabled, with a warning. A current name whose Services are unknown
     is not counted as broken.

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import steps_problem
+
 PAYLOAD = "exchange.transport_tls.exchange_command"
 
 # Options passed through to exchange_command unchanged; documented once in the
@@ -33,12 +35,13 @@ SESSION_REQUIRED_TOGETHER = [["username", "password"]]
 
 # A host name: dot-separated labels of letters, digits, hyphens (and the underscore Windows
 # tolerates in computer names), each at most 63 characters.
-_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+# fullmatch, not match with '$': '$' also matches before a trailing newline, so "EX01\n" would pass.
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 def is_host_name(text: str) -> bool:
     labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
-    return bool(text) and len(text) <= 253 and all(_LABEL.match(label) for label in labels)
+    return bool(text) and len(text) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def type_problem(args: dict, spec: dict) -> str | None:
@@ -94,10 +97,9 @@ def session_problem(args: dict) -> str | None:
             return ("username and password open an explicit-credential remote session and cannot be combined with "
                     "session=snapin: use session=remote (or auto on a Mailbox server), or remove them")
     if uri is not None:
-        parts = urlsplit(uri)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not is_host_name(parts.hostname) or " " in uri:
-            return (f"connection_uri must be the http:// or https:// URL of an Exchange PowerShell endpoint, such as "
-                    f"http://ex01.contoso.com/PowerShell/, got {uri!r}")
+        problem = uri_problem(uri)
+        if problem:
+            return problem
         if username is None:
             return ("connection_uri is used only by an explicit-credential session: set username and password with it "
                     "(session=remote), or remove it")
@@ -105,6 +107,79 @@ def session_problem(args: dict) -> str | None:
     if dc is not None and not is_host_name(dc):
         return f"domain_controller must be the host name or FQDN of a domain controller, such as dc01.contoso.com, got {dc!r}"
     return None
+
+
+_URI_EXAMPLE = "http://ex01.contoso.com/powershell?serializationLevel=Full"
+
+
+def uri_problem(uri: str) -> str | None:
+    """What is wrong with a connection_uri, or None. Never echoes a URI that may hold a password."""
+    if "@" in uri:
+        # user:password@ would be shown in the task's invocation: connection_uri is not no_log.
+        return ("connection_uri must not hold a user name or password (user:password@host): it is not a secret option"
+                " and is shown in the task's invocation; set username and password instead (value not shown)")
+    parts = urlsplit(uri)
+    if parts.scheme.lower() == "https":
+        return (f"connection_uri must use http://, got {uri!r}: Microsoft does not support HTTPS to Exchange's"
+                " front-end /PowerShell endpoint (its virtual directory is deliberately left without SSL, CSS-Exchange"
+                f" issue #2168), and Kerberos already encrypts the session. Use {_URI_EXAMPLE}")
+    if parts.scheme.lower() != "http" or not parts.hostname or not is_host_name(parts.hostname) or any(c.isspace() for c in uri):
+        return f"connection_uri must be the http:// URL of an Exchange PowerShell endpoint, such as {_URI_EXAMPLE}, got {uri!r}"
+    settings = [item.strip().lower() for item in re.split(r"[;&]", parts.query)]
+    if "serializationlevel=full" not in settings:
+        return (f"connection_uri must ask for full serialization, as Exchange's own shell does: add"
+                f" ?serializationLevel=Full, such as {_URI_EXAMPLE}; got {uri!r}. Without it Exchange sends"
+                " certificates without Services, Status and IsSelfSigned, and nothing can be remediated")
+    return None
+
+
+# Win32 codes Microsoft's own connect code (ConnectFunctions.ps1, _NewExchangeRunspace) tells apart,
+# and SEC_E_NO_CREDENTIALS (0x8009030E), what Kerberos reports when the logon it runs under has no
+# credential to pass on: the second hop of a WinRM logon.
+_ACCESS_DENIED, _LOGON_FAILURE, _NO_CREDENTIALS = 5, 1326, -2146893042
+_RBAC = ("Check that the account holds an Exchange RBAC role with these cmdlets and is not denied remote PowerShell"
+         " (Set-User -RemotePowerShellEnabled)")
+_SECOND_HOP = ("Over WinRM the session to the server's own /PowerShell is a second hop, which Kerberos refuses for a"
+               " logon without delegable credentials: use become (become_method: ansible.builtin.runas), or set"
+               " username and password")
+
+
+def session_failure_message(result: dict) -> str | None:
+    """What exchange_command's failed session means, from the facts it returned (session_error), or None.
+
+    The payload reports New-PSSession's own error (message, FullyQualifiedErrorId, Win32 or
+    WinRM code); this says what that means and what to do. Used by the exchange_command action and
+    by every batch run_batch launches.
+    """
+    error = result.get("session_error")
+    if not isinstance(error, dict):
+        return None
+    code, error_id = error.get("error_code"), str(error.get("error_id") or "")
+    text = f"{error.get('message') or ''} {error_id}".lower()
+    credentials = "session=remote as " in str(result.get("msg") or "")
+    if error_id == "NoExchangeCmdlet":
+        meaning = f"The account's Exchange RBAC roles grant none of the cmdlets this collection runs. {_RBAC}."
+    elif code == _LOGON_FAILURE or "1326" in error_id:
+        meaning = ("Logon failure (Win32 error 1326): the user name or password is wrong, or the account is locked out"
+                   " or disabled. Check username and password.")
+    elif code == _ACCESS_DENIED or error_id.lower().startswith("accessdenied"):
+        meaning = f"Access is denied (Win32 error 5): the account was authenticated but may not open this session. {_RBAC}."
+        if not credentials:
+            meaning += f" {_SECOND_HOP}."
+    elif code == _NO_CREDENTIALS or "0x8009030e" in text:
+        meaning = (f"Kerberos had no credentials to pass on (0x8009030E). {_SECOND_HOP}." if not credentials else
+                   "Kerberos had no credentials for this account (0x8009030E): check that the account exists in the"
+                   " domain and that connection_uri names the server by an FQDN Kerberos can use, not an IP address.")
+    elif "session=snapin" in str(result.get("msg") or ""):
+        meaning = ("Check that this is an Exchange server with the management tools, its install path"
+                   " ($env:ExchangeInstallPath, or MsiInstallPath under HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup),"
+                   " that the snap-ins load in 64-bit Windows PowerShell, and that the account is a local Administrator.")
+    else:
+        said = ", ".join(part for part in (f"code {code}" if code is not None else "", error_id) if part) or "no code"
+        meaning = f"The error does not say which cause it is ({said}). {_RBAC}."
+        meaning += (" Check that connection_uri names the server by an FQDN Kerberos can use, not an IP address, and the password."
+                    if credentials else f" {_SECOND_HOP}.")
+    return f"{result.get('msg')}. {meaning}"
 
 
 class BatchFailed(Exception):
@@ -150,10 +225,18 @@ class ExchangeActionBase(ActionBase):
 
     def run_batch(self, steps: list[dict], args: dict, task_vars: dict) -> dict:
         """One PowerShell launch on the target host; raises BatchFailed when the payload fails."""
+        # The collection's own steps must pass the payload's allow-lists; one that does not is a bug
+        # here, and would otherwise cost a launch and come back as a user-facing refusal.
+        problem = steps_problem(steps)
+        if problem:
+            raise AnsibleActionFail(f"internal error, please report it: this module built a step exchange_command refuses: {problem}")
         module_args = {key: args.get(key) for key in SESSION_SPEC if args.get(key) is not None}
         module_args["steps"] = steps
         result = self._execute_module(module_name=PAYLOAD, module_args=module_args, task_vars=task_vars)
         if result.get("failed") or result.get("unreachable"):
+            explained = session_failure_message(result)
+            if explained:
+                result["msg"] = explained
             raise BatchFailed(result)
         return result
 

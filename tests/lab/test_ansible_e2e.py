@@ -318,7 +318,7 @@ def test_the_kb_fix_as_raw_steps_brings_starttls_back_and_keeps_the_default_cert
         {"cmdlet": "Get-TransportService", "parameters": {"Identity": "EX01"}, "properties": ["InternalTransportCertificateThumbprint"],
          "guard": {"InternalTransportCertificateThumbprint": selfsigned}},
         {"cmdlet": "Enable-ExchangeCertificate", "parameters": {"Thumbprint": r11, "Services": "SMTP", "Force": True}},
-        {"cmdlet": "Enable-ExchangeCertificate", "parameters": {"Thumbprint": selfsigned, "Services": "IMAP, POP, IIS, SMTP", "Force": True}},
+        {"cmdlet": "Enable-ExchangeCertificate", "parameters": {"Thumbprint": selfsigned, "Services": "SMTP", "Force": True}},
         {"cmdlet": "Get-ReceiveConnector", "parameters": {"Identity": identity}, "properties": ["TlsCertificateName"], "guard": {"TlsCertificateName": R10}},
         {"cmdlet": "Set-ReceiveConnector", "parameters": {"Identity": identity, "TlsCertificateName": R11}},
         {"cmdlet": "Get-TransportService", "parameters": {"Identity": "EX01"}, "properties": ["InternalTransportCertificateThumbprint"]},

@@ -448,5 +448,5 @@ def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(run
     blocked = next(p for p in result["plans"] if p["object"] == FE)
     # The remote view's HasPrivateKey is the client's copy's: no candidate is trusted, and the reason says why.
     assert blocked["status"] == "blocked" and "HasPrivateKey did not arrive" in blocked["reason"], blocked
-    assert "serializationLevel=Full" in blocked["reason"]
+    assert "serializationLevel=Full" in blocked["reason"] and "Auth certificate" in blocked["reason"] and "snapin" not in blocked["reason"]
     assert without_counters(load_scenario(lab.state_path)) == pristine

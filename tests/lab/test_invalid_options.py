@@ -84,12 +84,19 @@ def session_cases(module: str) -> list[Case]:
         case("session", "conflict: snapin with credentials", {"session": "snapin", **CREDENTIALS},
              "session=snapin", "session=remote"),
         case("connection_uri", "bad URI", {"connection_uri": "ex01.contoso.com/PowerShell", **CREDENTIALS},
-             "connection_uri", "http://ex01.contoso.com/PowerShell/"),
+             "connection_uri", GOOD_URI),
         case("connection_uri", "bad URI scheme", {"connection_uri": "ftp://ex01.contoso.com/PowerShell/", **CREDENTIALS},
-             "connection_uri", "http:// or https://"),
+             "connection_uri", "http:// URL", GOOD_URI),
+        case("connection_uri", "https", {"connection_uri": "https://ex01.contoso.com/powershell?serializationLevel=Full",
+                                         **CREDENTIALS}, "connection_uri must use http://", "#2168", GOOD_URI),
+        case("connection_uri", "without full serialization", {"connection_uri": "http://ex01.contoso.com/PowerShell/",
+                                                              **CREDENTIALS}, "serializationLevel=Full", GOOD_URI),
+        case("connection_uri", "password in the URI", {"connection_uri": f"http://svc:Uri-{FOREIGN_THUMBPRINT[:8]}@ex01.contoso.com/"
+                                                       "powershell?serializationLevel=Full", **CREDENTIALS},
+             "connection_uri must not hold a user name or password", "(value not shown)"),
         case("connection_uri", "wrong type", {"connection_uri": ["http://ex01.contoso.com/PowerShell/"], **CREDENTIALS},
              "connection_uri", "string" if module != "exchange_command" else "convert to str"),
-        case("connection_uri", "conflict: without username", {"connection_uri": "http://ex01.contoso.com/PowerShell/"},
+        case("connection_uri", "conflict: without username", {"connection_uri": GOOD_URI},
              "connection_uri", "username and password"),
         case("username", "conflict: without password", {"username": "CONTOSO\\svc-exchange"},
              "required together", "username, password"),
@@ -317,6 +324,41 @@ def test_action_plugins_refuse_every_invalid_option_before_changing_anything(run
 STEP = {"cmdlet": "Get-ExchangeServer", "properties": ["Name"]}
 
 
+GOOD_URI = "http://ex01.contoso.com/powershell?serializationLevel=Full"
+
+# Parameters of allow-listed cmdlets that exchange_command refuses (payload_contract): each weakens
+# TLS, opens a relay, redirects mail, changes the payload's own behaviour or authenticates outbound.
+REFUSED_PARAMETERS = [
+    ("Get-ExchangeServer", {"OutVariable": "step"}), ("Get-ExchangeServer", {"ov": "names"}),
+    ("Set-ReceiveConnector", {"Identity": FE, "WhatIf": True}), ("Set-SendConnector", {"Identity": "x", "Confirm": True}),
+    ("Get-ReceiveConnector", {"ErrorVariable": "module"}), ("Get-TransportService", {"PipelineVariable": "stop"}),
+    ("Get-WinEvent", {"ComputerName": "attacker.example"}), ("Get-WinEvent", {"Path": "\\\\attacker\\share\\x.evtx"}),
+    ("Set-ReceiveConnector", {"Identity": FE, "PermissionGroups": "AnonymousUsers"}),
+    ("Set-ReceiveConnector", {"Identity": FE, "RemoteIPRanges": ["0.0.0.0-255.255.255.255"]}),
+    ("Set-ReceiveConnector", {"Identity": FE, "AuthMechanism": ["None"]}),
+    ("Set-ReceiveConnector", {"Identity": FE, "RequireTLS": False}),
+    ("Set-SendConnector", {"Identity": "x", "SmartHosts": ["attacker.example"]}),
+    ("Set-SendConnector", {"Identity": "x", "AddressSpaces": ["*"]}),
+    ("Set-SendConnector", {"Identity": "x", "IgnoreSTARTTLS": True}),
+    ("Enable-ExchangeCertificate", {"Thumbprint": FOREIGN_THUMBPRINT, "NetworkServiceAllowed": True}),
+    ("Get-ReceiveConnector", {"Ident": FE}),
+]
+
+
+def parameter_cases() -> list[Case]:
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import PARAMETERS
+
+    cases = [case("steps[].parameters", f"{cmdlet} -{list(parameters)[-1]}", {"steps": [{"cmdlet": cmdlet, "parameters": parameters}]},
+                  f"parameter '{list(parameters)[-1]}' is not accepted", f"{cmdlet} accepts only {', '.join(PARAMETERS[cmdlet])}")
+             for cmdlet, parameters in REFUSED_PARAMETERS]
+    return cases + [
+        case("steps[].parameters", "Services IIS", {"steps": [{"cmdlet": "Enable-ExchangeCertificate", "parameters": {
+            "Thumbprint": FOREIGN_THUMBPRINT, "Services": "IIS", "Force": True}}]}, "Services 'IIS' is not accepted", "accepts only SMTP"),
+        case("steps[].parameters", "Identity twice", {"steps": [{"cmdlet": "Get-ReceiveConnector", "parameters": {
+            "Identity": FE, "identity": "EX02\\Default Frontend EX02"}}]}, "parameter 'identity' is given twice", "'Identity'"),
+    ]
+
+
 def command_cases() -> list[Case]:
     def step(**changes):
         return {"steps": [{**STEP, **changes}]}
@@ -336,7 +378,8 @@ def command_cases() -> list[Case]:
              "parameter 'ErrorAction' is not accepted", "ErrorAction is always Stop"),
         case("steps[].parameters", "Restart-Service of another service",
              {"steps": [{"cmdlet": "Restart-Service", "parameters": {"Name": "W3SVC"}}]},
-             "Restart-Service", "only the parameter Name with MSExchangeTransport or MSExchangeFrontEndTransport"),
+             "Restart-Service", "Name 'W3SVC' is not accepted", "MSExchangeTransport, MSExchangeFrontEndTransport"),
+        *parameter_cases(),
         case("steps[].properties", "wrong type", step(properties={"Name": True}), "properties", "convert to list"),
         case("steps[].guard", "wrong type", step(guard=["Name", "EX01"]), "guard", "convert to dict"),
         case("steps[].id", "wrong type", step(id={"label": "read"}), "id", "convert to str"),
@@ -353,7 +396,7 @@ def command_cases() -> list[Case]:
 # Session rules the action plugins enforce (exchange_action.session_problem); for exchange_command its own
 # action plugin applies them on the controller, so the payload stays small.
 CHECKED_BY_ACTION_PLUGIN = ("conflict: snapin with credentials", "bad URI", "bad URI scheme", "conflict: without username",
-                        "bad format", "empty")
+                        "bad format", "empty", "https", "without full serialization", "password in the URI")
 
 
 def command_session_cases(on_controller: bool) -> list[Case]:

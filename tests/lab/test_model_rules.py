@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from exchange_lab.cmdlets import CmdletError, Context, run_cmdlet
 from exchange_lab.model import Organization
 from exchange_lab.payload import PayloadRunner
 from exchange_lab.scenario import load_scenario, load_scenario_text
@@ -330,8 +332,28 @@ def test_a_session_failure_with_explicit_credentials_names_the_account_and_uri_a
     params = {"steps": [{"cmdlet": "Get-ExchangeServer"}], "username": "CONTOSO\\svc-exchange", "password": "S3cret-Pa55"}
     result, code, _journal = PayloadRunner(org).run(org.server("EX01"), params, False)
     assert code == 1
-    assert "session=remote as CONTOSO\\svc-exchange to http://ex01.contoso.com/PowerShell/ (Kerberos)" in result["msg"]
-    assert "connection_uri (an FQDN Kerberos can use" in result["msg"] and "second hop" not in result["msg"]
+    uri = "http://ex01.contoso.com/powershell?serializationLevel=Full;ExchClientVer=15.2.1544.4;clientApplication=ManagementShell"
+    assert f"session=remote as CONTOSO\\svc-exchange to {uri} (Kerberos): Connecting to remote server" in result["msg"]
+    # The payload reports New-PSSession's own error; what it means is the controller's to say.
+    assert result["session_error"] == {"message": result["msg"].split("(Kerberos): ", 1)[1],
+                                       "error_id": "1326,PSSessionOpenFailed", "error_code": 1326}
+    assert "Check" not in result["msg"]
+    assert result["available_cmdlets"] == ["Get-WinEvent", "Restart-Service"]
+
+
+def test_a_session_failure_without_credentials_reports_access_denied_with_its_code(tmp_path):
+    org = with_fault(tmp_path, {"kind": "snapin_missing"})
+    result, code, _journal = PayloadRunner(org).run(org.server("EX01"), {"steps": [{"cmdlet": "Get-ExchangeServer"}]}, False)
+    assert code == 1 and result["steps"] == []
+    assert result["session_error"]["error_code"] == 5 and result["session_error"]["error_id"] == "AccessDenied,PSSessionOpenFailed"
+    assert "session=remote to http://ex01.contoso.com/powershell?serializationLevel=Full;" in result["msg"]
+
+
+def test_an_open_session_lists_every_allow_listed_cmdlet_as_available(tmp_path):
+    org = Organization(load_scenario(SCENARIOS / "no-certificate-12014.yml"))
+    result, code, _journal = PayloadRunner(org).run(org.server("EX01"), {"steps": [{"cmdlet": "Get-ExchangeServer"}]}, False)
+    assert code == 0
+    assert result["available_cmdlets"] == list(payload_contract.CMDLETS)
 
 
 def test_concurrent_change_lands_between_read_and_write_and_the_guard_catches_it(tmp_path):
@@ -408,18 +430,29 @@ def test_a_module_source_that_is_not_the_collections_payload_is_refused():
     ],
 )
 def test_cmdlets_bind_parameters_as_powershell_does(step, needle):
+    # The cmdlets themselves, as Exchange binds them (wider than what the payload lets a step pass).
     org = org_of("no-certificate-12014.yml")
-    result, code = run(org, "EX01", [step])
     if needle is None:
-        assert code == 0, result
-    else:
-        assert code == 1 and needle in result["steps"][0]["error"], result
+        run_cmdlet(Context(org, org.server("EX01")), step["cmdlet"], step["parameters"])
+        return
+    with pytest.raises(CmdletError) as raised:
+        run_cmdlet(Context(org, org.server("EX01")), step["cmdlet"], step["parameters"])
+    assert needle in raised.value.message
 
 
 def test_parameter_names_are_case_insensitive_and_may_be_abbreviated():
     org = org_of("no-certificate-12014.yml")
+    objects = run_cmdlet(Context(org, org.server("EX01")), "get-receiveconnector", {"serv": "ex01"})
+    assert [o["Name"] for o in objects] == ["Default Frontend EX01", "Default EX01"]
+
+
+def test_the_payload_refuses_an_abbreviated_parameter_name_before_anything_runs():
+    # The binder would take 'serv' for Server; the payload's allow-list names parameters in full.
+    org = org_of("no-certificate-12014.yml")
     result, code = run(org, "EX01", [{"cmdlet": "get-receiveconnector", "parameters": {"serv": "ex01"}, "properties": ["Name"]}])
-    assert code == 0 and [o["Name"] for o in result["steps"][0]["objects"]] == ["Default Frontend EX01", "Default EX01"]
+    assert code == 1 and result["steps"] == [] and org.server("EX01").launches == 0
+    assert result["msg"] == ("step 0 (get-receiveconnector): parameter 'serv' is not accepted;"
+                             " Get-ReceiveConnector accepts only Identity, Server, DomainController")
 
 
 def test_get_winevent_filters_by_id_and_age_and_a_miss_is_not_an_error():

@@ -45,7 +45,7 @@ KEY = f"EX01\\{R11_THUMB}"
 ARGS = {"session": "auto"}
 TASK_VARS = {"inventory_hostname": "ex01.contoso.com"}
 # What Enable-ExchangeCertificate -Force did to the default, and how the user puts it back.
-REPAIR = f"Enable-ExchangeCertificate -Server EX01 -Thumbprint {DEFAULT_THUMB} -Services IMAP,POP,SMTP -Force"
+REPAIR = f"Enable-ExchangeCertificate -Server EX01 -Thumbprint {DEFAULT_THUMB} -Services SMTP -Force"
 
 
 # --------------------------------------------------------------------------

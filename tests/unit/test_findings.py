@@ -483,7 +483,7 @@ def test_certificate_properties_unknown() -> None:
     assert (finding["current"], finding["expected"]) == (None, None)
     assert finding["certificates"] == [SELF_THUMB, R11_THUMB]
     assert "2 certificate(s)" in finding["message"] and "unknown" in finding["message"]
-    assert "session=snapin" in finding["message"]
+    assert "serializationLevel=Full" in finding["message"] and "Auth certificate" in finding["message"] and "snapin" not in finding["message"]
 
 
 def test_tls_certificate_missing_private_key_on_a_receive_connector() -> None:

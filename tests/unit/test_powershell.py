@@ -425,7 +425,8 @@ def test_allow_list_matches_documentation():
     assert allowed, "no literal $allowedCmdlets in the payload"
     assert len(allowed) == len(set(allowed))
     assert sorted(allowed) == sorted(documented)
-    assert sorted(variables.get("restartableservices")) == sorted(re.findall(r"C\((MSExchange\w+)\)", allow))
+    restartable = variables.get("allowedvalues", {}).get("Restart-Service", {}).get("Name")
+    assert sorted(restartable) == sorted(re.findall(r"C\((MSExchange\w+)\)", allow))
     # Exchange cmdlets take -DomainController; the two Windows cmdlets the docs name do not.
     windows = re.findall(r"C\(([A-Z][a-z]+-[A-Za-z]+)\)", documented_paragraph("Passed as C(-DomainController)"))
     assert sorted(variables.get("exchangecmdlets")) == sorted(set(documented) - set(windows))

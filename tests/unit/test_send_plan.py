@@ -400,7 +400,7 @@ def test_unknown_services_on_a_source_refuse_with_enable_smtp() -> None:
     decision = decision_of(plan)
     assert decision.status == BLOCKED
     assert f"Exchange did not return the services of {R11_THUMB} on EX02" in decision.reason
-    assert "session=snapin" in decision.reason
+    assert "serializationLevel=Full" in decision.reason and "Auth certificate" in decision.reason and "snapin" not in decision.reason
     assert plan.changes == [] and plan.smtp == []
     with pytest.raises(PlanError, match="did not return the services"):
         send_plan.plan(hosts, "ex01", identities=[OUTBOUND])
