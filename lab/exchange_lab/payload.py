@@ -263,6 +263,8 @@ class PayloadRunner:
             if take_fault(server, "snapin_missing", cmdlets):
                 return self._fail(result, _session_failure(session, params, server)), 1, journal
             result["session"] = session
+            # TEMP(h1): what Get-Command finds after the session opened; a working lab session has them all.
+            result["available_cmdlets"] = list(ALLOW_LIST)
             if any(not c.startswith("Get-") for c in cmdlets):
                 fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
