@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: exchange_environment_facts
 short_description: Check that an Exchange server is an environment the collection can be trusted on
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Runs the audit's own read batch in one Exchange session (one PowerShell launch), every step allowed
     to fail on its own, and judges on the controller what only a real server can show.

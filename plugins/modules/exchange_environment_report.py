@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: exchange_environment_report
 short_description: Write environment.json from every host's environment checks, with a verdict per server
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Collects what M(exchange.transport_tls.exchange_environment_facts) registered on every host of the play and
     writes C(environment.json) (schema C(schemas/environment-v1.schema.json)) in O(dest) on the controller,

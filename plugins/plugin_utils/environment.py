@@ -34,7 +34,7 @@ CHECK_NAMES = (
     "reads", "session", "version", "certificate_fidelity", "enum_form", "rbac",
     "edge_transport_certificate", "edgesync", "smtp_starttls",
 )
-SCHEMA_VERSION = 1
+SCHEMA = "exchange.transport_tls/environment/v1"
 
 # The certificate properties the collection decides from that only a full-fidelity session returns
 # (real-object-shapes: they live in SerializationData, which a session without serializationLevel=Full
@@ -330,7 +330,7 @@ def document(servers: Dict[str, dict], generated_at: str, versions: Dict[str, Op
     """environment.json (schemas/environment-v1.schema.json); ``versions``: collection and ansible_core."""
     verdicts = [entry["verdict"] for entry in servers.values()]
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema": SCHEMA,
         "generated_at": generated_at,
         "collection_version": versions.get("collection"),
         "ansible_core_version": versions.get("ansible_core"),
