@@ -67,6 +67,9 @@ SUPPORTED_BUILDS = {
 _SE_RTM_BUILD = 2562
 _PRODUCTS = {(15, 0): "Exchange Server 2013", (15, 1): "Exchange Server 2016", (15, 2): "Exchange Server 2019"}
 _DOTTED = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
+# Which role holds which cmdlet is the organisation's (Get-ManagementRole -Cmdlet); on Edge, local Administrators.
+_RBAC_ACTION = ("give the account a role group whose roles hold these cmdlets (Get-ManagementRole -Cmdlet <name> "
+                "lists them; Organization Management holds all), or on Edge make it a local Administrator")
 _ACCESS_DENIED = re.compile(r"access.?denied|unauthorized|not allowed to|isn't within your current write scope", re.I)
 
 
@@ -218,7 +221,7 @@ def _rbac(raw: dict, steps: Dict[str, dict], role: Optional[str]) -> dict:
     if not isinstance(available, list):
         if denied:
             return _check("rbac", "fail", f"access denied to {', '.join(denied)}", "the audit cannot run here",
-                          "assign the account the Exchange roles for these cmdlets")
+                          _RBAC_ACTION)
         return _check("rbac", "not_checked", "the payload did not report which cmdlets the account can run",
                       "RBAC trimming cannot be judged", "update the collection on the controller")
     have = {str(name).lower() for name in available}
@@ -229,12 +232,11 @@ def _rbac(raw: dict, steps: Dict[str, dict], role: Optional[str]) -> dict:
     no_write = [c for c in write if c.lower() not in have]
     if no_read:
         return _check("rbac", "fail", f"not available to this account: {', '.join(no_read + no_write)}",
-                      "the audit cannot read this server", "assign the account the Exchange roles for these cmdlets")
+                      "the audit cannot read this server", _RBAC_ACTION)
     if no_write:
         return _check("rbac", "warn", f"not available to this account: {', '.join(no_write)}",
                       "the audit works; the remediation cannot change this server",
-                      "for remediation, assign the account the Exchange roles that allow these cmdlets "
-                      "(Organization Management, or Exchange Servers plus Receive/Send Connectors)")
+                      "for remediation: " + _RBAC_ACTION)
     return _check("rbac", "pass", f"all {len(audit) + len(write)} Exchange cmdlets the collection uses",
                   "the account can audit and remediate")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT, SCENARIOS
+from .test_doc_examples import block
 
 BIN = pathlib.Path(sys.executable).parent
 TARGETS_DIR = ROOT / "tests" / "integration" / "targets"
@@ -92,15 +94,23 @@ def test_target_passes_against_the_lab(running_lab, tmp_path, target):
 
 
 def test_ansible_test_windows_integration_runs_the_targets_against_the_lab(running_lab, tmp_path):
-    """The command docs/verify-environment.md gives, on a copy laid out as ansible-test wants it."""
+    """The command docs/verify-environment.md gives, on a copy laid out as ansible-test wants it.
+
+    tools/run_ansible_test.py makes that copy (the page's checkout under ansible_collections/...);
+    the page's inventory is the lab's with a `windows` group, and --python is this venv's.
+    """
+    (command,) = [line for line in block("docs/verify-environment.md", "ansible-test windows-integration").splitlines()
+                  if line.startswith("ansible-test ")]
+    args = shlex.split(command)[1:]
+    assert args[:3] == ["windows-integration", "--inventory", "$PWD/inventory.winrm"] and "--python" in args, args
     lab = running_lab(SCENARIOS / "demo.yml")
     inventory = windows_inventory(lab, ["EX02"], tmp_path / "inventory.winrm")
-    python = "%d.%d" % sys.version_info[:2]
+    args[2] = str(inventory)
+    args[args.index("--python") + 1] = "%d.%d" % sys.version_info[:2]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env.pop("ANSIBLE_CONFIG", None)
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "run_ansible_test.py"), "windows-integration",
-         "--inventory", str(inventory), "--python", python],
+        [sys.executable, str(ROOT / "tools" / "run_ansible_test.py"), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     output = proc.stdout + proc.stderr

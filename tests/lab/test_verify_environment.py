@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT, SCENARIOS
+from .test_doc_examples import bash, block, user_env
 
 BIN = pathlib.Path(sys.executable).parent
 SCHEMA = json.loads((ROOT / "schemas/environment-v1.schema.json").read_text())
@@ -144,3 +145,20 @@ def test_a_report_dir_that_is_a_file_is_refused_before_any_launch(running_lab, t
     assert rc != 0
     assert f"dest '{out}' is a file, not a directory" in output, output
     assert all(launches == 0 for launches, _writes in launches_and_writes(lab).values())
+
+
+def test_the_verify_environment_page_commands_run(running_lab, tmp_path):
+    """docs/verify-environment.md's commands as written, in a project directory whose `inventory` is the lab's."""
+    lab = running_lab(SCENARIOS / "demo.yml")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "inventory").write_text(lab.inventory_path.read_text())
+    proc = bash(block("docs/verify-environment.md", "ansible-playbook exchange.transport_tls.verify_environment"),
+                project, user_env(), timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    doc = environment_json(project / "verify_environment")
+    expected = [f"{name} {c['status']} {c['name']}: {c['found']}" for name, entry in doc["servers"].items()
+                for c in entry["checks"] if c["status"] != "pass"]
+    assert expected and all(line in proc.stdout.splitlines() for line in expected), output
+    assert "EX02 " not in "\n".join(expected)  # the healthy server has nothing to show
