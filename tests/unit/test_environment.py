@@ -24,11 +24,11 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils import envi
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/environment-v1.schema.json").read_text()))
 THUMB = "0F1E2D3C4B5A69788796A5B4C3D2E1F00112233A"
-ALL_CMDLETS = [
+ALL_CMDLETS = (
     "Get-ExchangeServer", "Get-ExchangeCertificate", "Enable-ExchangeCertificate", "Get-ReceiveConnector",
     "Set-ReceiveConnector", "Get-SendConnector", "Set-SendConnector", "Get-TransportService",
     "Get-HybridConfiguration", "Set-HybridConfiguration", "Get-WinEvent", "Restart-Service",
-]
+)
 
 
 def certificate(**overrides):
