@@ -261,7 +261,7 @@ def test_document_is_valid_and_lines_name_every_server():
         _by_name, checks = judge(raw)
         checks.append(environment.probe_check(None))
         servers[name] = {"server": name, "fqdn": None, "role": "Mailbox", "version": "15.2.1544.4", "session": "remote",
-                         "available_cmdlets": ALL_CMDLETS, "checks": checks, "verdict": environment.verdict(checks)}
+                         "available_cmdlets": list(ALL_CMDLETS), "checks": checks, "verdict": environment.verdict(checks)}
     doc = environment.document(servers, "2026-12-07T00:00:00Z", {"collection": "0.3.0", "ansible_core": "2.21.0"})
     SCHEMA.validate(doc)
     assert doc["verdict"] == "fail"
