@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import ROOT, SCENARIOS, scenario_variant
 from .test_doc_examples import bash, block, user_env
 
 BIN = pathlib.Path(sys.executable).parent
@@ -102,6 +102,25 @@ def test_a_server_without_full_fidelity_fails_and_the_others_do_not(running_lab,
     assert doc["servers"]["EX02"]["verdict"] == "fail"
     assert doc["servers"]["EX01"]["verdict"] == "warn" and doc["servers"]["EDGE01"]["verdict"] == "warn"
     assert "EX02 failed the environment check" in output
+
+
+def test_a_failure_on_one_server_is_that_servers_verdict_only(running_lab, tmp_path):
+    """A session that cannot open on EX01, a refused read on EX02, WinRM refusing the login on EDGE01."""
+    faults = {"EX01": [{"kind": "snapin_missing"}], "EX02": [{"kind": "access_denied", "cmdlet": "Get-ReceiveConnector"}],
+              "EDGE01": [{"kind": "auth_failure"}]}
+    lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults=faults))
+    out = tmp_path / "out"
+    rc, output = run(lab, out)
+    assert rc != 0, output
+    doc = environment_json(out)
+    assert {name: entry["verdict"] for name, entry in doc["servers"].items()} == {"EX01": "fail", "EX02": "fail", "EDGE01": "fail"}
+    reads = {name: next(c for c in entry["checks"] if c["name"] == "reads") for name, entry in doc["servers"].items()}
+    assert "could not open the Exchange session" in reads["EX01"]["found"]
+    assert reads["EX02"]["found"].startswith("Get-ReceiveConnector failed:")
+    assert reads["EDGE01"]["found"].startswith("no result:")
+    # What could still be judged on EX02 was: the other reads ran in the same launch, and the probe.
+    assert checks(doc, "EX02")["certificate_fidelity"] == "pass" and checks(doc, "EX02")["smtp_starttls"] == "pass"
+    assert checks(doc, "EX01")["smtp_starttls"] == "warn"
 
 
 def test_unreachable_smtp_port_fails(running_lab, tmp_path):
