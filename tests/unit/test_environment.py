@@ -18,6 +18,7 @@ import pathlib
 import jsonschema
 import pytest
 
+from ansible_collections.exchange.transport_tls.plugins.action import exchange_environment_report as report
 from ansible_collections.exchange.transport_tls.plugins.module_utils import transport_facts
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment
 
@@ -269,3 +270,23 @@ def test_document_is_valid_and_lines_name_every_server():
     assert lines[0] == "EX01: PASS"
     assert "EX02: FAIL" in lines
     assert any(line.strip().startswith("fail") and "certificate_fidelity" in line for line in lines)
+
+
+def test_report_refuses_a_dest_that_cannot_take_the_file(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert report._dest_problem(a_file) == f"dest '{a_file}' is a file, not a directory: give a directory for environment.json"
+    under = a_file / "sub" / "dir"
+    assert report._dest_problem(under) == (f"dest '{under}' cannot be written: '{a_file}' is not a writable directory; "
+                                           "give a directory this user can write")
+    assert report._dest_problem(tmp_path / "new" / "nested") is None
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_report_entry_of_a_host_without_result_fails_with_its_message():
+    entry = report._entry("EX09", {"unreachable": True, "msg": "ntlm: auth method ntlm requires a password"})
+    assert entry["verdict"] == "fail"
+    assert entry["checks"][0]["found"] == "no result: ntlm: auth method ntlm requires a password"
+    assert report._entry("EX09", None)["checks"][0]["found"].endswith("did not run on this host")
+    doc = environment.document({"EX09": entry}, "2026-12-07T00:00:00Z", {"collection": None, "ansible_core": "2.19.0"})
+    SCHEMA.validate(doc)
