@@ -181,3 +181,22 @@ def test_the_verify_environment_page_commands_run(running_lab, tmp_path):
                 for c in entry["checks"] if c["status"] != "pass"]
     assert expected and all(line in proc.stdout.splitlines() for line in expected), output
     assert "EX02 " not in "\n".join(expected)  # the healthy server has nothing to show
+
+
+def test_module_defaults_of_the_collection_group_reach_the_environment_module(running_lab, tmp_path):
+    """exchange_environment_facts is in group/exchange.transport_tls.exchange, as deployment.md's examples use it."""
+    lab = running_lab(SCENARIOS / "demo.yml")
+    playbook = tmp_path / "defaults.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "EX02", "gather_facts": False,
+        "module_defaults": {"group/exchange.transport_tls.exchange": {"domain_controller": "dc1.contoso.lab"}},
+        "tasks": [{"exchange.transport_tls.exchange_environment_facts": {"probe": False}}],
+    }]))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), str(playbook)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    launches = [json.loads(line) for line in lab.journal_path.read_text().splitlines() if '"launch"' in line]
+    (launch,) = [entry for entry in launches if entry["server"] == "EX02"]
+    exchange_steps = [s for s in launch["steps"] if s["cmdlet"] != "Get-WinEvent"]
+    assert exchange_steps and all(s["parameters"].get("DomainController") == "dc1.contoso.lab" for s in exchange_steps)
