@@ -70,7 +70,10 @@ _DOTTED = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
 # Which role holds which cmdlet is the organisation's (Get-ManagementRole -Cmdlet); on Edge, local Administrators.
 _RBAC_ACTION = ("give the account a role group whose roles hold these cmdlets (Get-ManagementRole -Cmdlet <name> "
                 "lists them; Organization Management holds all), or on Edge make it a local Administrator")
-_ACCESS_DENIED = re.compile(r"access.?denied|unauthorized|not allowed to|isn't within your current write scope", re.I)
+# How a refused cmdlet fails: Windows, Active Directory and Exchange RBAC wordings, and a cmdlet RBAC left out of the
+# session (CommandNotFoundException).
+_ACCESS_DENIED = re.compile(r"access.?denied|unauthori[sz]ed|insufficient access rights|isn't within your current write scope|"
+                            r"CommandNotFound|is not recognized as the name of a cmdlet", re.I)
 
 
 def read_steps(server: str) -> List[dict]:
@@ -215,8 +218,12 @@ def _enum_form(steps: Dict[str, dict]) -> dict:
 
 
 def _rbac(raw: dict, steps: Dict[str, dict], role: Optional[str]) -> dict:
-    denied = [s.get("cmdlet") for s in steps.values()
-              if s.get("status") == "error" and _ACCESS_DENIED.search(f"{s.get('error')} {s.get('error_id')}")]
+    edge = role == "Edge"
+    audit = list(_AUDIT_CMDLETS) + ([] if edge else list(_MAILBOX_ONLY["audit"]))
+    write = list(_WRITE_CMDLETS) + ([] if edge else list(_MAILBOX_ONLY["write"]))
+    # Only cmdlets this role should have: Get-HybridConfiguration fails on Edge by design.
+    denied = [s.get("cmdlet") for s in steps.values() if s.get("status") == "error" and s.get("cmdlet") in audit
+              and _ACCESS_DENIED.search(f"{s.get('error')} {s.get('error_id')}")]
     available = raw.get("available_cmdlets")
     if not isinstance(available, list):
         if denied:
@@ -225,10 +232,7 @@ def _rbac(raw: dict, steps: Dict[str, dict], role: Optional[str]) -> dict:
         return _check("rbac", "not_checked", "the payload did not report which cmdlets the account can run",
                       "RBAC trimming cannot be judged", "update the collection on the controller")
     have = {str(name).lower() for name in available}
-    edge = role == "Edge"
-    audit = list(_AUDIT_CMDLETS) + ([] if edge else list(_MAILBOX_ONLY["audit"]))
-    write = list(_WRITE_CMDLETS) + ([] if edge else list(_MAILBOX_ONLY["write"]))
-    no_read = [c for c in audit if c.lower() not in have] + [c for c in denied if c and c not in audit]
+    no_read = [c for c in audit if c.lower() not in have or c in denied]
     no_write = [c for c in write if c.lower() not in have]
     if no_read:
         return _check("rbac", "fail", f"not available to this account: {', '.join(no_read + no_write)}",

@@ -120,6 +120,7 @@ def test_a_failure_on_one_server_is_that_servers_verdict_only(running_lab, tmp_p
     assert reads["EDGE01"]["found"].startswith("no result:")
     # What could still be judged on EX02 was: the other reads ran in the same launch, and the probe.
     assert checks(doc, "EX02")["certificate_fidelity"] == "pass" and checks(doc, "EX02")["smtp_starttls"] == "pass"
+    assert checks(doc, "EX02")["rbac"] == "fail"
     assert checks(doc, "EX01")["smtp_starttls"] == "warn"
 
 

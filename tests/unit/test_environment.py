@@ -187,6 +187,28 @@ def test_without_available_cmdlets_rbac_is_not_checked():
     assert by_name["rbac"]["status"] == "not_checked"
 
 
+def test_a_read_refused_by_active_directory_fails_rbac_even_when_the_cmdlet_was_imported():
+    raw = batch()
+    refused = step(raw, "certificates")
+    refused.update(status="error", objects=[], error_id="ADOperationException,GetExchangeCertificate",
+                   error="Active Directory operation failed on DC01. Additional information: Insufficient access rights "
+                         "to perform the operation.")
+    by_name, _checks = judge(raw)
+    assert by_name["rbac"]["status"] == "fail"
+    assert by_name["rbac"]["found"] == "not available to this account: Get-ExchangeCertificate"
+    assert by_name["certificate_fidelity"]["status"] == "not_checked"
+
+
+def test_hybrid_configuration_failing_on_edge_is_not_a_refusal():
+    available = [c for c in ALL_CMDLETS if "Hybrid" not in c]
+    raw = batch(role="Edge", session="snapin", available=available)
+    step(raw, "hybrid_configuration").update(
+        status="error", objects=[], error="The term 'Get-HybridConfiguration' is not recognized as the name of a cmdlet",
+        error_id="CommandNotFoundException")
+    by_name, _checks = judge(raw)
+    assert by_name["rbac"]["status"] == "pass" and by_name["reads"]["status"] == "pass"
+
+
 def test_a_refused_read_fails_reads_and_rbac():
     raw = batch(available=None)
     refused = step(raw, "receive_connectors")
