@@ -139,8 +139,8 @@ def _session(raw: dict, role: Optional[str]) -> dict:
                       "use session=auto (the default) or session=snapin for Edge servers")
     if role == "Mailbox" and session == "snapin":
         return _check("session", "warn", "the Exchange snap-ins on a Mailbox server",
-                      "Microsoft supports managing Mailbox servers only through the remote session to /PowerShell; "
-                      "cmdlets loaded as snap-ins bypass RBAC and may behave differently",
+                      "Microsoft supports automating Exchange 2010 and later through remote PowerShell, not by "
+                      "loading the snap-ins (KB 2827611); what RBAC allows the account is then not what was checked",
                       "use session=auto (the default) or session=remote for Mailbox servers")
     return _check("session", "pass", f"session={session}", "the session Exchange supports for this role")
 
