@@ -40,14 +40,16 @@ class ActionModule(ActionBase):
             args = checked_args(self, ARGUMENT_SPEC)
         except AnsibleActionFail as exc:
             return dict(result, failed=True, msg=str(exc))
+        if not args["dest"].strip():
+            return dict(result, failed=True, msg="dest must be the directory for environment.json, got an empty string")
         dest = pathlib.Path(os.path.abspath(args["dest"]))
-        problem = _dest_problem(dest)
+        hostvars = task_vars.get("hostvars") or {}
+        hosts = args["hosts"] if args["hosts"] is not None else list(task_vars.get("ansible_play_hosts_all") or [])
+        problem = _dest_problem(dest) or _hosts_problem(hosts, hostvars)
         if problem:
             return dict(result, failed=True, msg=problem)
         if args["stage"] == "check":
             return dict(result, dest=str(dest))
-        hostvars = task_vars.get("hostvars") or {}
-        hosts = args["hosts"] if args["hosts"] is not None else list(task_vars.get("ansible_play_hosts_all") or [])
         servers = {host: _entry(host, (hostvars.get(host) or {}).get(args["result_var"])) for host in hosts}
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         doc = environment.document(servers, now, {"collection": _collection_version(), "ansible_core": ansible_core_version})
@@ -70,6 +72,14 @@ def _entry(host: str, registered: object) -> dict:
                "meaning": "nothing is known about this server", "action": "fix what the message names, then run again"}]
     return {"server": host, "fqdn": None, "role": None, "version": None, "session": None, "available_cmdlets": None,
             "checks": checks, "verdict": "fail"}
+
+
+def _hosts_problem(hosts: list, hostvars) -> str | None:
+    unknown = [host for host in hosts if host not in hostvars]
+    if unknown:
+        return (f"hosts names hosts that are not in the inventory: {', '.join(unknown)}; "
+                f"inventory hosts: {', '.join(sorted(hostvars))}")
+    return None
 
 
 def _dest_problem(dest: pathlib.Path) -> str | None:
