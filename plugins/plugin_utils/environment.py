@@ -117,8 +117,7 @@ def _reads(steps: Dict[str, dict], facts_error: Optional[str]) -> dict:
             found = "; ".join(filter(None, [found, "no result for " + ", ".join(missing)]))
         return _check("reads", "fail", found, "the audit's read batch cannot complete on this server, so neither "
                       "the audit nor the remediation can run here",
-                      "give the account the Exchange roles that allow these Get-* cmdlets (View-Only Configuration "
-                      "is enough for the audit), then run this playbook again")
+                      "fix what the message names (for a refusal: " + _RBAC_ACTION + "), then run this playbook again")
     if facts_error:
         return _check("reads", "fail", facts_error, "the read batch ran but its result does not describe this server",
                       "check the inventory host name and the module's server option")
