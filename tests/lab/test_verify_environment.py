@@ -201,3 +201,20 @@ def test_module_defaults_of_the_collection_group_reach_the_environment_module(ru
     (launch,) = [entry for entry in launches if entry["server"] == "EX02"]
     exchange_steps = [s for s in launch["steps"] if s["cmdlet"] != "Get-WinEvent"]
     assert exchange_steps and all(s["parameters"].get("DomainController") == "dc1.contoso.lab" for s in exchange_steps)
+
+
+@pytest.mark.parametrize("in_store, status", [(True, "pass"), (False, "warn")], ids=["in-store", "gone"])
+def test_edge_default_certificate_in_the_store_or_gone(running_lab, tmp_path, in_store, status):
+    """edgesync.yml: the Edge subscribed with its self-signed default certificate, which is there or was removed."""
+    doc = yaml.safe_load((SCENARIOS / "edgesync.yml").read_text())
+    (default,) = [c for c in doc["servers"][0]["certificates"] if c["id"] == doc["servers"][0]["internal_transport_certificate"]]
+    default["in_store"] = in_store
+    path = tmp_path / "variant-edgesync.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    lab = running_lab(path)
+    out = tmp_path / "out"
+    rc, output = run(lab, out)
+    assert rc == 0, output  # a warning: the environment is usable, the Edge's certificate is not
+    result = checks(environment_json(out), "EDGE01")
+    assert result["edge_transport_certificate"] == status
+    assert result["edgesync"] == "not_checked" and result["session"] == "pass"
