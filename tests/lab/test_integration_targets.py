@@ -93,6 +93,7 @@ def test_target_passes_against_the_lab(running_lab, tmp_path, target):
         assert set(writes.values()) == {0}, writes
 
 
+@pytest.mark.current_leg_only  # the targets themselves run on both legs above; this is ansible-test's own run of them
 def test_ansible_test_windows_integration_runs_the_targets_against_the_lab(running_lab, tmp_path):
     """The command docs/verify-environment.md gives, on a copy laid out as ansible-test wants it.
 
