@@ -1,6 +1,6 @@
 """Run ansible-test on a copy of this checkout laid out as ansible-test wants it.
 
-Usage: .venv/bin/python tools/run_ansible_test.py sanity|units [ansible-test options...]
+Usage: .venv/bin/python tools/run_ansible_test.py sanity|units|windows-integration [ansible-test options...]
 
 ansible-test only runs from a directory whose path ends in
 ansible_collections/<namespace>/<name>, and it resolves the physical working

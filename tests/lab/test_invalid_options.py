@@ -607,6 +607,81 @@ def test_connector_tls_report_refuses_every_invalid_option_and_writes_nothing(ru
     assert not problems, "\n".join(problems)
 
 
+# ------------------------------------------------ exchange_environment_facts and exchange_environment_report
+
+def environment_cases() -> list[Case]:
+    return [
+        case("server", "wrong type", {"server": ["EX01"]}, "server must be a string"),
+        case("server", "bad format", {"server": "EX 01!"}, "server must be an Exchange server name"),
+        case("server", "an IP address", {"server": "192.0.2.25"}, "server must be an Exchange server name"),
+        case("probe", "wrong type", {"probe": "maybe"}, "probe", NOT_BOOL),
+        case("probe_host", "wrong type", {"probe_host": ["mail.contoso.com"]}, "probe_host must be a string"),
+        case("probe_host", "bad format", {"probe_host": "mail server!"}, "probe_host", "not a host name", "IP address"),
+        case("probe_host", "empty", {"probe_host": ""}, "probe_host", "not a host name"),
+        case("probe_port", "zero", {"probe_port": 0}, "probe_port must be between 1 and 65535"),
+        case("probe_port", "huge", {"probe_port": 70000}, "probe_port must be between 1 and 65535"),
+        case("probe_port", "wrong type", {"probe_port": "smtp"}, "probe_port", NOT_INT),
+        case("probe_timeout", "zero", {"probe_timeout": 0}, "probe_timeout", "greater than 0 and at most 3600"),
+        case("probe_timeout", "huge", {"probe_timeout": 86400}, "probe_timeout", "greater than 0 and at most 3600"),
+        case("probe_timeout", "wrong type", {"probe_timeout": "soon"}, "probe_timeout", NOT_FLOAT),
+        case(UNKNOWN, "unknown option", {"colour": "red"}, "colour", UNSUPPORTED, "probe_host"),
+        *session_cases("exchange_environment_facts"),
+    ]
+
+
+def environment_report_cases(tmp_path: pathlib.Path) -> list[Case]:
+    a_file = tmp_path / "not-a-directory"
+
+    def report(**changes):
+        base = {"dest": "DEST", "hosts": ["EX01"]}
+        return {k: v for k, v in {**base, **changes}.items() if v is not None}
+
+    return [
+        case("dest", "missing", report(dest=None), "missing required arguments: dest"),
+        case("dest", "wrong type", report(dest=["reports"]), "dest must be a string"),
+        case("dest", "empty", report(dest=""), "dest must be the directory for environment.json"),
+        case("dest", "a file, not a directory", report(dest=str(a_file)), "is a file, not a directory"),
+        case("dest", "under a file", report(dest=str(a_file / "sub")), "cannot be written", "not a writable directory"),
+        case("stage", "unknown choice", report(stage="draft"), "stage", "check, write"),
+        case("hosts", "wrong type", report(hosts={"EX01": True}), "hosts", NOT_LIST),
+        case("hosts", "wrong element type", report(hosts=[["EX01"]]), "hosts must be a list of strings"),
+        case("hosts", "unknown host", report(hosts=["EX01", "EX09"]), "hosts names hosts that are not in the inventory: EX09",
+             "EDGE01"),
+        case("result_var", "wrong type", report(result_var=["r"]), "result_var must be a string"),
+        case(UNKNOWN, "unknown option", report(format="pdf"), "format", UNSUPPORTED, "dest"),
+    ]
+
+
+@pytest.mark.reliability(AREA, "every option of exchange_environment_facts and exchange_environment_report with invalid values")
+def test_environment_modules_refuse_every_invalid_option_before_reading_or_writing(running_lab, tmp_path, reliability):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    before = lab.state_path.read_bytes()
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("keep me\n")
+    reports = tmp_path / "reports"
+    report_cases_ = [Case(c.option, c.kind, {**c.args, "dest": str(reports / f"case{i}")} if c.args.get("dest") == "DEST"
+                          else c.args, c.needles) for i, c in enumerate(environment_report_cases(tmp_path))]
+    facts_cases_ = environment_cases()
+    control = reports / "control"
+    tasks = [_loop("exchange_environment_facts", facts_cases_), _loop("exchange_environment_report", report_cases_, run_once=True),
+             {NS + "exchange_environment_report": {"dest": str(control), "hosts": ["EX01"]}, "run_once": True}]
+    _rc, output, results = play(lab, tmp_path, tasks, hosts="EX01")
+    pairs, items = _items(results["EX01"], "r0", facts_cases_)
+    report_pairs, report_items = _items(results["EX01"], "r1", report_cases_)
+    problems = check(pairs + report_pairs, {**items, **report_items})
+    written = sorted(str(p.relative_to(tmp_path)) for p in reports.rglob("*") if not p.is_relative_to(control))
+    if written:
+        problems.append(f"refused cases wrote {written}")
+    if a_file.read_text() != "keep me\n":
+        problems.append("the file given as dest changed")
+    if sorted(p.name for p in control.iterdir()) != ["environment.json"]:
+        problems.append(f"the control did not write environment.json: {results['EX01']['r2']}")
+    if lab.state_path.read_bytes() != before or journal(lab):
+        problems.append("the lab changed, or a launch happened")
+    reliability(len(facts_cases_) + len(report_cases_))
+    assert not problems, "\n".join(problems)
+
+
 # ----------------------------------------------------------------------- every option has a case
 
 def command_options() -> set[str]:
@@ -626,6 +701,8 @@ def all_tables(lab_stub=None, tmp=pathlib.Path("/nonexistent")) -> dict[str, lis
         + [case("steps", "empty", {"steps": []})],
         "smtp_tls_probe": probe_cases(25),
         "connector_tls_report": report_cases(tmp),
+        "exchange_environment_facts": environment_cases(),
+        "exchange_environment_report": environment_report_cases(tmp),
     }
 
 
