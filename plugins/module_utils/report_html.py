@@ -586,6 +586,8 @@ def render(report: dict) -> str:
                                                                    report.get("generated_at") or "")
     body = [
         _header(report),
+        # A run that checked nothing says so before anything else (report.run_problems).
+        "".join(_message(problem, "error") for problem in report.get("problems") or []),
         _tiles(report.get("summary") or {}),
         _overview(report),
     ]

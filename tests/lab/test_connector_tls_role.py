@@ -88,8 +88,9 @@ EXPECTED = {
          "EDGE01": ["tls_certificate_name_not_found", "transport_tls_event"]},
         "drift", {"EX01": "remediated", "EX02": "compliant", "EDGE01": "remediated"}, {}),
     "edgesync": (
-        {"EDGE01": "drift"}, {"EDGE01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"]},
-        "compliant", {"EDGE01": "remediated"}, {}),
+        {"EDGE01": "drift", "EX01": "compliant"},
+        {"EDGE01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"], "EX01": []},
+        "compliant", {"EDGE01": "remediated", "EX01": "compliant"}, {}),
     "needs-restart": (
         {"EX01": "drift"}, {"EX01": ["tls_certificate_name_not_found", "transport_tls_event"]},
         "compliant", {"EX01": "remediated"}, {"EX01": 1}),

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import FilterModule
 from ansible_collections.exchange.transport_tls.plugins.module_utils import (
-    certificate_selection, findings, receive_plan, report, send_plan, smtp_probe)
+    certificate_selection, findings, receive_plan, report, report_html, report_junit, send_plan, smtp_probe)
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 
@@ -162,9 +162,15 @@ def restart(failed=False) -> dict:
     return result
 
 
+def read_org(runs: dict) -> dict:
+    """An organisation its runner read and found nothing to decide in (no send connector, no hybrid configuration)."""
+    plan = {"changed": False, "launches": 0, "plans": [], "smtp": [], "changes": []}
+    return {"runner": next(iter(sorted(runs)), None), "plan": plan, "send": None}
+
+
 def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30) -> dict:
     """report.build, checked against report-v1.schema.json (and JSON-serialisable) every time."""
-    doc = report.build(mode, check_mode, GENERATED, runs, NO_ORG if org is None else org, scope, expiring_days)
+    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days)
     REPORT_SCHEMA.validate(json.loads(json.dumps(doc)))
     assert doc["summary"]["hosts"] == len(runs) == sum(v for k, v in doc["summary"].items() if k != "hosts")
     return doc
@@ -605,7 +611,10 @@ HOST_KINDS = {
 }
 ORG_FLEET = hybrid_fleet()
 ORG_KINDS = {
-    "none": (lambda remediate: NO_ORG, ("compliant", "compliant")),
+    # Read by a Mailbox server that found no send connector and no hybrid configuration.
+    "nothing": (lambda remediate: read_org({"EX01": None}), ("compliant", "compliant")),
+    # Never read: no Mailbox server answered, or the run was narrowed to Edge servers.
+    "unread": (lambda remediate: NO_ORG, ("error", "error")),
     "stale": (lambda remediate: org_of(ORG_FLEET, send=remediate), ("drift", "remediated")),
     "blocked": (lambda remediate: org_of(hybrid_fleet(org_host("EX02", certificates=[]))),
                 ("blocked", "blocked")),
@@ -653,9 +662,30 @@ def test_the_filter_refuses_anything_else_clearly(value, named) -> None:
         probe_target_filter(value)
 
 
-def test_organisation_drift_without_a_mailbox_runner_says_how_to_get_one() -> None:
-    fleet = hybrid_fleet()
+@pytest.mark.parametrize("fleet", [hybrid_fleet(), {"EX01": facts()}], ids=["organisation drift", "nothing to report"])
+def test_an_organisation_no_mailbox_server_read_is_an_error_never_compliant(fleet) -> None:
+    # Every Mailbox server unreachable, or the run narrowed to Edge servers: the send connectors and the hybrid
+    # configuration were not read, so the report must not call them compliant, and the run must fail.
     doc = build("audit", {h: run(f) for h, f in fleet.items()}, NO_ORG)
     organization = doc["organization"]
-    assert organization["status"] == "drift" and organization["runner"] is None
-    assert "connector_tls_organization_host" in organization["message"]
+    assert (doc["status"], organization["status"], organization["runner"]) == ("error", "error", None)
+    assert "were not read" in organization["message"] and "connector_tls_organization_host" in organization["message"]
+    assert "organisation objects error" in report.exit_failure(doc, fail_on_drift=False)
+
+
+def test_a_scope_that_selects_no_connector_anywhere_fails_the_run_naming_it() -> None:
+    # A field-name typo (hybrid for hybrids) selects nothing on every host: the run checked nothing.
+    doc = build("audit", {"EX01": run(stale(), scope=[]), "EX02": run(facts("EX02"), scope=[])},
+                scope="receive_connectors[?hybrids]")
+    assert doc["status"] == "error"
+    (problem,) = doc["problems"]
+    assert "connector_tls_scope selected no connector on any server" in problem and "hybrids" in problem
+    assert problem in report.exit_failure(doc, fail_on_drift=False)
+    shown = "selected no connector on any server"
+    assert shown in report_html.render(doc) and shown in report_junit.render(doc)
+
+
+def test_a_scope_that_selects_something_somewhere_is_no_run_problem() -> None:
+    doc = build("audit", {"EX01": run(stale(), scope=[FRONTEND]), "EX02": run(facts("EX02"), scope=[])},
+                scope="receive_connectors[?server=='EX01']")
+    assert doc["problems"] == [] and doc["status"] == "drift"
