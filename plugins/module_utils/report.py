@@ -88,6 +88,17 @@ _ADVICE = (
      " allows it (for example Organization Management), then run again."),
     (("change in the current set of domain controllers",),
      "Exchange lost its domain controller during the call, which is usually transient: run again."),
+    # Unreachable before any WinRM exchange: the address, the port or the path to it, not the server's software.
+    (("Connection refused", "NewConnectionError", "Failed to establish a new connection"),
+     "Nothing accepted the connection on this host's WinRM port: check ansible_host and ansible_port (5985 for http,"
+     " 5986 for https) in the inventory, that the WinRM service listens there (winrm enumerate winrm/config/listener),"
+     " and that no firewall between the controller and the server blocks it, then run again."),
+    (("ConnectTimeout", "Connection timed out", "connect timeout="),
+     "The controller got no answer from this host's WinRM port: check that the server is up, that ansible_host resolves"
+     " to it from the controller, and that the firewall lets the controller in on 5985/5986, then run again."),
+    (("Name or service not known", "nodename nor servname", "getaddrinfo failed", "No address associated"),
+     "The controller cannot resolve this host's name: check ansible_host in the inventory and the controller's DNS,"
+     " then run again."),
 )
 
 

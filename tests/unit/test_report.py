@@ -39,7 +39,8 @@ R10_NAME, R11_NAME, R12_NAME = (f"<I>{i}<S>{MAIL}" for i in (R10, R11, R12))
 HYBRID_CAPABILITY = "mail.protection.outlook.com:AcceptCloudServicesMail"
 NO_ORG = {"runner": None, "plan": None, "send": None}
 HOSTILE = 'EX01\\Relay "quoted" \'single\' <script>alert(1)</script> & \u202e' + "x" * 2000
-UNREACHABLE_MSG = "Failed to connect to the host via winrm: ConnectTimeout(...)"
+# A lost host without a recognised cause: the report adds no advice (causes with advice: test_an_unreachable_host_says...).
+UNREACHABLE_MSG = "Failed to connect to the host via winrm: the connection was lost"
 FRONTEND, CLIENT = "EX01\\Default Frontend EX01", "EX01\\Client Frontend EX01"
 OWN_THUMB = own_certificate_of("EX01")["thumbprint"]
 STOPPED = "EX01\\Default Frontend EX01 changed since it was read: TlsCertificateName is now X"
@@ -689,3 +690,19 @@ def test_a_scope_that_selects_something_somewhere_is_no_run_problem() -> None:
     doc = build("audit", {"EX01": run(stale(), scope=[FRONTEND]), "EX02": run(facts("EX02"), scope=[])},
                 scope="receive_connectors[?server=='EX01']")
     assert doc["problems"] == [] and doc["status"] == "drift"
+
+
+@pytest.mark.parametrize("message, words", [
+    ("Failed to connect to the host via winrm: HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url:"
+     " /wsman (Caused by NewConnectionError('<urllib3.connection.HTTPConnection object>: Failed to establish a new"
+     " connection: [Errno 111] Connection refused'))", "ansible_port"),
+    ("Failed to connect to the host via winrm: HTTPSConnectionPool(host='ex01', port=5986): Max retries exceeded (Caused by"
+     " ConnectTimeoutError(..., 'Connection to ex01 timed out. (connect timeout=30)'))", "the firewall lets the controller in"),
+    ("Failed to connect to the host via winrm: HTTPConnectionPool(host='ex99.contoso.com', port=5985): Max retries exceeded"
+     " (Caused by NameResolutionError(\"Failed to resolve 'ex99.contoso.com' ([Errno -2] Name or service not known)\"))",
+     "cannot resolve"),
+])
+def test_an_unreachable_host_says_what_to_check_as_a_wrong_password_does(message, words) -> None:
+    doc = build("audit", {"EX01": {"gathered": {"unreachable": True, "msg": message}}})
+    shown = doc["hosts"]["EX01"]["message"]
+    assert shown.startswith(message) and words in shown and shown.endswith("then run again.")
