@@ -38,7 +38,7 @@ def _change(c: dict) -> List[str]:
         added = sorted(set(c.get("after") or []) - set(c.get("before") or []))
         return [f"enabled {', '.join(added) or 'nothing new'} on certificate {c['object']} (the default SMTP certificate was kept)"]
     what = c["object"] if c.get("object_type") != "hybrid_configuration" else "the hybrid configuration"
-    return [f"{what}: {c.get('property')}", f"  was {_name(c.get('before'))}", f"  now {_name(c.get('after'))}"]
+    return [f"{what}: {c.get('property')}", f"was {_name(c.get('before'))}", f"now {_name(c.get('after'))}"]
 
 
 def _probe(p: dict) -> str:
