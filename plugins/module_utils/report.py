@@ -94,6 +94,17 @@ _ADVICE = (
      " allows it (for example Organization Management), then run again."),
     (("change in the current set of domain controllers",),
      "Exchange lost its domain controller during the call, which is usually transient: run again."),
+    # Unreachable before any WinRM exchange: the address, the port or the path to it, not the server's software.
+    (("Connection refused", "NewConnectionError", "Failed to establish a new connection"),
+     "Nothing accepted the connection on this host's WinRM port: check ansible_host and ansible_port (5985 for http,"
+     " 5986 for https) in the inventory, that the WinRM service listens there (winrm enumerate winrm/config/listener),"
+     " and that no firewall between the controller and the server blocks it, then run again."),
+    (("ConnectTimeout", "Connection timed out", "connect timeout="),
+     "The controller got no answer from this host's WinRM port: check that the server is up, that ansible_host resolves"
+     " to it from the controller, and that the firewall lets the controller in on 5985/5986, then run again."),
+    (("Name or service not known", "nodename nor servname", "getaddrinfo failed", "No address associated"),
+     "The controller cannot resolve this host's name: check ansible_host in the inventory and the controller's DNS,"
+     " then run again."),
 )
 
 
@@ -507,13 +518,16 @@ def _organization(org: dict, now: Dict[str, Optional[dict]], mode: str, check_mo
     status = worst(statuses)
     if status == COMPLIANT and changes:
         status = REMEDIATED
+    if not org.get("runner"):
+        # Only a Mailbox server reads and decides send connectors and the hybrid configuration: without one whose
+        # facts were read, nothing was checked, and a report must not call unread objects compliant.
+        errors.append("the organisation objects (send connectors, hybrid configuration) were not read: no Mailbox"
+                      " server of this run answered (all unreachable or in error, or the run was narrowed to Edge"
+                      " servers); include a reachable Mailbox server (connector_tls_target) or name one in"
+                      " connector_tls_organization_host")
+        status = ERROR
     message = "; ".join(errors) if errors else (
         "; ".join(f"{p['object']}: {p['reason']}" for p in plans if p["status"] == "blocked") or None)
-    if message is None and not org.get("runner") and status == DRIFT:
-        # Only a Mailbox server decides and changes send connectors and the hybrid configuration.
-        message = ("no Mailbox server of this run could decide the organisation objects (none reachable, or the"
-                   " run was narrowed to Edge servers): include one (connector_tls_target) or name it in"
-                   " connector_tls_organization_host")
     return {"status": status, "message": message, "runner": org.get("runner"), "findings": findings,
             "plans": plans, "changes": changes}
 
@@ -575,15 +589,30 @@ def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict],
                 entry["message"] = entry["message"] or (
                     "still drifted after the remediation, and no module of this collection fixes it: "
                     + (", ".join(left) or "see findings") + ". Act on the findings' messages by hand.")
+    problems = run_problems(runs, scope)
     summary = {"hosts": len(hosts), **{s: 0 for s in HOST_STATUSES}}
     for host in hosts.values():
         summary[host["status"]] += 1
-    overall = worst([h["status"] for h in hosts.values()] + [organization["status"]])
+    overall = worst([h["status"] for h in hosts.values()] + [organization["status"]] + [ERROR for _p in problems])
     return {
         "schema": REPORT_SCHEMA, "mode": mode, "check_mode": bool(check_mode), "generated_at": generated_at,
         "scope": scope or None, "status": ERROR if overall == UNREACHABLE else overall, "summary": summary,
-        "hosts": hosts, "organization": organization,
+        "problems": problems, "hosts": hosts, "organization": organization,
     }
+
+
+def run_problems(runs: Dict[str, dict], scope: Optional[str]) -> List[str]:
+    """What makes the whole run say nothing, whatever each host says: a result that checked nothing is not green."""
+    problems = []
+    if not runs:
+        problems.append("the play had no host: nothing was checked (check -i and connector_tls_target)")
+    scopes = [run.get("scope") for run in runs.values()
+              if ((run.get("gathered") or {}).get("ansible_facts") or {}).get("exchange_tls") is not None]
+    if scope and scopes and all(s is not None and not s for s in scopes):
+        problems.append(f"connector_tls_scope selected no connector on any server ({scope!r}): a field name or value"
+                        " in it matches nothing in the facts, so nothing was checked; see the field names with"
+                        " ansible-doc -t filter exchange.transport_tls.connector_scope, or remove connector_tls_scope")
+    return problems
 
 
 def exit_failure(report: dict, fail_on_drift: bool) -> Optional[str]:
@@ -594,7 +623,7 @@ def exit_failure(report: dict, fail_on_drift: bool) -> Optional[str]:
     remediated = report["mode"] == "remediate" and not report["check_mode"]
     failing = (ERROR, UNREACHABLE, BLOCKED) if remediated or fail_on_drift else (ERROR, UNREACHABLE)
     bad = {s: summary[s] for s in failing if summary[s]}
-    parts = [f"{n} host(s) {s}" for s, n in bad.items()]
+    parts = list(report.get("problems") or []) + [f"{n} host(s) {s}" for s, n in bad.items()]
     if organization["status"] == ERROR or (organization["status"] == BLOCKED and BLOCKED in failing):
         parts.append(f"organisation objects {organization['status']}")
     if fail_on_drift:
@@ -731,4 +760,4 @@ def restart_changes(runs: Dict[str, dict]) -> List[dict]:
 
 
 __all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_reach_problem",
-           "probe_target", "probe_tls_problem", "worst"]
+           "probe_target", "probe_tls_problem", "run_problems", "worst"]

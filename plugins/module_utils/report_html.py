@@ -3,10 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """report.html of the connector_tls role, rendered from report.json's dict only.
 
-One self-contained page for people: inline CSS, no script, and no reference
-to anything outside the file (no fonts, images, stylesheets or links but the
-page's own anchors), so it can be mailed, archived as a CI artefact or opened
-on an isolated admin workstation as it is.
+One self-contained page for people: inline CSS, no script, and nothing it
+loads from elsewhere (no fonts, images or stylesheets), so it can be mailed,
+archived as a CI artefact or opened on an isolated admin workstation as it is.
+The only links that leave the page are to Microsoft's own articles, from a
+fixed table in this module (never from the report's data), as HealthChecker
+gives a "More information" link for each problem.
+
+It puts first what to do (the most serious problems, one line each), colours
+certificate lifetimes as HealthChecker does (red under 30 days, yellow under
+60), and folds the host cards so that a fleet of hundreds stays readable: hosts
+that need a person are open, the others closed, and a filter (CSS only) shows
+only the hosts with problems.
 
 Every value from the report goes through ``html.escape``: connector names
 are chosen by administrators and may hold markup, quotes or text-direction
@@ -50,6 +58,31 @@ _OBJECT_LABEL = {
     "certificate": "certificate",
     "transport_service": "transport service",
 }
+
+# Microsoft's article for what a finding is about: fixed addresses, never taken from the report's data.
+_KB2989382 = ("KB 2989382", "https://learn.microsoft.com/exchange/troubleshoot/email-delivery/cannot-receive-mail-with-new-certificate")
+_STARTTLS = ("Selection of inbound STARTTLS certificates",
+             "https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates-selection")
+_ENABLE = ("Enable-ExchangeCertificate", "https://learn.microsoft.com/powershell/module/exchange/enable-exchangecertificate")
+_HYBRID = ("HealthChecker: hybrid connector certificate", "https://aka.ms/HC-HybridConnector")
+ARTICLES = (_KB2989382, _STARTTLS, _ENABLE, _HYBRID)
+_ARTICLE_BY_PREFIX = (
+    ("hybrid_", _HYBRID), ("tls_certificate_self_signed_for_hybrid", _HYBRID),
+    ("tls_certificate_smtp_not_enabled", _ENABLE), ("internal_transport_certificate", _ENABLE),
+    ("tls_certificate_name", _KB2989382), ("no_replacement_certificate", _KB2989382),
+    ("ambiguous_replacement_certificate", _KB2989382), ("tls_certificate_expired", _KB2989382),
+    ("tls_certificate_expiring", _KB2989382),
+    ("starttls_", _STARTTLS), ("tls_", _STARTTLS), ("transport_tls_event", _STARTTLS),
+)
+_TOP_ROWS = 25
+_CODE_TEXT = {
+    "tls_certificate_name_not_found": "no certificate on the server matches the connector's TlsCertificateName",
+    "hybrid_tls_certificate_name_missing": "a hybrid connector has no TlsCertificateName",
+    "tls_certificate_expired": "the certificate the connector uses has expired",
+    "tls_certificate_smtp_not_enabled": "the certificate the connector uses is not enabled for SMTP",
+    "tls_not_in_auth_mechanism": "the connector's AuthMechanism lacks Tls: STARTTLS is never offered",
+}
+_QUIET = ("compliant", "remediated")
 
 # Characters that change how the text around them reads without being seen: direction
 # embeddings, overrides and isolates, direction marks, zero-width space, word joiner, BOM.
@@ -164,11 +197,26 @@ ul.plain li { margin: 2px 0; }
 .src-ok { color: var(--ok); }
 nav.overview td a { font-weight: 600; text-decoration: none; border-bottom: 1px dotted var(--muted); }
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 28px; }
+details.host > summary { list-style: none; cursor: pointer; }
+details.host > summary::-webkit-details-marker { display: none; }
+details.host > summary .fold::before { content: "\25B8"; color: var(--muted); margin-right: 6px; }
+details.host[open] > summary .fold::before { content: "\25BE"; }
+.filter { display: flex; gap: 18px; align-items: center; margin: 0 0 14px; color: var(--muted); font-size: 13px; }
+input.f { position: absolute; opacity: 0; pointer-events: none; }
+.filter label { cursor: pointer; border: 1px solid var(--border); border-radius: 999px; padding: 1px 12px; background: var(--card); }
+#show-all:checked ~ .filter label[for="show-all"], #show-problems:checked ~ .filter label[for="show-problems"] {
+  border-color: var(--text); color: var(--text); font-weight: 600; }
+#show-problems:checked ~ .hosts .host.quiet { display: none; }
+.top td.what { line-height: 1.45; }
+.life-red { color: var(--bad); font-weight: 600; } .life-yellow { color: var(--drift); font-weight: 600; }
+.life-green { color: var(--ok); }
+.history { color: var(--muted); }
 @media print {
   html, body { background: #ffffff; }
   main { max-width: none; padding: 0; }
   .card, .tile { box-shadow: none; break-inside: avoid-page; }
-  section.host, section.org { break-inside: auto; }
+  section.host, section.org, details.host { break-inside: auto; }
+  .filter { display: none; }
 }
 """
 
@@ -332,7 +380,7 @@ def _overview(report: dict) -> str:
             _td(_badge(host.get("status"))),
             _td(server_text),
             _td("%d of %d" % (in_scope, len(connectors)) if connectors else '<span class="none">\u2014</span>', "num"),
-            _td(_severity_counts(host.get("findings"))),
+            _td(_severity_counts([f for f in host.get("findings") or [] if f not in _history(host)])),
             _td(escape(str(len(host.get("changes") or []))), "num"),
         ])
     org = report.get("organization") or {}
@@ -423,8 +471,10 @@ def _certificates_table(certificates) -> str:
     for c in certificates or []:
         days = c.get("days_remaining")
         if isinstance(days, int):
-            days_html = ('<span class="no">expired %d days ago</span>' % -days if days < 0
-                         else '<span class="%s">%d days</span>' % ("no" if days < 30 else "dim", days))
+            # HealthChecker's colours for certificate lifetime: red under 30 days, yellow under 60.
+            days_html = ('<span class="life-red">expired %d days ago</span>' % -days if days < 0
+                         else '<span class="%s">%d days</span>' % (
+                             "life-red" if days < 30 else "life-yellow" if days < 60 else "life-green", days))
         else:
             days_html = '<span class="none">\u2014</span>'
         services = c.get("services")
@@ -432,12 +482,17 @@ def _certificates_table(certificates) -> str:
                          else escape(", ".join(str(s) for s in services or [])) or '<span class="none">none</span>')
         rows.append([
             _td('<span class="mono">%s</span>%s' % (_plain(c.get("thumbprint") or ""),
-                                                    "" if c.get("checked") else '<br><span class="dim">not checked</span>')),
+                                                    "" if c.get("checked") else
+                                                    '<br><span class="dim" title="no connector uses it and no finding'
+                                                    ' names it">not in use</span>')),
             _td(_t(c.get("subject")) + '<br><span class="dim">issued by %s</span>' % _t(c.get("issuer"))),
             _td(_t(c.get("not_after")) + "<br>" + days_html, "nowrap"),
             _td(services_html),
             _td(_t(c.get("used_by"))),
-            _td(_badge(c.get("status")) + (" " + _chips(c.get("findings")) if c.get("findings") else "")),
+            # An expired certificate is flagged even when nothing uses it: it is the one a renewal forgot.
+            _td(_badge(c.get("status")) + (' <span class="badge s-bad">expired</span>' if isinstance(days, int) and days < 0
+                                           else "")
+                + (" " + _chips(c.get("findings")) if c.get("findings") else "")),
         ])
     return _table([("Thumbprint", "w-thumb"), ("Subject / issuer", ""), ("Expires", "w-date"), ("Services", "w-services"),
                    ("Used by", ""), ("Status", "w-cstatus")], rows, "No certificates were read.")
@@ -516,6 +571,76 @@ def _probe_table(probes) -> str:
                    ("TLS / error", "w-tls")], rows, "No SMTP probes were made.")
 
 
+def _article(code) -> str:
+    for prefix, (title, url) in _ARTICLE_BY_PREFIX:
+        if str(code or "").startswith(prefix):
+            return '<a href="%s">%s</a>' % (escape(url, quote=True), escape(title))
+    return '<span class="none">\u2014</span>'
+
+
+def _history(host: dict) -> list:
+    """Transport TLS events on a host that is fine now: logged before its current configuration (history)."""
+    if host.get("status") not in _QUIET:
+        return []
+    return [f for f in host.get("findings") or [] if f.get("code") == "transport_tls_event"]
+
+
+_RANK = {"unreachable": 0, "error": 0, "blocked": 1, "drift": 2, "warning": 3}
+
+
+def _problems(name: str, entry: dict) -> list:
+    """(rank, row) per object of a host (or the organisation) that needs a person, worst first."""
+    if entry.get("status") in ("unreachable", "error") and entry.get("message"):
+        return [(0, [_td(_t(name)), _td('<span class="none">\u2014</span>'), _td(_badge(entry["status"])),
+                     _td(_t(entry["message"]), "what"), _td('<span class="none">\u2014</span>')])]
+    history = {id(f) for f in _history(entry)}
+    changed = _changed_objects(entry.get("changes"))
+    plans = {(p.get("object_type"), p.get("object")): p for p in entry.get("plans") or []}
+    objects: dict = {}
+    for f in entry.get("findings") or []:
+        if id(f) in history or not f.get("in_scope", True) or f.get("severity") not in ("error", "warning"):
+            continue
+        key = (f.get("object_type"), f.get("object"))
+        # What this run changed was dealt with, and a host that is fine now needs a person only for a warning.
+        if key in changed or (entry.get("status") in _QUIET and f.get("severity") == "error"):
+            continue
+        objects.setdefault(key, []).append(f)
+    rows = []
+    for key, found in objects.items():
+        found.sort(key=lambda f: _SEVERITY_RANK.get(f.get("severity"), 3))
+        worst = found[0]
+        plan = plans.get(key) or {}
+        if plan.get("status") == "blocked":
+            status, todo = "blocked", plan.get("reason")
+        elif plan.get("status") == "change":
+            status = "drift"
+            todo = "run exchange.transport_tls.remediate: it sets TlsCertificateName to %s" % plan.get("expected")
+        else:
+            status, todo = worst.get("severity"), worst.get("message")
+        what = worst.get("message") if todo != worst.get("message") else _CODE_TEXT.get(worst.get("code"), worst.get("code"))
+        rows.append((_RANK.get(status, 3), [
+            _td(_t(name)), _td(_object(*key)), _td(_badge(status) + " " + _code_chip(worst.get("code"))),
+            _td(_t(what) + '<br><span class="dim">%s</span>' % _t(todo), "what"), _td(_article(worst.get("code")))]))
+    return rows
+
+
+def _top_issues(report: dict) -> str:
+    """What to do first: one line per object that needs a person, worst first, with Microsoft's article."""
+    ranked = []
+    for name, host in (report.get("hosts") or {}).items():
+        ranked += _problems(name, host)
+    ranked += _problems("organization", report.get("organization") or {})
+    ranked.sort(key=lambda item: item[0])
+    if not ranked:
+        return ('<section class="card top"><h3 style="margin-top:0">What to do first</h3>'
+                '<p class="empty">Nothing: no host and no organisation object needs a person.</p></section>')
+    more = len(ranked) - _TOP_ROWS
+    table = _table([("Server", "w-host"), ("Object", "w-object"), ("Problem", "w-findings"), ("What is wrong / what to do", ""),
+                    ("More information", "w-findings")], [row for _rank, row in ranked[:_TOP_ROWS]], "")
+    tail = '<p class="dim">and %d more below.</p>' % more if more > 0 else ""
+    return '<section class="card top"><h3 style="margin-top:0">What to do first</h3>%s%s</section>' % (table, tail)
+
+
 def _message(message, status) -> str:
     if not message:
         return ""
@@ -536,20 +661,28 @@ def _host_section(index: int, name: str, host: dict) -> str:
     launches = host.get("launches")
     if isinstance(launches, int):
         line += " \u00b7 %d PowerShell launch%s" % (launches, "" if launches == 1 else "es")
+    quiet = host.get("status") in _QUIET
+    # Closed when nothing needs a person, so a large fleet reads as its problems; the filter hides those.
     parts = [
-        '<section class="card host" id="host-%d">' % index,
-        '<div class="host-head"><h2>%s</h2>%s</div>' % (_t(name), _badge(host.get("status"))),
-        '<div class="server">%s</div>' % line,
+        '<details class="card host%s" id="host-%d"%s><summary>' % (" quiet" if quiet else "", index, "" if quiet else " open"),
+        '<div class="host-head"><h2><span class="fold"></span>%s</h2>%s</div>' % (_t(name), _badge(host.get("status"))),
+        '<div class="server">%s</div></summary>' % line,
         _message(host.get("message"), host.get("status")),
     ]
+    history = _history(host)
     nothing_read = not server and not any(host.get(k) for k in ("connectors", "certificates", "findings", "plans"))
     if nothing_read:
         parts.append('<p class="empty" style="margin-top:14px">Nothing was read from this host.</p>')
     else:
         parts += [
             "<h3>Receive connectors</h3>", _connectors_table(host.get("connectors")),
-            "<h3>Findings</h3>", _findings_table(host.get("findings"), _changed_objects(host.get("changes"))),
+            "<h3>Findings</h3>", _findings_table([f for f in host.get("findings") or [] if f not in history],
+                                                 _changed_objects(host.get("changes"))),
         ]
+        if history:
+            parts += ['<h3>History</h3><p class="history">Transport logged these events before the configuration'
+                      ' this report shows (the server is %s now); they are kept for the record.</p>'
+                      % _plain(host.get("status")), _findings_table(history, set())]
         if any(p.get("status") != "unchanged" for p in host.get("plans") or []):
             parts += ["<h3>Plan</h3>", _plans_table([p for p in host.get("plans") or []
                                                      if p.get("status") != "unchanged"])]
@@ -563,7 +696,7 @@ def _host_section(index: int, name: str, host: dict) -> str:
         items = "".join("<li><b>%s</b>: %s</li>" % (_t(r.get("service")), _t(r.get("reason")))
                         for r in host["restarts"])
         parts += ["<h3>Service restarts</h3>", '<ul class="plain">%s</ul>' % items]
-    parts.append("</section>")
+    parts.append("</details>")
     return "".join(parts)
 
 
@@ -590,10 +723,20 @@ def render(report: dict) -> str:
                                                                    report.get("generated_at") or "")
     body = [
         _header(report),
+        # A run that checked nothing says so before anything else (report.run_problems).
+        "".join(_message(problem, "error") for problem in report.get("problems") or []),
         _tiles(report.get("summary") or {}),
+        _top_issues(report),
         _overview(report),
+        # The filter: radio buttons before the host cards, read by CSS (:checked ~), so the page needs no script.
+        '<input type="radio" name="show" id="show-all" class="f" checked>'
+        '<input type="radio" name="show" id="show-problems" class="f">'
+        '<div class="filter"><span>Show</span><label for="show-all">every host</label>'
+        '<label for="show-problems">only hosts that need a person</label></div>'
+        if hosts else "",
     ]
-    body += [_host_section(index, name, host) for index, (name, host) in enumerate(hosts.items(), 1)]
+    body.append('<div class="hosts">%s</div>' % "".join(
+        _host_section(index, name, host) for index, (name, host) in enumerate(hosts.items(), 1)))
     body.append(_organization_section(report.get("organization") or {}))
     body.append('<footer>%s \u00b7 rendered from report.json by exchange.transport_tls</footer>'
                 % _t(report.get("schema")))

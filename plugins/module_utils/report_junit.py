@@ -357,6 +357,12 @@ def render(report: dict) -> str:
     timestamp = _timestamp(report.get("generated_at"))
     suites = [_host_suite(name, host, timestamp) for name, host in (report.get("hosts") or {}).items()]
     suites.append(_organization_suite(report.get("organization") or {}, timestamp))
+    if report.get("problems"):
+        # A run that checked nothing fails CI on its own, whatever the hosts say (report.run_problems).
+        run = _Suite("run", timestamp)
+        for problem in report["problems"]:
+            run.error(run.case("run", "checked"), problem, "error", problem)
+        suites.append(run)
 
     root = ET.Element("testsuites", {
         "name": SUITES_NAME,

@@ -154,3 +154,25 @@ def test_a_real_remediation_report_renders(chromium, tmp_path, running_lab):
     browse(chromium, tmp_path, out / "latest" / "report.html", "--screenshot=%s" % (ARTIFACTS / "report-demo-remediation.png"),
            "--window-size=1280,2400")
     assert (ARTIFACTS / "report-demo-remediation.png").stat().st_size > 10000
+
+
+def test_the_filter_shows_only_the_hosts_that_need_a_person(chromium, tmp_path, report):
+    # The page has no script; the test appends one of its own that clicks the filter as a person would and
+    # records what Chromium then displays, so the CSS-only filter is checked by a browser, not by reading CSS.
+    page = report_html.render(report)
+    probe = ("<script>"
+             "function shown(){return Array.from(document.querySelectorAll('details.host')).map("
+             "function(d){return d.id+'='+getComputedStyle(d).display}).join(' ')}"
+             "document.body.setAttribute('data-before', shown());"
+             "document.querySelector('label[for=show-problems]').click();"
+             "document.body.setAttribute('data-after', shown());"
+             "</script></body>")
+    path = tmp_path / "filter.html"
+    path.write_text(page.replace("</body>", probe), encoding="utf-8")
+    attributes = body_attributes(browse(chromium, tmp_path, path, "--dump-dom"))
+    quiet = {"host-%d" % i for i, host in enumerate(report["hosts"].values(), 1) if host["status"] in ("compliant", "remediated")}
+    assert quiet, "the fixture has a host that needs nobody"
+    before = dict(item.split("=") for item in attributes["data-before"].split())
+    after = dict(item.split("=") for item in attributes["data-after"].split())
+    assert set(before.values()) == {"block"}
+    assert {h for h, display in after.items() if display == "none"} == quiet

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import FilterModule
 from ansible_collections.exchange.transport_tls.plugins.module_utils import (
-    certificate_selection, findings, receive_plan, report, send_plan, smtp_probe)
+    certificate_selection, findings, receive_plan, report, report_html, report_junit, send_plan, smtp_probe)
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 
@@ -39,7 +39,8 @@ R10_NAME, R11_NAME, R12_NAME = (f"<I>{i}<S>{MAIL}" for i in (R10, R11, R12))
 HYBRID_CAPABILITY = "mail.protection.outlook.com:AcceptCloudServicesMail"
 NO_ORG = {"runner": None, "plan": None, "send": None}
 HOSTILE = 'EX01\\Relay "quoted" \'single\' <script>alert(1)</script> & \u202e' + "x" * 2000
-UNREACHABLE_MSG = "Failed to connect to the host via winrm: ConnectTimeout(...)"
+# A lost host without a recognised cause: the report adds no advice (causes with advice: test_an_unreachable_host_says...).
+UNREACHABLE_MSG = "Failed to connect to the host via winrm: the connection was lost"
 FRONTEND, CLIENT = "EX01\\Default Frontend EX01", "EX01\\Client Frontend EX01"
 OWN_THUMB = own_certificate_of("EX01")["thumbprint"]
 STOPPED = "EX01\\Default Frontend EX01 changed since it was read: TlsCertificateName is now X"
@@ -163,9 +164,15 @@ def restart(failed=False) -> dict:
     return result
 
 
+def read_org(runs: dict) -> dict:
+    """An organisation its runner read and found nothing to decide in (no send connector, no hybrid configuration)."""
+    plan = {"changed": False, "launches": 0, "plans": [], "smtp": [], "changes": []}
+    return {"runner": next(iter(sorted(runs)), None), "plan": plan, "send": None}
+
+
 def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30) -> dict:
     """report.build, checked against report-v1.schema.json (and JSON-serialisable) every time."""
-    doc = report.build(mode, check_mode, GENERATED, runs, NO_ORG if org is None else org, scope, expiring_days)
+    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days)
     REPORT_SCHEMA.validate(json.loads(json.dumps(doc)))
     assert doc["summary"]["hosts"] == len(runs) == sum(v for k, v in doc["summary"].items() if k != "hosts")
     return doc
@@ -713,7 +720,10 @@ HOST_KINDS = {
 }
 ORG_FLEET = hybrid_fleet()
 ORG_KINDS = {
-    "none": (lambda remediate: NO_ORG, ("compliant", "compliant")),
+    # Read by a Mailbox server that found no send connector and no hybrid configuration.
+    "nothing": (lambda remediate: read_org({"EX01": None}), ("compliant", "compliant")),
+    # Never read: no Mailbox server answered, or the run was narrowed to Edge servers.
+    "unread": (lambda remediate: NO_ORG, ("error", "error")),
     "stale": (lambda remediate: org_of(ORG_FLEET, send=remediate), ("drift", "remediated")),
     "blocked": (lambda remediate: org_of(hybrid_fleet(org_host("EX02", certificates=[]))),
                 ("blocked", "blocked")),
@@ -770,9 +780,46 @@ def test_the_filter_takes_the_probes_source_address() -> None:
         probe_target_filter(server, "controller.local")
 
 
-def test_organisation_drift_without_a_mailbox_runner_says_how_to_get_one() -> None:
-    fleet = hybrid_fleet()
+@pytest.mark.parametrize("fleet", [hybrid_fleet(), {"EX01": facts()}], ids=["organisation drift", "nothing to report"])
+def test_an_organisation_no_mailbox_server_read_is_an_error_never_compliant(fleet) -> None:
+    # Every Mailbox server unreachable, or the run narrowed to Edge servers: the send connectors and the hybrid
+    # configuration were not read, so the report must not call them compliant, and the run must fail.
     doc = build("audit", {h: run(f) for h, f in fleet.items()}, NO_ORG)
     organization = doc["organization"]
-    assert organization["status"] == "drift" and organization["runner"] is None
-    assert "connector_tls_organization_host" in organization["message"]
+    assert (doc["status"], organization["status"], organization["runner"]) == ("error", "error", None)
+    assert "were not read" in organization["message"] and "connector_tls_organization_host" in organization["message"]
+    assert "organisation objects error" in report.exit_failure(doc, fail_on_drift=False)
+
+
+def test_a_scope_that_selects_no_connector_anywhere_fails_the_run_naming_it() -> None:
+    # A field-name typo (hybrid for hybrids) selects nothing on every host: the run checked nothing.
+    doc = build("audit", {"EX01": run(stale(), scope=[]), "EX02": run(facts("EX02"), scope=[])},
+                scope="receive_connectors[?hybrids]")
+    assert doc["status"] == "error"
+    (problem,) = doc["problems"]
+    assert "connector_tls_scope selected no connector on any server" in problem and "hybrids" in problem
+    assert problem in report.exit_failure(doc, fail_on_drift=False)
+    shown = "selected no connector on any server"
+    assert shown in report_html.render(doc) and shown in report_junit.render(doc)
+
+
+def test_a_scope_that_selects_something_somewhere_is_no_run_problem() -> None:
+    doc = build("audit", {"EX01": run(stale(), scope=[FRONTEND]), "EX02": run(facts("EX02"), scope=[])},
+                scope="receive_connectors[?server=='EX01']")
+    assert doc["problems"] == [] and doc["status"] == "drift"
+
+
+@pytest.mark.parametrize("message, words", [
+    ("Failed to connect to the host via winrm: HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url:"
+     " /wsman (Caused by NewConnectionError('<urllib3.connection.HTTPConnection object>: Failed to establish a new"
+     " connection: [Errno 111] Connection refused'))", "ansible_port"),
+    ("Failed to connect to the host via winrm: HTTPSConnectionPool(host='ex01', port=5986): Max retries exceeded (Caused by"
+     " ConnectTimeoutError(..., 'Connection to ex01 timed out. (connect timeout=30)'))", "the firewall lets the controller in"),
+    ("Failed to connect to the host via winrm: HTTPConnectionPool(host='ex99.contoso.com', port=5985): Max retries exceeded"
+     " (Caused by NameResolutionError(\"Failed to resolve 'ex99.contoso.com' ([Errno -2] Name or service not known)\"))",
+     "cannot resolve"),
+])
+def test_an_unreachable_host_says_what_to_check_as_a_wrong_password_does(message, words) -> None:
+    doc = build("audit", {"EX01": {"gathered": {"unreachable": True, "msg": message}}})
+    shown = doc["hosts"]["EX01"]["message"]
+    assert shown.startswith(message) and words in shown and shown.endswith("then run again.")

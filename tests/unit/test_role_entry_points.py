@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def test_both_entry_points_take_the_same_variables():
 
 
 def test_the_audit_playbook_uses_the_audit_entry_point():
-    play = yaml.safe_load((ROOT / "playbooks" / "audit.yml").read_text())[0]
+    play = yaml.safe_load((ROOT / "playbooks" / "audit.yml").read_text())[-1]
     imports = [t["ansible.builtin.import_role"] for t in play["tasks"] if "ansible.builtin.import_role" in t]
     assert imports == [{"name": "exchange.transport_tls.connector_tls", "tasks_from": "audit"}]
     assert "roles" not in play
@@ -85,3 +86,12 @@ def test_ansible_doc_shows_both_entry_points():
     # The entry point's name is emphasised (ANSI bold or *...*), whatever the terminal.
     assert re.findall(r"ENTRY POINT: \W*(\w+)", proc.stdout) == ["main", "audit"]
     assert proc.stdout.count("connector_tls_scope") >= 2
+
+
+@pytest.mark.parametrize("playbook", ["audit.yml", "remediate.yml"])
+def test_each_fleet_playbook_first_checks_that_its_target_matches_a_host(playbook):
+    # A play whose pattern matches nothing is skipped with exit status 0; the first play must fail instead.
+    first = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())[0]
+    (task,) = first["tasks"]
+    assert first["hosts"] == "localhost"
+    assert "inventory_hostnames" in task["ansible.builtin.assert"]["that"] and "connector_tls_target" in task["ansible.builtin.assert"]["that"]
