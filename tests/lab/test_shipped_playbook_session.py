@@ -38,6 +38,6 @@ def test_explicit_session_credentials_reach_the_modules_and_stay_secret(running_
     assert statuses(report) == {"EX01": "drift", "EX02": "compliant", "EDGE01": "drift"}, output
     journal = (lab.journal_path.read_text() if lab.journal_path else "")
     assert SECRET not in output and SECRET not in journal
-    for path in tmp_path.iterdir():
+    for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace"), path
