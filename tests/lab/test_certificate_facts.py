@@ -115,7 +115,7 @@ SCENARIO_FINDINGS = {
     "selection.yml": {"EX01": {("tls_not_in_auth_mechanism", "EX01\\no-tls")}},
     "needs-restart.yml": {"EX01": {
         ("tls_certificate_name_not_found", FE), ("transport_tls_event", "MSExchangeFrontEndTransport")}},
-    "edgesync.yml": {"EDGE01": {("tls_certificate_smtp_not_enabled", EDGE_CONNECTOR)}},
+    "edgesync.yml": {"EDGE01": {("tls_certificate_smtp_not_enabled", EDGE_CONNECTOR)}, "EX01": set()},
 }
 
 

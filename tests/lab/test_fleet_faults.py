@@ -419,7 +419,7 @@ def test_a_write_of_unknown_outcome_on_one_host_of_five(case, running_lab, tmp_p
     check_changes_against_state(audited, after, changes)
 
     # -- rollback of that run restores exactly what it applied (SMTP enabled on a certificate cannot be undone: it stays)
-    rc, output = rollback(lab, tmp_path / "remediate" / "changes.json")
+    rc, output = rollback(lab, tmp_path / "remediate" / "latest" / "changes.json")
     assert rc == 0, output
     rolled = tracked(load_state(lab))
     for key, value in tracked(audited).items():

@@ -60,7 +60,7 @@ def test_a_probe_answered_by_a_relay_does_not_prove_default_frontend(running_lab
     assert host["message"].startswith(
         f"The SMTP probe from 127.0.0.1 reached {RELAY}, not the connector Microsoft 365 reaches ({FRONTEND}): it does not"
         f" prove {FRONTEND}.")
-    assert "not the connector Microsoft 365 reaches" in (tmp_path / "out" / "report.html").read_text()
+    assert "not the connector Microsoft 365 reaches" in (tmp_path / "out" / "latest" / "report.html").read_text()
 
 
 def test_seen_as_tells_the_report_where_the_probe_comes_from(running_lab, tmp_path):

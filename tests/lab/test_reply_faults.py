@@ -61,13 +61,13 @@ def test_stray_error_record_the_write_happened_and_ansible_saw_two_documents(run
 
 
 def _enable_then_restore(org: Organization) -> list[dict]:
-    """What smtp_enable sends: enable SMTP on the new certificate (-Force makes it the default), then the previous default."""
+    """What smtp_enable sends: enable SMTP on the new certificate (-Force makes it the default), then put the previous default back (SMTP only)."""
     server = org.server("EX01")
     return [
         {"cmdlet": "Enable-ExchangeCertificate", "parameters": {
             "Server": "EX01", "Thumbprint": server.certificate_by_id("le-r11").thumbprint, "Services": "SMTP", "Force": True}},
         {"cmdlet": "Enable-ExchangeCertificate", "parameters": {
-            "Server": "EX01", "Thumbprint": server.internal_transport_certificate, "Services": "IMAP, POP, SMTP", "Force": True}},
+            "Server": "EX01", "Thumbprint": server.internal_transport_certificate, "Services": "SMTP", "Force": True}},
     ]
 
 
