@@ -12,6 +12,7 @@ shape in every case: plans, changes, smtp, launches, and diff in diff mode.
 
 from __future__ import annotations
 
+import time
 from typing import Callable, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
@@ -48,10 +49,13 @@ class ConvergeActionBase(ExchangeActionBase):
             return self._blocked(result, plan)
         made: List[Change] = []
         failure = None
+        # One domain controller for every guard, write and read-back of the run (the user's, else the one the
+        # facts came from), so a read never misses a write another domain controller has not replicated yet.
+        args = dict(args, domain_controller=args.get("domain_controller") or plan.domain_controller)
         try:
             if plan.smtp:
                 result["launches"] += 1
-                made.extend(self._enable_smtp(plan.smtp, args, task_vars))
+                made.extend(self._enable_smtp(plan.smtp, args, task_vars, result))
             result["launches"] += 1
             made.extend(self._write(plan, write_steps(), args, task_vars))
         except ApplyFailed as exc:
@@ -73,7 +77,7 @@ class ConvergeActionBase(ExchangeActionBase):
             result.update(failed=True, msg=f"{len(blocked)} object(s) cannot be converged and were left unchanged: {listing}")
         return result
 
-    def _enable_smtp(self, items: List[smtp_enable.SmtpEnable], args: dict, task_vars: dict) -> List[Change]:
+    def _enable_smtp(self, items: List[smtp_enable.SmtpEnable], args: dict, task_vars: dict, result: dict) -> List[Change]:
         try:
             raw = self.run_batch(smtp_enable.enable_steps(items), args, task_vars)
         except BatchFailed as exc:
@@ -84,6 +88,19 @@ class ConvergeActionBase(ExchangeActionBase):
             message = smtp_enable.failed_enable_message(items, exc.result)
             raise ApplyFailed(message, [c for i in items for c in i.changes()]) from None
         problem = smtp_enable.read_enable_result(items, raw)
+        waited = 0
+        for wait in smtp_enable.READBACK_WAITS:
+            waiting = smtp_enable.unsettled(items)
+            if not problem or not waiting:
+                break
+            time.sleep(wait)
+            waited += wait
+            result["launches"] += 1
+            try:
+                smtp_enable.record_readback(waiting, self.run_batch(smtp_enable.readback_steps(waiting), args, task_vars))
+            except BatchFailed:
+                pass    # a re-read that failed proves nothing either way; the next one may answer
+            problem = smtp_enable.read_enable_result(items, raw, waited)
         made = [c for i in items for c in i.changes()]
         if problem:
             raise ApplyFailed(problem, made)
