@@ -95,8 +95,6 @@ class _Holding:
 
 def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _Holding:
     server, role = facts["server"]["name"], facts["server"].get("role") or "Mailbox"
-    if role == "Edge" and tls_name.edge_length_problem(name):
-        return _Holding(server, role, problem=tls_name.edge_length_problem(name))
     now = parse_time(facts["collected_at"])
     matches = [c for c in matching_certificates(name, facts["certificates"]) if c.get("has_private_key") is not False]
     if not matches:
@@ -104,6 +102,8 @@ def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _H
         why = "its certificates with this name have no private key" if have else "it holds no certificate with this issuer and subject"
         return _Holding(server, role, problem=why)
     certificate = sorted(matches, key=selection_order)[0]
+    if role == "Edge" and tls_name.edge_length_problem(name):
+        return _Holding(server, role, certificate, tls_name.edge_length_problem(name))
     why = unusable_because(certificate, now, public_only)
     if why:
         return _Holding(server, role, certificate, f"{certificate['thumbprint']}: {why}")
@@ -238,9 +238,11 @@ class _Planner:
         held = self.holdings(sources, candidates[0], connector["cloud"])
         details["source_servers"] = {h.server: h.as_dict() for h in held}
         lacking = "; ".join(f"{h.server}: {h.problem}" for h in held if h.problem)
+        capped = tls_name.edge_length_problem(candidates[0]) and all(h.role == "Edge" for h in held if h.problem)
+        advice = (" Then gather facts again and rerun" if capped else " Install the certificate with its private key there"
+                  " (or enable SMTP on it), gather facts again, and rerun")
         return Decision(OBJECT_TYPE, name, BLOCKED, current, candidates[0],
-                        f"not every source server can use {candidates[0]}: {lacking}. Install the certificate with its"
-                        " private key there (or enable SMTP on it), gather facts again, and rerun", details=details)
+                        f"not every source server can use {candidates[0]}: {lacking}.{advice}", details=details)
 
     def check_edge_copies(self, sources: List[dict], connector: dict, details: dict) -> None:
         """Each Edge source server's own copy (EdgeSync replicates the connector there) against the organisation's.
