@@ -51,7 +51,8 @@ class ConvergeActionBase(ExchangeActionBase):
         failure = None
         # One domain controller for every guard, write and read-back of the run (the user's, else the one the
         # facts came from), so a read never misses a write another domain controller has not replicated yet.
-        args = dict(args, domain_controller=args.get("domain_controller") or plan.domain_controller)
+        if plan.domain_controller and not args.get("domain_controller"):
+            args = dict(args, domain_controller=plan.domain_controller)
         try:
             if plan.smtp:
                 result["launches"] += 1
