@@ -24,6 +24,7 @@ from .model import (
     AUTH_BITS,
     SERVICE_BITS,
     Certificate,
+    DirectoryError,
     Organization,
     ReceiveConnector,
     SendConnector,
@@ -51,6 +52,7 @@ class Context:
     server: Server                     # the server whose session runs the cmdlet
     warnings: list[str] = field(default_factory=list)
     wrote: bool = False                # did this cmdlet change anything
+    dc: str | None = None              # the domain controller serving it (None on Edge: its AD LDS is local)
 
 
 @dataclass
@@ -276,6 +278,36 @@ def server_object(server: Server) -> dict[str, Any]:
     }
 
 
+# -- directory replication (model.Directory) ---------------------------------------
+
+# The attributes of each directory object the allow-listed Set-* cmdlets and Enable-ExchangeCertificate write.
+_REPLICATED = {
+    "receive": ("TlsCertificateName", "AuthMechanism", "RequireTLS", "Fqdn"),
+    "send": ("TlsCertificateName",),
+    "hybrid": ("TlsCertificateName",),
+    "transport": ("InternalTransportCertificateThumbprint",),
+}
+
+
+def _read(ctx: Context, key: tuple, obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as the serving domain controller has it, with the OriginatingServer Exchange reports."""
+    obj = ctx.org.directory.view(key, ctx.dc, obj)
+    obj["OriginatingServer"] = ctx.dc or ctx.server.fqdn
+    return obj
+
+
+def _replicated(key: tuple, obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: obj.get(k) for k in _REPLICATED[key[0]]}
+
+
+def _wrote(ctx: Context, key: tuple, before: dict[str, Any], after: dict[str, Any]) -> None:
+    ctx.org.directory.wrote(key, ctx.dc, _replicated(key, before), _replicated(key, after))
+
+
+def _transport_view(server: Server) -> dict[str, Any]:
+    return {"InternalTransportCertificateThumbprint": server.internal_transport_certificate}
+
+
 # -- the cmdlets ----------------------------------------------------------------
 
 
@@ -299,8 +331,8 @@ def _target_server(ctx: Context, name: str | None, cmdlet: str) -> Server:
 
 def get_exchange_server(ctx: Context, p: dict) -> list[dict]:
     if "Identity" in p:
-        return [server_object(_target_server(ctx, p["Identity"], "GetExchangeServer"))]
-    return [server_object(s) for s in _visible_servers(ctx)]
+        return [dict(server_object(_target_server(ctx, p["Identity"], "GetExchangeServer")), OriginatingServer=ctx.dc or ctx.server.fqdn)]
+    return [dict(server_object(s), OriginatingServer=ctx.dc or ctx.server.fqdn) for s in _visible_servers(ctx)]
 
 
 def _parameter_set_error(cmdlet: str) -> CmdletError:
@@ -402,6 +434,9 @@ def enable_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
     cert.services |= services
     if "SMTP" in services:
         server.internal_transport_certificate = cert.thumbprint
+        # The default is msExchServerInternalTLSCert on the server's directory object: it replicates.
+        _wrote(ctx, ("transport", server.name.lower()), {"InternalTransportCertificateThumbprint": before[1]},
+               _transport_view(server))
     if (set(cert.services), server.internal_transport_certificate) != before:
         ctx.wrote = True
     else:
@@ -433,9 +468,11 @@ def get_receive_connector(ctx: Context, p: dict) -> list[dict]:
     if "Identity" in p and "Server" in p:
         raise _parameter_set_error("GetReceiveConnector")
     if "Identity" in p:
-        return [receive_connector_object(_find_receive_connectors(ctx, p["Identity"], "GetReceiveConnector"))]
-    servers = [_target_server(ctx, p["Server"], "GetReceiveConnector")] if "Server" in p else _visible_servers(ctx)
-    return [receive_connector_object(rc) for s in servers for rc in s.receive_connectors]
+        found = [_find_receive_connectors(ctx, p["Identity"], "GetReceiveConnector")]
+    else:
+        servers = [_target_server(ctx, p["Server"], "GetReceiveConnector")] if "Server" in p else _visible_servers(ctx)
+        found = [rc for s in servers for rc in s.receive_connectors]
+    return [_read(ctx, ("receive", rc.identity.lower()), receive_connector_object(rc)) for rc in found]
 
 
 def _no_change(ctx: Context, ident: str) -> None:
@@ -465,6 +502,18 @@ def set_receive_connector(ctx: Context, p: dict) -> list[dict]:
             "The RequireTLS parameter can't be set to $true when Tls isn't one of the AuthMechanism values.",
             "InvalidOperation,SetReceiveConnector",
         )
+    value = p.get("TlsCertificateName")
+    if rc.server.is_edge and value is not None and len(value) > tls_name.EDGE_NAME_LIMIT:
+        # The Edge's AD LDS schema caps ms-Exch-Smtp-TLS-Certificate at 256 characters (KB 4052493): the
+        # directory refuses the write (a constraint violation) and nothing changes. The lab's wording.
+        raise CmdletError(
+            f"Active Directory operation failed on {rc.server.fqdn}. This error is not retriable. Additional "
+            "information: A constraint violation occurred. Active directory response: 0000202F: AtrErr: the value of "
+            f"msExchSmtpTLSCertificate is {len(value)} characters; the schema allows at most {tls_name.EDGE_NAME_LIMIT}.",
+            "ADOperationException,SetReceiveConnector",
+            "WriteError",
+        )
+    seen = receive_connector_object(rc)
     before = (rc.tls_certificate_name, rc.auth_mechanism, rc.require_tls, rc.fqdn)
     if "TlsCertificateName" in p:
         rc.tls_certificate_name = p["TlsCertificateName"]
@@ -475,6 +524,7 @@ def set_receive_connector(ctx: Context, p: dict) -> list[dict]:
         _no_change(ctx, rc.identity)
         return []
     ctx.wrote = True
+    _wrote(ctx, ("receive", rc.identity.lower()), seen, receive_connector_object(rc))
     ctx.org.connector_changed(rc)
     return []
 
@@ -493,7 +543,9 @@ def get_send_connector(ctx: Context, p: dict) -> list[dict]:
         if not found:
             raise _not_found(p["Identity"], "GetSendConnector", ctx)
         connectors = found
-    return [send_connector_object(c) for c in connectors]
+    # An Edge reads its own EdgeSync copy of the name; a Mailbox server reads the directory.
+    return [_read(ctx, ("send", c.name.lower()), dict(send_connector_object(c), TlsCertificateName=ctx.org.name_on(c, ctx.server)))
+            for c in connectors]
 
 
 def set_send_connector(ctx: Context, p: dict) -> list[dict]:
@@ -513,6 +565,8 @@ def set_send_connector(ctx: Context, p: dict) -> list[dict]:
         _no_change(ctx, sc.name)
         return []
     ctx.wrote = True
+    _wrote(ctx, ("send", sc.name.lower()), {"TlsCertificateName": before[0]}, {"TlsCertificateName": sc.tls_certificate_name})
+    ctx.org.edge_sync(sc)
     return []
 
 
@@ -523,11 +577,11 @@ def get_transport_service(ctx: Context, p: dict) -> list[dict]:
         # An Edge sees only itself; a Mailbox server lists the organisation's Mailbox servers.
         servers = [s for s in _visible_servers(ctx) if s.is_edge == ctx.server.is_edge]
     return [
-        {
+        _read(ctx, ("transport", s.name.lower()), {
             "Name": s.name,
             "Identity": s.name,
             "InternalTransportCertificateThumbprint": s.internal_transport_certificate,
-        }
+        })
         for s in servers
     ]
 
@@ -549,14 +603,14 @@ def get_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
     if hc is None:
         return []
     return [
-        {
+        _read(ctx, ("hybrid",), {
             "Identity": "Hybrid Configuration",
             "TlsCertificateName": hc.tls_certificate_name,
             "ReceivingTransportServers": list(hc.receiving_transport_servers),
             "SendingTransportServers": list(hc.sending_transport_servers),
             "EdgeTransportServers": list(hc.edge_transport_servers),
             "Features": ["OnlineArchive", "FreeBusy", "MailTips", "MessageTracking", "OwaRedirection", "SecureMail", "Photos"],
-        }
+        })
     ]
 
 
@@ -565,8 +619,10 @@ def set_hybrid_configuration(ctx: Context, p: dict) -> list[dict]:
     if hc is None:
         raise _not_found("Hybrid Configuration", "SetHybridConfiguration", ctx)
     if "TlsCertificateName" in p and p["TlsCertificateName"] != hc.tls_certificate_name:
+        before = {"TlsCertificateName": hc.tls_certificate_name}
         hc.tls_certificate_name = p["TlsCertificateName"]
         ctx.wrote = True
+        _wrote(ctx, ("hybrid",), before, {"TlsCertificateName": hc.tls_certificate_name})
     else:
         _no_change(ctx, "Hybrid Configuration")
     return []
@@ -729,5 +785,15 @@ def run_cmdlet(ctx: Context, name: str, parameters: dict[str, Any]) -> list[dict
             f"InvalidOperation,{spec.name.replace('-', '')}",
             "InvalidArgument",
         )
+    if not ctx.server.is_edge and any(p.name == "DomainController" for p in spec.params):
+        try:
+            ctx.dc = ctx.org.directory.serve(bound.get("DomainController"))
+        except DirectoryError:
+            raise CmdletError(
+                f"The Active Directory server {bound['DomainController']} isn't available. The lab's domain controllers"
+                f" are {' and '.join(ctx.org.directory.controllers)}.",
+                f"ADServerNotAvailable,{spec.name.replace('-', '')}",
+                "NotSpecified",
+            ) from None
     # The session's server decides how enums travel, as it decides certificate_properties.
     return enums.in_form(spec.run(ctx, bound), ctx.server.enum_form)

@@ -9,6 +9,7 @@ rules are those of lab-scenarios.md, which follow Microsoft's documentation
 from __future__ import annotations
 
 import datetime as dt
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,66 @@ class Clock:
         if self._start is None:
             return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         return (self._start + dt.timedelta(seconds=time.monotonic() - self._t0)).replace(microsecond=0)
+
+
+class DirectoryError(LookupError):
+    """A -DomainController the lab does not have."""
+
+
+class Directory:
+    """Active Directory as cmdlets see it: two domain controllers and the replication between them.
+
+    With ``lag`` seconds (scenario ``replication_lag_seconds``), a write made
+    through one domain controller is read at once through the same one and
+    only ``lag`` seconds later through the other (lab-scenarios.md, Additions).
+    When two writes reach the same attribute, the later one wins once both are
+    visible (AD's last-writer-wins). The model's objects always hold the latest
+    value (what transport acts on); only the cmdlets' reads go through here.
+    Lag is measured on the monotonic clock, like the lab clock's progress.
+    """
+
+    def __init__(self, organization: str, lag: float):
+        self.controllers = (f"dc1.{organization}.lab".lower(), f"dc2.{organization}.lab".lower())
+        self.lag = lag
+        # A cmdlet without -DomainController is served by either; seeded so a run is reproducible.
+        self._random = random.Random(organization)
+        self._base: dict[tuple, dict] = {}
+        self._writes: dict[tuple, list[tuple[float, str, dict]]] = {}
+
+    def serve(self, requested: str | None) -> str:
+        """The domain controller that serves a cmdlet; DirectoryError for one the lab does not have."""
+        if requested is None:
+            return self._random.choice(self.controllers)
+        wanted = requested.lower().rstrip(".")
+        for dc in self.controllers:
+            if wanted in (dc, dc.split(".", 1)[0]):
+                return dc
+        if self.lag > 0:
+            raise DirectoryError(requested)
+        # Without replication any name behaves as one consistent directory (older scenarios pass their own).
+        return requested
+
+    def wrote(self, key: tuple, dc: str | None, before: dict, after: dict) -> None:
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        if not changed or self.lag <= 0 or dc is None:
+            return
+        base = self._base.setdefault(key, {})
+        for attr in changed:
+            base.setdefault(attr, before.get(attr))
+        self._writes.setdefault(key, []).append((time.monotonic(), dc, changed))
+
+    def view(self, key: tuple, dc: str | None, current: dict) -> dict:
+        """``current`` (an object view) with each replicated attribute as ``dc`` sees it now."""
+        writes = self._writes.get(key)
+        if not writes or dc is None:
+            return current
+        now, seen = time.monotonic(), dict(current)
+        for attr, value in self._base[key].items():
+            for at, where, changed in writes:           # oldest first: the last visible write wins
+                if attr in changed and (where == dc or now - at >= self.lag):
+                    value = changed[attr]
+            seen[attr] = value
+        return seen
 
 
 @dataclass
@@ -144,6 +205,8 @@ class SendConnector:
     require_tls: bool
     cloud_services_mail_enabled: bool
     smart_hosts: list[str]
+    # Per Edge source server, the TlsCertificateName EdgeSync copied there (what that Edge sends with).
+    edge_copies: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -237,6 +300,7 @@ class Organization:
         self.name = scenario["organization"]
         self.clock = Clock(scenario.get("now"))
         self.launch_seconds = float(scenario["latency"]["launch_seconds"])
+        self.directory = Directory(self.name, float(scenario.get("replication_lag_seconds") or 0.0))
         self.minter = minter or Minter()
         self.servers: dict[str, Server] = {}
         for s in scenario["servers"]:
@@ -277,6 +341,13 @@ class Organization:
             )
             for sc in scenario["send_connectors"]
         ]
+        for sc, spec in zip(self.send_connectors, scenario["send_connectors"]):
+            given = {k.lower(): v for k, v in (spec.get("edge_copies") or {}).items()}
+            for name in sc.source_transport_servers:
+                if self.server(name).is_edge:
+                    fits = sc.tls_certificate_name is None or len(sc.tls_certificate_name) <= tls_name.EDGE_NAME_LIMIT
+                    sc.edge_copies[name] = given[name.lower()] if name.lower() in given else (
+                        sc.tls_certificate_name if fits else None)
         hc = scenario.get("hybrid_configuration")
         self.hybrid_configuration = None
         if hc is not None:
@@ -492,12 +563,30 @@ class Organization:
                 [(n, rc.bindings, rc.remote_ip_ranges) for n, rc in by_name.items()], local_address, 25, remote_address)
             return by_name.get(name)
 
+    def edge_sync(self, connector: SendConnector) -> None:
+        """EdgeSync copies the connector to each Edge source server, except a name the Edge's schema cannot hold.
+
+        The Edge's AD LDS caps ms-Exch-Smtp-TLS-Certificate at 256 characters (KB 4052493): the entry fails to
+        synchronise and the Edge keeps its previous copy. The lab syncs at once (EdgeSync runs every few minutes).
+        """
+        for name in connector.edge_copies:
+            value = connector.tls_certificate_name
+            if value is None or len(value) <= tls_name.EDGE_NAME_LIMIT:
+                connector.edge_copies[name] = value
+
+    def name_on(self, connector: SendConnector, server: Server) -> str | None:
+        """The TlsCertificateName ``server`` reads and sends with: an Edge its own copy."""
+        if server.is_edge and server.name in connector.edge_copies:
+            return connector.edge_copies[server.name]
+        return connector.tls_certificate_name
+
     def outbound_status(self, connector: SendConnector) -> dict[str, str]:
         """Per source server: can it send through this connector with TLS?"""
         result = {}
         for name in connector.source_transport_servers:
             server = self.server(name)
-            if connector.tls_certificate_name and not [c for c in server.matching(connector.tls_certificate_name) if c.has_private_key]:
+            named = self.name_on(connector, server)
+            if named and not [c for c in server.matching(named) if c.has_private_key]:
                 result[server.name] = (
                     "454 4.7.5 The certificate specified in TlsCertificateName of the SendConnector could not be found."
                 )

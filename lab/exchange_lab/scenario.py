@@ -77,6 +77,11 @@ organization                      \-                          non-empty string
 now                               ``None``                    ``None`` = real time
 latency                           ``{launch_seconds: 0.0}``   mapping
 latency.launch_seconds            ``0.0``                     number >= 0, stored as float
+replication_lag_seconds           ``0.0``                     number >= 0, stored as float:
+                                                              seconds before a directory write
+                                                              made through one domain controller
+                                                              (dc1/dc2.<organization>.lab) is
+                                                              seen through the other
 hybrid_configuration              ``None``                    ``None`` = not hybrid
 send_connectors                   ``[]``                      organisation-wide
 servers                           \-                          non-empty list
@@ -102,6 +107,11 @@ require_tls                       ``False``
 cloud_services_mail_enabled       ``False``
 smart_hosts                       ``[]``                      list of strings (not in the doc
                                                               example; HealthChecker uses it)
+edge_copies (*state*)             ``None``                    per Edge source server, the
+                                                              TlsCertificateName EdgeSync copied
+                                                              there (null: none); honoured on
+                                                              load, so a saved state reloads as
+                                                              it was
 outbound_tls (*state*)            ``None``                    derived: per source server "ok"
                                                               or the 454 4.7.5 error; ignored
                                                               on load
@@ -277,7 +287,8 @@ EKU_NAMES = ("serverAuth", "clientAuth")
 
 # Documented key order (also the dump order).
 TOP_KEYS = ("format", "organization", "now", "latency", "hybrid_configuration",
-            "send_connectors", "servers")
+            "send_connectors", "servers",
+            "replication_lag_seconds")
 LATENCY_KEYS = ("launch_seconds",)
 HYBRID_KEYS = ("tls_certificate_name", "receiving_transport_servers",
                "sending_transport_servers", "edge_transport_servers")
@@ -285,7 +296,9 @@ SEND_CONNECTOR_KEYS = ("name", "address_spaces", "source_transport_servers", "fq
                        "tls_certificate_name", "tls_auth_level", "tls_domain", "require_tls",
                        "cloud_services_mail_enabled", "smart_hosts",
                        # state-only, derived: recomputed by the lab, ignored on load
-                       "outbound_tls")
+                       "outbound_tls",
+                       # state-only: each Edge source server's EdgeSync copy of tls_certificate_name
+                       "edge_copies")
 SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
                "internal_transport_certificate", "edge_subscription_certificate",
                "transport_change_needs_restart", "certificate_properties", "enum_form",
@@ -637,6 +650,28 @@ def _outbound_tls(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return _type_error(ctx, line, path, "a mapping of server name to status text", value)
     return dict(value)
+
+
+def _edge_copies(index: "_Index") -> Check:
+    """State: per Edge server, the TlsCertificateName EdgeSync copied there (a string or null)."""
+    def check(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return _type_error(ctx, line, path, "a mapping of Edge server name to TlsCertificateName (or null)", value)
+        out = {}
+        for name, copy in value.items():
+            info = index.by_name.get(name.lower()) if isinstance(name, str) else None
+            if info is None or info.role != "Edge":
+                edges = [i.name for i in index.by_name.values() if i.role == "Edge"]
+                ctx.err(line, f"{path}.{name}", f"not an Edge server of the scenario; valid: {_names(edges)}")
+                continue
+            if copy is not None and not isinstance(copy, str):
+                _type_error(ctx, line, f"{path}.{name}", "a string or null", copy)
+                continue
+            out[info.name] = copy
+        return out
+    return check
 
 
 def _boolean(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
@@ -1127,8 +1162,14 @@ def _send_connectors(index: _Index) -> Check:
                 "cloud_services_mail_enabled": m.get("cloud_services_mail_enabled", _boolean, False),
                 "smart_hosts": m.get("smart_hosts", _string_list, list),
                 "outbound_tls": m.get("outbound_tls", _outbound_tls, None),
+                "edge_copies": m.get("edge_copies", _edge_copies(index), None),
             }
             _unique(ctx, seen, connector["name"], m.p("name"), m.vline("name"), "send connector name")
+            copies, sources = connector["edge_copies"], connector["source_transport_servers"]
+            if isinstance(copies, dict) and isinstance(sources, list):
+                for name in [n for n in copies if n not in sources]:
+                    ctx.err(m.vline("edge_copies"), f"{m.p('edge_copies')}.{name}",
+                            f"{name} is not a source server of this connector; valid: {_names(sources)}")
             level = connector["tls_auth_level"]
             if isinstance(connector["tls_domain"], str) and level not in ("DomainValidation", _BAD):
                 ctx.err(m.vline("tls_domain"), m.p("tls_domain"),
@@ -1379,6 +1420,7 @@ def _validate(data: Any, filename: str) -> dict:
         "hybrid_configuration": top.get("hybrid_configuration", _hybrid(index), None),
         "send_connectors": top.get("send_connectors", _send_connectors(index), list),
         "servers": top.get("servers", _servers(index)),
+        "replication_lag_seconds": top.get("replication_lag_seconds", _launch_seconds, 0.0),
     }
     if ctx.problems:
         problems = sorted(ctx.problems, key=lambda p: (p.line or 0))
@@ -1541,7 +1583,9 @@ def _dump_server(server: dict, where: str) -> dict:
 
 def dump_state(scenario: dict) -> str:
     """Deterministic YAML (format v1) for normalised scenario data."""
-    doc = _ordered(scenario, TOP_KEYS, "the scenario")
+    # The December 2026 additions are written only when they say something, so older states read the same.
+    doc = _ordered(scenario, TOP_KEYS, "the scenario",
+                   ["replication_lag_seconds"] if not scenario.get("replication_lag_seconds") else [])
     if isinstance(scenario.get("latency"), dict):
         doc["latency"] = _ordered(scenario["latency"], LATENCY_KEYS, "latency")
     if isinstance(scenario.get("hybrid_configuration"), dict):
@@ -1549,7 +1593,8 @@ def dump_state(scenario: dict) -> str:
                                                "hybrid_configuration")
     if "send_connectors" in scenario:
         doc["send_connectors"] = _dump_list(
-            scenario["send_connectors"], lambda c, w: _ordered(c, SEND_CONNECTOR_KEYS, w),
+            scenario["send_connectors"],
+            lambda c, w: _ordered(c, SEND_CONNECTOR_KEYS, w, ["edge_copies"] if c.get("edge_copies") is None else []),
             "send_connectors")
     if "servers" in scenario:
         doc["servers"] = _dump_list(scenario["servers"], _dump_server, "servers")

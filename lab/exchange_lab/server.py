@@ -422,10 +422,12 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                 "cloud_services_mail_enabled": sc.cloud_services_mail_enabled,
                 "smart_hosts": list(sc.smart_hosts),
                 "outbound_tls": org.outbound_status(sc),
+                "edge_copies": dict(sc.edge_copies) or None,
             }
             for sc in org.send_connectors
         ],
         "servers": servers,
+        "replication_lag_seconds": org.directory.lag,
     }
 
 

@@ -132,6 +132,8 @@ class Plan:
     decisions: List[Decision] = field(default_factory=list)
     smtp: list = field(default_factory=list)          # smtp_enable.SmtpEnable items
     warnings: List[str] = field(default_factory=list)
+    # The domain controller the facts were read from (None on Edge, or when unknown): the writes pin it.
+    domain_controller: Optional[str] = None
 
     @property
     def changes(self) -> List[Change]:

@@ -91,7 +91,7 @@ class _Planner:
         analysed = dict(facts, receive_connectors=[
             dict(c, enabled=True) if id(c) in wanted else c for c in facts["receive_connectors"]])
         self.findings = findings_mod.analyze(analysed, expiring_days=expiring_days)
-        self.plan = ReceivePlan(self.server)
+        self.plan = ReceivePlan(self.server, domain_controller=facts.get("domain_controller"))
         self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
 
     def findings_of(self, connector: dict) -> List[dict]:
@@ -182,6 +182,10 @@ class _Planner:
         if not keep_name:
             # What transport will present for the name: the newest with its issuer and subject. SMTP goes there.
             certificate = presented_for_name(name, self.facts["certificates"]) or certificate
+        too_long = tls_name.edge_length_problem(name) if self.facts["server"].get("role") == "Edge" else None
+        if too_long and not same_name(current, name):
+            return Decision(OBJECT_TYPE, identity, BLOCKED, current, name, f"{identity} is on an Edge server and {too_long}",
+                            certificate)
         problem = self.smtp_for(connector, certificate)
         if problem:
             return Decision(OBJECT_TYPE, identity, BLOCKED, current, name, problem, certificate)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
     covers,
     matching_certificates,
@@ -102,6 +102,8 @@ def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _H
         why = "its certificates with this name have no private key" if have else "it holds no certificate with this issuer and subject"
         return _Holding(server, role, problem=why)
     certificate = sorted(matches, key=selection_order)[0]
+    if role == "Edge" and tls_name.edge_length_problem(name):
+        return _Holding(server, role, certificate, tls_name.edge_length_problem(name))
     why = unusable_because(certificate, now, public_only)
     if why:
         return _Holding(server, role, certificate, f"{certificate['thumbprint']}: {why}")
@@ -153,7 +155,7 @@ class _Planner:
                 f" {', '.join(mailbox) or '(no Mailbox server has facts in this play)'}"
             )
         self.runner_facts = runner_facts
-        self.plan = SendPlan(None, runner=runner_facts["server"]["name"])
+        self.plan = SendPlan(None, runner=runner_facts["server"]["name"], domain_controller=runner_facts.get("domain_controller"))
         self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
 
     def source_facts(self, connector: dict):
@@ -200,6 +202,7 @@ class _Planner:
                             " in this play, or list them in ignore_source_servers", details=details)
         if not sources:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "no source server to check", details=details)
+        self.check_edge_copies(sources, connector, details)
         healthy = False
         if current:
             held = self.holdings(sources, current, connector["cloud"])
@@ -235,9 +238,35 @@ class _Planner:
         held = self.holdings(sources, candidates[0], connector["cloud"])
         details["source_servers"] = {h.server: h.as_dict() for h in held}
         lacking = "; ".join(f"{h.server}: {h.problem}" for h in held if h.problem)
+        capped = tls_name.edge_length_problem(candidates[0]) and all(h.role == "Edge" for h in held if h.problem)
+        advice = (" Then gather facts again and rerun" if capped else " Install the certificate with its private key there"
+                  " (or enable SMTP on it), gather facts again, and rerun")
         return Decision(OBJECT_TYPE, name, BLOCKED, current, candidates[0],
-                        f"not every source server can use {candidates[0]}: {lacking}. Install the certificate with its"
-                        " private key there (or enable SMTP on it), gather facts again, and rerun", details=details)
+                        f"not every source server can use {candidates[0]}: {lacking}.{advice}", details=details)
+
+    def check_edge_copies(self, sources: List[dict], connector: dict, details: dict) -> None:
+        """Each Edge source server's own copy (EdgeSync replicates the connector there) against the organisation's.
+
+        A run cannot wait for EdgeSync (minutes), so a change is verified on the Edge by the next run's facts:
+        the copy an Edge read for itself is compared here, and a difference is reported.
+        """
+        current, copies = connector.get("tls_certificate_name"), {}
+        for facts in sources:
+            if facts["server"].get("role") != "Edge":
+                continue
+            own = find_named(facts.get("send_connectors") or [], connector["name"])
+            copies[facts["server"]["name"]] = own.get("tls_certificate_name") if own else None
+            if own is None or same_name(copies[facts["server"]["name"]], current):
+                continue
+            edge = facts["server"]["name"]
+            why = tls_name.edge_length_problem(current)
+            self.plan.warnings.append(
+                f"{edge}'s own copy of send connector {connector['name']} names {copies[edge]!r}, not the"
+                f" organisation's {current!r}: EdgeSync has not copied the change to {edge}, which sends with the old"
+                " name. " + (f"It cannot: {why}." if why else "Run Start-EdgeSynchronization on a Mailbox server,"
+                                                              " check Test-EdgeSynchronization, then gather facts again."))
+        if copies:
+            details["edge_copies"] = copies
 
     def change(self, connector: dict, held: List[_Holding], candidate: str, details: dict) -> Decision:
         name, current = connector["name"], connector.get("tls_certificate_name")

@@ -14,15 +14,30 @@ default directly, so this follows Microsoft's own non-interactive pattern
 
 1. record ``InternalTransportCertificateThumbprint``;
 2. ``Enable-ExchangeCertificate <new> -Services SMTP -Force``;
-3. ``Enable-ExchangeCertificate <previous> -Services <its services> -Force``
-   to put the default back, in the same launch so the window is short and an
-   Edge server never ends a launch with another default;
-4. verify, in the next launch (Microsoft's script waits before re-reading):
-   the default is the recorded one again and the new certificate has SMTP.
+3. ``Enable-ExchangeCertificate <previous> -Services SMTP -Force`` to put
+   the default back, in the same launch so the window is short and an Edge
+   server never ends a launch with another default;
+4. read back the default and the new certificate's services; when the read
+   disagrees, read again after a wait (Microsoft's script sleeps 10 s before
+   its re-read) for at most ``sum(READBACK_WAITS)`` seconds before declaring
+   that the default was not put back.
 
-The restore passes the previous certificate's services without IIS
-(Microsoft's script drops IIS too: naming IIS would rebind the web site to
-that certificate). Services are additive, so this removes nothing.
+The restore names SMTP only. Services are additive (Enable-ExchangeCertificate
+documentation), so the previous default keeps every service it had; naming
+them again only adds ways to fail: UM and UMCallRouter fail while
+UMStartupMode is TCP, Federation is not to be enabled this way, IIS would
+rebind the web site. A failed restore would leave the new certificate as the
+default, which on an Edge server breaks EdgeSync.
+
+Directory replication: the default lives in Active Directory
+(msExchServerInternalTLSCert on the server object), so a read served by
+another domain controller than the write may return the value from before
+the enable or the restore. The controller pins one domain controller
+(``domain_controller``) for the guards, the enable, the restore and the
+read-back of a launch, the way Exchange itself writes through the domain
+controller an object was read from (its OriginatingServer); the polled
+read-back covers the case where no domain controller is known. On an Edge
+server there is none to pin: its AD LDS is local.
 
 The launch that enables is guarded: if the default is no longer the one
 recorded (someone changed it in between), nothing is enabled.
@@ -44,6 +59,11 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 )
 
 UNKNOWN = "unknown"
+
+# Seconds to wait before each re-read of a default that read back as another certificate after a
+# successful restore: Microsoft's New-ExchangeAuthCertificate.ps1 sleeps 10 s once; three reads cover
+# the replication between domain controllers of one site in most organisations (bounded: 30 s).
+READBACK_WAITS = (10, 10, 10)
 
 
 @dataclass
@@ -71,7 +91,8 @@ class SmtpEnable:
         # The same certificate (thumbprint) can be imported on several servers.
         return f"{self.server}\\{self.thumbprint}"
 
-    def restore_services(self) -> str:
+    @staticmethod
+    def restore_services() -> str:
         # SMTP only: services are additive, so the previous default keeps the others, and exchange_command
         # accepts no other value for Services (Microsoft's restore is -Services SMTP -Force).
         return "SMTP"
@@ -249,21 +270,51 @@ def record(items: List[SmtpEnable], result: dict) -> None:
     for item in items:
         item.enabled = steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok"
         item.restored = steps.get(f"restore|{item.key}", {}).get("status") == "ok"
+        if item.enabled and not item.restored:
+            # -Force makes the enabled certificate the default (exchange-reference.md section 2).
+            item.default_after = item.thumbprint
+    record_readback(items, result)
+
+
+def record_readback(items: List[SmtpEnable], result: dict) -> None:
+    """Take the default and the services read back by an enabling launch or by readback_steps."""
+    steps = steps_by_id(result)
+    for item in items:
         service = steps.get(readback_id("transport_service", item.server), {})
         certificate = steps.get(readback_id("certificate", item.key), {})
         if service.get("status") == "ok" and service.get("objects"):
             item.default_after = service["objects"][0].get("InternalTransportCertificateThumbprint")
-        elif item.enabled and not item.restored:
-            # -Force makes the enabled certificate the default (exchange-reference.md section 2).
-            item.default_after = item.thumbprint
         if certificate.get("status") == "ok" and certificate.get("objects"):
             item.services_after = _services(certificate["objects"][0].get("Services"))
 
 
-def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
-    """Record what a completed enabling launch did; a failure message, or None when every default held."""
-    record(items, result)
+def _settled(item: SmtpEnable) -> bool:
+    return (item.default_after is None or item.default_after.upper() == item.default_thumbprint.upper()) and (
+        item.services_after is None or "SMTP" in item.services_after)
+
+
+def unsettled(items: List[SmtpEnable]) -> List[SmtpEnable]:
+    """Enabled and restored without an error, yet read back otherwise: a domain controller may not have the writes yet."""
+    return [i for i in items if i.enabled and i.restored and not _settled(i)]
+
+
+def readback_steps(items: List[SmtpEnable]) -> List[dict]:
+    """A read-only launch that reads the default and the services again (the polled read-back)."""
+    steps: List[dict] = []
+    for item in items:
+        steps.extend(s for s in _readbacks(item) if s["id"] not in {k["id"] for k in steps})
+    return steps
+
+
+def read_enable_result(items: List[SmtpEnable], result: dict, waited: int = 0) -> Optional[str]:
+    """Record what a completed enabling launch did; a failure message, or None when every default held.
+
+    ``waited``: the seconds spent re-reading (record_readback) since the launch; the message says so.
+    """
+    if not waited:
+        record(items, result)
     steps = steps_by_id(result)
+    after = f" (read again for {waited} seconds)" if waited else ""
     for item in items:
         if not item.enabled:
             continue
@@ -271,11 +322,11 @@ def read_enable_result(items: List[SmtpEnable], result: dict) -> Optional[str]:
             cause = steps.get(f"restore|{item.key}", {}).get("error") or "the step did not run"
             return not_restored_message(item, item.default_after, cause)
         if item.default_after is not None and item.default_after.upper() != item.default_thumbprint.upper():
-            return not_restored_message(item, item.default_after, "the default read back afterwards is another certificate")
+            return not_restored_message(item, item.default_after, f"the default read back afterwards is another certificate{after}")
         if item.services_after is not None and "SMTP" not in item.services_after:
             return (f"Enable-ExchangeCertificate -Services SMTP on {item.thumbprint} on {item.server} completed, but the"
-                    f" certificate's services read back as {', '.join(item.services_after) or 'None'}; no connector was"
-                    " changed. Check the certificate on the server (Get-ExchangeCertificate).")
+                    f" certificate's services read back as {', '.join(item.services_after) or 'None'}{after}; no connector"
+                    " was changed. Check the certificate on the server (Get-ExchangeCertificate).")
         item.done = True
     return None
 
@@ -312,5 +363,8 @@ __all__ = [
     "not_restored_message",
     "plan",
     "read_enable_result",
+    "readback_steps",
+    "record_readback",
+    "unsettled",
     "verify_steps",
 ]

@@ -357,3 +357,21 @@ def names_match_loosely(a: object, b: object) -> bool:
         ) == _rdn_keys(right.subject)
     except (TlsCertificateNameError, X500Error, TypeError, AttributeError):
         return False
+
+
+# An Edge Transport server keeps TlsCertificateName in its own AD LDS, whose schema caps the attribute
+# (ms-Exch-Smtp-TLS-Certificate) at 256 characters: EdgeSync cannot copy a longer value there and a write
+# of one on the Edge fails (Microsoft KB 4052493). Full Active Directory on the Mailbox side accepts it.
+EDGE_NAME_LIMIT = 256
+
+
+def edge_length_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be an Edge server's TlsCertificateName, with what to do; None when it fits."""
+    if value is None or len(value) <= EDGE_NAME_LIMIT:
+        return None
+    return (
+        f"the name is {len(value)} characters long, and an Edge Transport server stores at most {EDGE_NAME_LIMIT}"
+        " (its AD LDS schema caps TlsCertificateName; Microsoft KB 4052493): EdgeSync would not copy it to the Edge"
+        " and mail through the Edge would fail with 454 4.7.5. Use a certificate whose issuer and subject together"
+        f" are shorter (at most {EDGE_NAME_LIMIT - 6} characters, the markers <I> and <S> count too)"
+    )

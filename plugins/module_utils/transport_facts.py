@@ -94,7 +94,8 @@ _SEND_PROPERTIES = [
     "Identity", "Name", "AddressSpaces", "SourceTransportServers", "SmartHosts", "Fqdn", "TlsCertificateName",
     "TlsAuthLevel", "TlsDomain", "RequireTLS", "CloudServicesMailEnabled", "Enabled",
 ]
-_TRANSPORT_PROPERTIES = ["Name", "InternalTransportCertificateThumbprint"]
+# OriginatingServer: the domain controller that served the read; the converging modules write through it.
+_TRANSPORT_PROPERTIES = ["Name", "InternalTransportCertificateThumbprint", "OriginatingServer"]
 _HYBRID_PROPERTIES = [
     "TlsCertificateName", "ReceivingTransportServers", "SendingTransportServers", "EdgeTransportServers", "Features",
 ]
@@ -770,6 +771,12 @@ def _internal_thumbprint(steps: Dict[str, dict]) -> Optional[str]:
     return _thumbprint(objects[0].get("InternalTransportCertificateThumbprint")) if objects else None
 
 
+def _domain_controller(steps: Dict[str, dict], role: str) -> Optional[str]:
+    # An Edge server's directory is its own AD LDS: no domain controller to name (nor -DomainController).
+    objects = _objects(steps["transport_service"])
+    return None if role == "Edge" or not objects else _text(objects[0].get("OriginatingServer"))
+
+
 def parse_read(result: dict, server: str, now: Optional[dt.datetime] = None) -> dict:
     """Turn the exchange_command result of :func:`read_steps` into the facts of ``server``.
 
@@ -795,6 +802,7 @@ def parse_read(result: dict, server: str, now: Optional[dt.datetime] = None) -> 
         "send_connectors": [_send_connector(obj, name, fqdn) for obj in _objects(steps["send_connectors"])],
         "hybrid_configuration": _hybrid_configuration(steps.get("hybrid_configuration"), name, fqdn),
         "internal_transport_certificate": internal,
+        "domain_controller": _domain_controller(steps, server_facts["role"]),
         "events": _events(steps.get("events")),
         "read_errors": _read_errors(steps, server_facts["role"]) + skipped,
     }

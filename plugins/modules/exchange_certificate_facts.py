@@ -458,6 +458,15 @@ ansible_facts:
           description: The thumbprint of the default SMTP certificate (C(Get-TransportService)), or null.
           type: str
           sample: 0A1B2C3D4E5F60718293A4B5C6D7E8F901234567
+        domain_controller:
+          description:
+            - The domain controller that served the read (C(OriginatingServer) of C(Get-TransportService)); null on an
+              Edge server, whose directory is its own AD LDS.
+            - The converging modules pass it as C(-DomainController) to every guard, write and read-back when
+              O(exchange.transport_tls.receive_connector_tls#module:domain_controller) is not set, so a read-back never
+              comes from a domain controller that has not replicated the write yet.
+          type: str
+          sample: dc1.contoso.com
         events:
           description: Transport TLS events (12014, 12016, 12018) of the last O(event_hours), newest first.
           type: list

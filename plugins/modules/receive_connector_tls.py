@@ -148,10 +148,19 @@ notes:
     certificate asks C(Overwrite the existing default SMTP certificate?), and C(-Force) answers Yes. So, as
     Microsoft's own scripts do, the module records C(InternalTransportCertificateThumbprint) and runs
     C(Enable-ExchangeCertificate -Services SMTP -Force). In the same launch, it then enables the previous default
-    again with its previous services, minus IIS so the web site is not rebound, and with C(-Force). It reads
-    both back. The write launch first checks that the default is still the recorded one. If the default could
-    not be put back, no connector is changed, and the task fails with a message that gives the server's state
-    and the exact C(Enable-ExchangeCertificate) command that repairs it."
+    again with C(-Services SMTP -Force): services are additive, so the previous default keeps its others, and
+    naming UM, UMCallRouter, Federation or IIS again could only make the put-back fail. It reads both back; a
+    default that reads back as another certificate after a put-back that succeeded is read again, 10 seconds
+    apart, for at most 30 seconds (Microsoft's script waits 10 seconds). The write launch first checks that the
+    default is still the recorded one. If the default could not be put back, no connector is changed, and the
+    task fails with a message that gives the server's state and the exact C(Enable-ExchangeCertificate) command
+    that repairs it."
+  - "Every launch that writes (the SMTP enable and the connector writes) passes one C(-DomainController) to
+    every Exchange cmdlet: O(domain_controller), or else the domain controller the facts were read from (facts
+    key C(domain_controller)), so a read-back never comes from a domain controller that has not replicated the
+    write yet. None on an Edge server, whose AD LDS is local."
+  - "An Edge server's AD LDS holds at most 256 characters of C(TlsCertificateName) (Microsoft KB 4052493). An Edge
+    receive connector is never given a longer name: it is blocked with the reason, and nothing is written."
   - On an Edge Transport server, the Edge subscription (EdgeSync) pins the Edge's default SMTP certificate. The
     module keeps that default, so EdgeSync keeps working.
   - Without O(identity), disabled connectors are left unchanged. A disabled connector named in O(identity) is

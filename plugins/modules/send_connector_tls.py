@@ -147,6 +147,12 @@ notes:
   - The default SMTP certificate of each server is never replaced. Microsoft's own pattern re-enables the
     previous default in the same launch and checks it again before any connector is written. On an Edge server,
     EdgeSync pins the default certificate, which is one reason the module does not touch Edge certificates.
+  - "A connector with an Edge source server is never given a C(TlsCertificateName) longer than 256 characters: the
+    Edge's AD LDS schema caps the attribute, so EdgeSync would not copy it and the Edge would keep sending with
+    the old name (454 4.7.5; Microsoft KB 4052493). The connector is blocked with the reason. EdgeSync copies a
+    change within minutes, so the Edge's own copy is checked by the next run: when the copy in an Edge's facts
+    differs from the organisation's value, the plan says so in a warning (RV(plans[].edge_copies) shows the
+    copies)."
   - A source server's certificate whose private key Exchange did not report (the remote session caveat, see
     M(exchange.transport_tls.exchange_certificate_facts)) counts as unusable, so its connector is blocked.
     Renew the Auth certificate if it has expired, then gather the facts again. When a chosen certificate's Services are unknown,
@@ -296,6 +302,15 @@ plans:
       type: list
       elements: str
       sample: [EX03]
+    edge_copies:
+      description:
+        - For a connector with Edge source servers, the C(TlsCertificateName) each Edge read for itself (its EdgeSync
+          copy), by server name; null when the Edge's facts do not list the connector.
+        - A copy that differs from RV(plans[].current) means EdgeSync has not copied the organisation's value to that
+          Edge; the module warns.
+      returned: for send connectors with an Edge source server that has facts
+      type: dict
+      sample: {EDGE01: "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"}
 changes:
   description:
     - Each property changed, or that would be changed in check mode. After a write, RV(changes[].after) is the

@@ -12,6 +12,7 @@ shape in every case: plans, changes, smtp, launches, and diff in diff mode.
 
 from __future__ import annotations
 
+import time
 from typing import Callable, List, Optional, Tuple
 
 from ansible.errors import AnsibleError
@@ -66,10 +67,14 @@ class ConvergeActionBase(ExchangeActionBase):
         made: List[Change] = []
         unknown: List[Change] = []
         failure = None
+        # One domain controller for every guard, write and read-back of the run (the user's, else the one the
+        # facts came from), so a read never misses a write another domain controller has not replicated yet.
+        if plan.domain_controller and not args.get("domain_controller"):
+            args = dict(args, domain_controller=plan.domain_controller)
         try:
             if plan.smtp:
                 result["launches"] += 1
-                made.extend(self._enable_smtp(plan.smtp, args, task_vars))
+                made.extend(self._enable_smtp(plan.smtp, args, task_vars, result))
             result["launches"] += 1
             made.extend(self._write(plan, write_steps(), args, task_vars))
         except ApplyFailed as exc:
@@ -129,7 +134,7 @@ class ConvergeActionBase(ExchangeActionBase):
         except Exception as exc:  # pylint: disable=broad-exception-caught
             return {}, _error_text(exc)
 
-    def _enable_smtp(self, items: List[smtp_enable.SmtpEnable], args: dict, task_vars: dict) -> List[Change]:
+    def _enable_smtp(self, items: List[smtp_enable.SmtpEnable], args: dict, task_vars: dict, result: dict) -> List[Change]:
         steps = smtp_enable.enable_steps(items)
         try:
             raw = self._launch(steps, args, task_vars)
@@ -143,6 +148,19 @@ class ConvergeActionBase(ExchangeActionBase):
             message = smtp_enable.failed_enable_message(items, exc.result)
             raise ApplyFailed(message, [c for i in items for c in i.changes()]) from None
         problem = smtp_enable.read_enable_result(items, raw)
+        waited = 0
+        for wait in smtp_enable.READBACK_WAITS:
+            waiting = smtp_enable.unsettled(items)
+            if not problem or not waiting:
+                break
+            time.sleep(wait)
+            waited += wait
+            result["launches"] += 1
+            try:
+                smtp_enable.record_readback(waiting, self.run_batch(smtp_enable.readback_steps(waiting), args, task_vars))
+            except BatchFailed:
+                pass    # a re-read that failed proves nothing either way; the next one may answer
+            problem = smtp_enable.read_enable_result(items, raw, waited)
         made = [c for i in items for c in i.changes()]
         if problem:
             raise ApplyFailed(problem, made)

@@ -111,11 +111,15 @@ UNFIXABLE = {
     "no-certificate-12014": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]}, "compliant"),
     "selection": ({"EX01": "drift"}, {"EX01": ["tls_not_in_auth_mechanism"]}, "compliant"),
     "send-connector-sources": ({"EX01": "compliant", "EX02": "blocked"}, {"EX01": [], "EX02": []}, "blocked"),
+    "edge-name-cap": ({"EDGE01": "blocked", "EX01": "compliant"},
+                      {"EDGE01": ["tls_certificate_name_not_found", "transport_tls_event"], "EX01": []}, "blocked"),
 }
+# Scenarios with a test of their own below.
+OWN_TEST = {"faults", "replication-lag"}
 
 
 def test_every_shipped_scenario_is_covered():
-    assert set(EXPECTED) | set(UNFIXABLE) | {"faults"} == {p.stem for p in SCENARIOS.glob("*.yml")}
+    assert set(EXPECTED) | set(UNFIXABLE) | OWN_TEST == {p.stem for p in SCENARIOS.glob("*.yml")}
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
@@ -392,3 +396,64 @@ def test_a_scope_with_the_cloud_send_connector_changes_it_once(running_lab, tmp_
     # no restart of a service the host does not have, and EX01 decided the organisation objects.
     assert all(entry["restarts"] == [] for entry in report["hosts"].values())
     assert report["organization"]["runner"] == "EX01"
+
+
+def journal_since(lab, seen: int) -> list[dict]:
+    return [json.loads(line) for line in lab.journal_path.read_text().splitlines()[seen:]]
+
+
+def test_with_replication_lag_the_smtp_enable_and_writes_pin_one_domain_controller(running_lab, tmp_path):
+    # replication_lag_seconds: 15 and two domain controllers: a read served by the other one than the write sees
+    # the old value for 15 s. The remediation must not report a false "default not restored", must never leave
+    # the renewed certificate as the default SMTP certificate, and must read every write back as written.
+    lab = running_lab(SCENARIOS / "replication-lag.yml")
+    initial = yaml.safe_load(lab.state_path.read_text())
+    rc, output, audit, _ = run(lab, tmp_path / "audit", "audit")
+    assert statuses(audit) == {"EX01": "drift", "EX02": "compliant"} and audit["organization"]["status"] == "drift", output
+    seen = len(lab.journal_path.read_text().splitlines())
+
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0, output
+    assert "not restored" not in output and "putting the previous default" not in output
+    assert statuses(report) == {"EX01": "remediated", "EX02": "compliant"} and report["organization"]["status"] == "remediated"
+    assert changes["complete"] is True and {c["status"] for c in changes["changes"]} == {"applied"}
+    doc = yaml.safe_load(lab.state_path.read_text())
+    r11 = {s["name"]: next(c for c in s["certificates"] if c["id"] == "le-r11") for s in doc["servers"]}
+    for server in doc["servers"]:
+        # The default SMTP certificate is the one the scenario started with, and SMTP is on the renewed certificate.
+        assert server["internal_transport_certificate"] == "selfsigned" == next(
+            s for s in initial["servers"] if s["name"] == server["name"])["internal_transport_certificate"]
+        assert "SMTP" in r11[server["name"]]["services"], server["name"]
+    name = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+    assert doc["servers"][0]["receive_connectors"][0]["tls_certificate_name"] == name
+    assert doc["send_connectors"][0]["tls_certificate_name"] == name
+    assert starttls("127.0.0.1", lab.smtp["EX01"].port).thumbprint == r11["EX01"]["thumbprint"]
+
+    # Every launch that wrote named one domain controller, the same for all its Exchange cmdlets; reads-only
+    # launches (the facts) were served by either.
+    writing = [e for e in journal_since(lab, seen) if any(not s["cmdlet"].startswith("Get-") for s in e["steps"])]
+    assert writing, "the remediation wrote nothing"
+    for entry in writing:
+        controllers = {s["parameters"].get("DomainController") for s in entry["steps"] if s["cmdlet"] != "Get-WinEvent"}
+        assert len(controllers) == 1 and controllers <= {"dc1.contoso.lab", "dc2.contoso.lab"}, entry["steps"]
+    restores = [s for e in writing for s in e["steps"] if s["cmdlet"] == "Enable-ExchangeCertificate"
+                and s["parameters"]["Thumbprint"] != r11[e["server"]]["thumbprint"]]
+    assert restores and all(s["parameters"]["Services"] == "SMTP" for s in restores), "the restore names SMTP only"
+
+
+def test_an_edge_name_over_256_characters_is_blocked_with_the_reason_and_nothing_changes(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "edge-name-cap.yml")
+    initial = state_text(lab)
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0 and state_text(lab) == initial and changes["changes"] == []
+    (send,) = [p for p in report["organization"]["plans"] if p["object_type"] == "send_connector"]
+    (receive,) = report["hosts"]["EDGE01"]["plans"]
+    for plan in (send, receive):
+        assert plan["status"] == "blocked"
+        assert "289 characters" in plan["reason"] and "at most 256" in plan["reason"] and "KB 4052493" in plan["reason"]
+        assert "shorter" in plan["reason"], "the reason says what to do"
+    assert send["source_servers"]["EDGE01"]["thumbprint"] is not None
+    assert "Install the certificate" not in send["reason"], "the certificate is installed; its name is the problem"
+    # The lab's state keeps the Edge's own copy, still the old name.
+    doc = yaml.safe_load(lab.state_path.read_text())
+    assert doc["send_connectors"][0]["edge_copies"] == {"EDGE01": doc["send_connectors"][0]["tls_certificate_name"]}

@@ -365,7 +365,9 @@ def test_scenario_audit_remediate_rerun(running_lab, tmp_path, reliability):
     sets = [s["parameters"] for s in ran if s["cmdlet"] == "Set-ReceiveConnector"]
     assert sorted(p["Identity"] for p in sets) == sorted(receive)
     assert {p["TlsCertificateName"] for p in sets} == {placement.renewal_name}
-    assert all(set(p) == {"Identity", "TlsCertificateName"} for p in sets), sets
+    # The write launches pin the domain controller the facts were read from (the session option adds it).
+    assert all(set(p) == {"Identity", "TlsCertificateName", "DomainController"} for p in sets), sets
+    assert {p["DomainController"] for p in sets} <= {"dc1.contoso.lab", "dc2.contoso.lab"}, sets
     send_sets = [s["parameters"] for s in ran if s["cmdlet"] == "Set-SendConnector"]
     assert sorted(p["Identity"] for p in send_sets) == sorted(send)
     assert {p["TlsCertificateName"] for p in send_sets} == {placement.renewal_name}

@@ -280,6 +280,7 @@ servers:
             }],
             "faults": [], "launches": 0, "writes": 0, "restarts": 0, "events": [], "edgesync": None,
         }],
+        "replication_lag_seconds": 0.0,
     }
 
 
@@ -294,7 +295,7 @@ def test_send_connector_defaults():
         "name": "Outbound to Office 365", "address_spaces": ["smtp:contoso.mail.onmicrosoft.com;1"],
         "source_transport_servers": ["EX01"], "fqdn": None, "tls_certificate_name": None,
         "tls_auth_level": None, "tls_domain": None, "require_tls": False,
-        "cloud_services_mail_enabled": False, "smart_hosts": [], "outbound_tls": None,
+        "cloud_services_mail_enabled": False, "smart_hosts": [], "outbound_tls": None, "edge_copies": None,
     }
 
 

@@ -25,6 +25,7 @@ from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import converge_action
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed
 
@@ -386,28 +387,93 @@ def test_restore_failed_reports_the_new_default_and_how_to_repair_it() -> None:
     assert smtp["done"] is False
 
 
-def test_read_back_showing_another_default_reports_the_live_default() -> None:
+@pytest.fixture
+def sleeps(monkeypatch) -> list:
+    """The read-back polling's waits, recorded instead of slept."""
+    waited: list = []
+    monkeypatch.setattr(converge_action.time, "sleep", waited.append)
+    return waited
+
+
+def reads(default: str, services: str = "IIS, SMTP"):
+    """A read-only launch (smtp_enable.readback_steps) that reads ``default`` as EX01's default."""
+    return completes({"readback|transport_service|EX01": [{"InternalTransportCertificateThumbprint": default}],
+                      f"readback|certificate|{KEY}": [{"Thumbprint": R11_THUMB, "Services": services}]})
+
+
+def test_read_back_showing_another_default_reports_the_live_default(sleeps) -> None:
     plan = smtp_plan()
     other = completes({"readback|transport_service|EX01": [{"InternalTransportCertificateThumbprint": OTHER_THUMB}]})
-    result, fake = converge(plan, other, launches=1)
+    result, fake = converge(plan, other, reads(OTHER_THUMB), reads(OTHER_THUMB), reads(OTHER_THUMB), launches=1)
 
-    assert len(fake.batches) == 1 and not fake.write_steps_built
+    # Read again three times, 10 s apart (Microsoft's script waits 10 s), before declaring it.
+    assert sleeps == list(smtp_enable.READBACK_WAITS) == [10, 10, 10]
+    assert len(fake.batches) == 4 and not fake.write_steps_built
+    assert [ids(b) for b in fake.batches[1:]] == [["readback|transport_service|EX01", f"readback|certificate|{KEY}"]] * 3
+    assert result["launches"] == 5
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["changes"] == [services_change(), default_change(OTHER_THUMB)]
     message = result["msg"]
-    assert "the default read back afterwards is another certificate" in message
+    assert "the default read back afterwards is another certificate (read again for 30 seconds)" in message
     assert f"is now {OTHER_THUMB}; no connector was changed" in message
     assert REPAIR in message
     assert [s["done"] for s in result["smtp"]] == [False]
 
 
-def test_certificate_read_back_without_smtp_stops_before_the_connectors() -> None:
+def test_a_stale_read_back_is_read_again_until_it_shows_the_restored_default(sleeps) -> None:
+    # The enable launch read the default through a domain controller that had not seen the restore yet.
     plan = smtp_plan()
-    result, fake = converge(plan, completes({f"readback|certificate|{KEY}": [{"Thumbprint": R11_THUMB, "Services": "IIS"}]}))
-    assert len(fake.batches) == 1
+    stale = completes({"readback|transport_service|EX01": [{"InternalTransportCertificateThumbprint": R11_THUMB}]})
+    failing_read = stops_at("readback|transport_service|EX01", error="The LDAP server is unavailable.")
+    result, fake = converge(plan, stale, failing_read, reads(DEFAULT_THUMB), completes(), launches=1)
+
+    assert sleeps == [10, 10], "a failed re-read proves nothing: read once more, then stop polling once it agrees"
+    assert fake.write_steps_built and len(fake.batches) == 4
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["launches"] == 5
+    assert result["changes"] == [services_change(), connector_change()]
+    assert [s["done"] for s in result["smtp"]] == [True]
+    assert result["smtp"][0]["internal_transport_certificate"] == {"before": DEFAULT_THUMB, "after": DEFAULT_THUMB}
+
+
+def test_a_restore_that_failed_is_not_polled(sleeps) -> None:
+    plan = smtp_plan()
+    result, fake = converge(plan, stops_at(f"restore|{KEY}", error="UMStartupMode is TCP."), launches=1)
+    assert sleeps == [] and len(fake.batches) == 1 and result["failed"] is True
+
+
+@pytest.mark.parametrize("given, expected", [(None, "dc2.contoso.com"), ("dc1.contoso.com", "dc1.contoso.com")])
+def test_every_write_launch_pins_one_domain_controller(given, expected) -> None:
+    # The facts' domain controller (OriginatingServer of their read) unless the user named one.
+    source = facts()
+    source["domain_controller"] = "dc2.contoso.com"
+    plan = receive_plan.plan(source)
+    action = object.__new__(_Action)
+    action._task = SimpleNamespace(check_mode=False, diff=False)
+    fake = Launches(completes(), completes())
+    action.run_batch = fake
+    args = dict(ARGS, domain_controller=given)
+    result = action.converge({"changed": False}, plan, lambda: receive_plan.write_steps(plan), args, TASK_VARS, 1)
+    assert result.get("failed") is not True, result.get("msg")
+    assert [passed["domain_controller"] for passed, _vars in fake.passed] == [expected, expected]
+    assert args["domain_controller"] == given, "the task's own options are not changed"
+
+
+def test_without_a_known_domain_controller_none_is_passed() -> None:
+    result, fake = converge(smtp_plan(), completes(), completes(), launches=1)
+    assert result.get("failed") is not True
+    assert [passed for passed, _vars in fake.passed] == [ARGS, ARGS]
+
+
+def test_certificate_read_back_without_smtp_stops_before_the_connectors(sleeps) -> None:
+    plan = smtp_plan()
+    iis = reads(DEFAULT_THUMB, "IIS")
+    result, fake = converge(plan, completes({f"readback|certificate|{KEY}": [{"Thumbprint": R11_THUMB, "Services": "IIS"}]}),
+                            iis, iis, iis)
+    assert len(fake.batches) == 4 and sleeps == [10, 10, 10]
     assert result["failed"] is True
-    assert "certificate's services read back as IIS; no connector was changed" in result["msg"]
+    assert "certificate's services read back as IIS (read again for 30 seconds); no connector was changed" in result["msg"]
     assert not any(c["object_type"] == "receive_connector" for c in result["changes"])
 
 

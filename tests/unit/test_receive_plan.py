@@ -225,9 +225,7 @@ def test_renewal_without_smtp_gets_smtp_first_keeping_the_default() -> None:
 
     (item,) = plan.smtp
     assert (item.server, item.thumbprint, item.default_thumbprint) == ("EX01", R11_THUMB, DEFAULT_THUMB)
-    restored = item.restore_services().split(", ")
-    assert "IIS" not in restored and "SMTP" in restored
-    assert restored == ["SMTP"]
+    assert item.restore_services() == "SMTP"
     assert plan.changes == [
         Change("receive_connector", FRONTEND, "TlsCertificateName", R10_NAME, R11_NAME, "EX01"),
         Change("certificate", R11_THUMB, "Services", ["IIS"], ["IIS", "SMTP"], "EX01"),
@@ -657,3 +655,43 @@ def test_smtp_goes_to_the_twin_transport_will_present() -> None:
     plan = receive_plan.plan(stale([r11(), newer_twin]), identities=[FRONTEND], certificate=R11_THUMB)
     assert [item.thumbprint for item in plan.smtp] == ["CD" * 20]
     assert decision_of(plan).certificate["thumbprint"] == "CD" * 20
+
+
+# --------------------------------------------------------------------------
+# Edge receive connectors: the 256-character cap of the Edge's AD LDS (KB 4052493)
+# --------------------------------------------------------------------------
+
+EV_ISSUER = "CN=DigiCert EV RSA CA G2, O=DigiCert Inc, C=US"
+EV_SUBJECT = ("CN=mail.contoso.com, SERIALNUMBER=600123456, OID.1.3.6.1.4.1.311.60.2.1.2=Washington,"
+              " OID.1.3.6.1.4.1.311.60.2.1.3=US, OID.2.5.4.15=Private Organization,"
+              " O=Contoso Pharmaceuticals International Holdings Ltd, L=Redmond, S=Washington, C=US")
+EDGE_CONNECTOR = "EDGE01\\Default internal receive connector EDGE01"
+
+
+def edge(certificates, role: str = "Edge") -> dict:
+    """EDGE01 (or the same server as a Mailbox one), its receive connector naming R10's removed certificate."""
+    connector = receive_connector(identity=EDGE_CONNECTOR, name="Default internal receive connector EDGE01", server="EDGE01",
+                                  transport_role=None, tls_certificate_name=R10_NAME)
+    return server_facts("EDGE01", role, certificates=[own_certificate_of("EDGE01")] + certificates,
+                        receive_connectors=[connector])
+
+
+def test_an_edge_receive_connector_is_never_given_a_name_longer_than_256_characters() -> None:
+    long_one = cert(issuer=EV_ISSUER, subject=EV_SUBJECT, not_before="2026-11-10T00:00:00Z", not_after="2027-11-10T00:00:00Z")
+    assert len(long_one["tls_certificate_name"]) == 289
+    plan = receive_plan.plan(edge([long_one]))
+    (decision,) = plan.decisions
+    assert decision.status == BLOCKED and decision.expected == long_one["tls_certificate_name"]
+    assert decision.reason.startswith(f"{EDGE_CONNECTOR} is on an Edge server and the name is 289 characters long")
+    assert "KB 4052493" in decision.reason and "shorter" in decision.reason
+    assert plan.changes == [] and plan.smtp == [] and receive_plan.write_steps(plan) == []
+    # Named explicitly, it is refused before anything runs.
+    with pytest.raises(PlanError, match="289 characters"):
+        receive_plan.plan(edge([long_one]), [EDGE_CONNECTOR], long_one["thumbprint"])
+    # A Mailbox server's connector stores it in full Active Directory, which has no such cap.
+    assert receive_plan.plan(edge([long_one], role="Mailbox")).decisions[0].status == CHANGE
+
+
+def test_an_edge_receive_connector_takes_a_name_that_fits() -> None:
+    (decision,) = receive_plan.plan(edge([r11()])).decisions
+    assert (decision.status, decision.expected) == (CHANGE, R11_NAME)

@@ -598,3 +598,78 @@ def test_plan_does_not_change_the_facts() -> None:
     before = repr(hosts)
     send_plan.write_steps(send_plan.plan(hosts, "ex01", update_hybrid_configuration=True), hosts)
     assert repr(hosts) == before
+
+
+# --------------------------------------------------------------------------
+# Edge copies: the 256-character cap of the Edge's AD LDS (KB 4052493)
+# --------------------------------------------------------------------------
+
+# An EV subject: with its issuer, 289 characters of <I>issuer<S>subject.
+EV_ISSUER = "CN=DigiCert EV RSA CA G2, O=DigiCert Inc, C=US"
+EV_SUBJECT = ("CN=mail.contoso.com, SERIALNUMBER=600123456, OID.1.3.6.1.4.1.311.60.2.1.2=Washington,"
+              " OID.1.3.6.1.4.1.311.60.2.1.3=US, OID.2.5.4.15=Private Organization,"
+              " O=Contoso Pharmaceuticals International Holdings Ltd, L=Redmond, S=Washington, C=US")
+EV_NAME = f"<I>{EV_ISSUER}<S>{EV_SUBJECT}"
+EV_THUMB = "9E8D7C6B5A49382716F5E4D3C2B1A09F8E7D6C5B"
+
+
+def ev(**overrides) -> dict:
+    return cert(**{"issuer": EV_ISSUER, "subject": EV_SUBJECT, "thumbprint": EV_THUMB, "tls_certificate_name": EV_NAME,
+                   "not_before": "2026-11-10T00:00:00Z", "not_after": "2027-11-10T00:00:00Z", **overrides})
+
+
+def test_an_edge_sourced_connector_is_never_given_a_name_longer_than_256_characters() -> None:
+    assert len(EV_NAME) == 289
+    connectors = [edgesync()]
+    hosts = fleet(ex01=[ev()], ex02=[ev()], connectors=connectors,
+                  edge01=server("EDGE01", [ev()], role="Edge", connectors=connectors))
+    plan = send_plan.plan(hosts, "ex01")
+    decision = decision_of(plan, EDGESYNC)
+    assert decision.status == BLOCKED and decision.expected == EV_NAME
+    assert f"EDGE01: the name is {len(EV_NAME)} characters long, and an Edge Transport server stores at most 256" in decision.reason
+    assert "KB 4052493" in decision.reason and "shorter" in decision.reason
+    assert "Install the certificate" not in decision.reason
+    assert decision.details["source_servers"]["EDGE01"]["thumbprint"] == EV_THUMB
+    assert plan.changes == [] and send_plan.write_steps(plan, hosts) == []
+    # The same name on a connector that no Edge sends through is fine: full AD has no such cap.
+    assert decision_of(send_plan.plan(fleet(ex01=[ev()], ex02=[ev()]), "ex01")).status == CHANGE
+
+
+def test_an_edge_sourced_connector_prefers_a_name_that_fits() -> None:
+    connectors = [edgesync()]
+    edge01 = server("EDGE01", [ev(), r11()], role="Edge", connectors=connectors)
+    hosts = fleet(connectors=connectors, edge01=edge01)
+    decision = decision_of(send_plan.plan(hosts, "ex01"), EDGESYNC)
+    assert (decision.status, decision.expected) == (CHANGE, R11_NAME)
+
+
+def test_a_current_name_the_edge_cannot_hold_is_blocked_and_its_old_edge_copy_reported() -> None:
+    # Set on a Mailbox server, where it was accepted; EdgeSync never copied it, so the Edge still sends with the old one.
+    connectors = [edgesync(tls_certificate_name=EV_NAME)]
+    edge_view = [edgesync(tls_certificate_name=R10_NAME)]
+    hosts = fleet(connectors=connectors, edge01=server("EDGE01", [ev(), r11()], role="Edge", connectors=edge_view))
+    plan = send_plan.plan(hosts, "ex01")
+    decision = decision_of(plan, EDGESYNC)
+    # The replacement policy keeps a name whose certificate is still there; the Edge cannot hold it, so: blocked.
+    assert (decision.status, decision.current) == (BLOCKED, EV_NAME)
+    assert "EDGE01: the name is 289 characters long" in decision.reason and plan.changes == []
+    assert decision.details["edge_copies"] == {"EDGE01": R10_NAME}
+    (warning,) = [w for w in plan.warnings if "EDGE01's own copy" in w]
+    assert "EdgeSync has not copied the change to EDGE01" in warning and "KB 4052493" in warning
+
+
+def test_an_edge_copy_behind_the_organisation_is_reported_after_a_change() -> None:
+    # The next run after a change checks the Edge's own copy: here EdgeSync has not run yet.
+    connectors = [edgesync(tls_certificate_name=R11_NAME)]
+    hosts = fleet(connectors=connectors,
+                  edge01=server("EDGE01", [r11()], role="Edge", connectors=[edgesync(tls_certificate_name=R10_NAME)]))
+    plan = send_plan.plan(hosts, "ex01")
+    decision = decision_of(plan, EDGESYNC)
+    assert decision.status == UNCHANGED and decision.details["edge_copies"] == {"EDGE01": R10_NAME}
+    (warning,) = plan.warnings
+    assert warning.startswith(f"EDGE01's own copy of send connector {EDGESYNC} names {R10_NAME!r}, not the organisation's {R11_NAME!r}")
+    assert "Start-EdgeSynchronization" in warning
+    # In step: no warning, and the copies are shown.
+    hosts["edge01"] = server("EDGE01", [r11()], role="Edge", connectors=connectors)
+    plan = send_plan.plan(hosts, "ex01")
+    assert plan.warnings == [] and decision_of(plan, EDGESYNC).details["edge_copies"] == {"EDGE01": R11_NAME}

@@ -353,7 +353,7 @@ def test_read_steps_properties() -> None:
         "Identity", "Name", "AddressSpaces", "SourceTransportServers", "SmartHosts", "Fqdn", "TlsCertificateName",
         "TlsAuthLevel", "TlsDomain", "RequireTLS", "CloudServicesMailEnabled", "Enabled",
     ]
-    assert props["transport_service"] == ["Name", "InternalTransportCertificateThumbprint"]
+    assert props["transport_service"] == ["Name", "InternalTransportCertificateThumbprint", "OriginatingServer"]
     assert props["hybrid_configuration"] == [
         "TlsCertificateName", "ReceivingTransportServers", "SendingTransportServers", "EdgeTransportServers",
         "Features",
@@ -1018,6 +1018,7 @@ def test_facts_keys() -> None:
         "send_connectors",
         "hybrid_configuration",
         "internal_transport_certificate",
+        "domain_controller",
         "events",
         "read_errors",
     ]
