@@ -75,6 +75,7 @@ class Certificate:
     in_store: bool
     minted: MintedCertificate
     friendly_name: str | None = None
+    root_ca_type: str | None = None
 
     @property
     def thumbprint(self) -> str:
@@ -324,6 +325,7 @@ class Organization:
                     in_store=c["in_store"],
                     minted=minted,
                     friendly_name=c.get("friendly_name"),
+                    root_ca_type=c.get("root_ca_type") or ("Registry" if c["self_signed"] else "ThirdParty"),
                 )
             )
         by_id = {c.id: c for c in certs}

@@ -142,6 +142,10 @@ status                            ``"Valid"``                 CertificateStatus 
 in_store                          ``True``                    false = removed, still referable
 friendly_name                     ``None``                    string (a lab extension: the
                                                               certificate's FriendlyName)
+root_ca_type                      Registry when self_signed,  CertificateAuthorityType name:
+                                  else ThirdParty             ThirdParty | Enterprise |
+                                                              GroupPolicy | Registry | None |
+                                                              Unknown (RootCAType)
 thumbprint (*state*)              ``None``                    40 upper-case hex characters
 **receive_connectors[]**
 name                              \-                          unique per server
@@ -265,7 +269,7 @@ SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
                "launches", "writes", "restarts", "events", "edgesync")
 CERTIFICATE_KEYS = ("id", "subject", "issuer", "self_signed", "domains", "not_before",
                     "not_after", "services", "has_private_key", "status", "in_store",
-                    "friendly_name",
+                    "friendly_name", "root_ca_type",
                     # state-only
                     "thumbprint")
 RECEIVE_CONNECTOR_KEYS = ("name", "transport_role", "bindings", "fqdn", "auth_mechanism",
@@ -680,6 +684,9 @@ _ROLE = _Enum("a server role", ROLES)
 _TRANSPORT_ROLE = _Enum("a TransportRole", TRANSPORT_ROLES)
 _SERVICES = _Enum("an AllowedServices name", ALLOWED_SERVICES)
 _STATUS = _Enum("a CertificateStatus name", CERTIFICATE_STATUSES)
+# Get-ExchangeCertificate's RootCAType (CertificateAuthorityType): where the chain's root is trusted from.
+ROOT_CA_TYPES = ("ThirdParty", "Enterprise", "GroupPolicy", "Registry", "None", "Unknown")
+_ROOT_CA_TYPE = _Enum("a RootCAType (CertificateAuthorityType) name", ROOT_CA_TYPES)
 _AUTH = _Enum("an AuthMechanism name", AUTH_MECHANISMS)
 _PERMISSION = _Enum("a PermissionGroups name", PERMISSION_GROUPS)
 _TLS_AUTH_LEVEL = _Enum("a TlsAuthLevel", TLS_AUTH_LEVELS)
@@ -1108,8 +1115,11 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
             "status": m.get("status", _STATUS.check, "Valid"),
             "in_store": m.get("in_store", _boolean, True),
             "friendly_name": m.get("friendly_name", _nullable_any_string, None),
+            "root_ca_type": m.get("root_ca_type", _ROOT_CA_TYPE.check, None),
             "thumbprint": m.get("thumbprint", _thumbprint, None),
         }
+        if cert["root_ca_type"] is None and isinstance(cert["self_signed"], bool):
+            cert["root_ca_type"] = "Registry" if cert["self_signed"] else "ThirdParty"
         _unique(ctx, seen, cert["id"], m.p("id"), m.vline("id"), "certificate id", fold=False)
         issuer, subject = cert["issuer"], cert["subject"]
         if cert["self_signed"] is True:

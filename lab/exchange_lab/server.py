@@ -312,6 +312,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                         "status": c.status,
                         "in_store": c.in_store,
                         "friendly_name": c.friendly_name,
+                        "root_ca_type": c.root_ca_type,
                         "thumbprint": c.thumbprint,
                     }
                     for c in server.certificates
