@@ -89,3 +89,82 @@ def test_kb2989382_with_a_realistic_default_frontend_converges(running_lab, tmp_
     rc, output, again, again_changes = run(lab, tmp_path / "again", "remediate")
     assert rc == 0 and statuses(again) == {"EX01": "compliant"} and again_changes["changes"] == [], output
     assert state_text(lab) == settled
+
+
+def test_hybrid_configuration_follows_the_receive_connectors_without_a_cloud_send_connector(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "hybrid-gateway.yml")
+    rc, output, audit, initial = audit_and_check(lab, tmp_path)
+    assert rc != 0 and statuses(audit) == {"EX01": "drift"}, output
+    assert codes(audit)["EX01"] == ["tls_certificate_name_not_found", "transport_tls_event"]
+    assert org_codes(audit) == ["hybrid_configuration_tls_certificate_name_not_found"]
+    assert audit["organization"]["status"] == "drift"
+
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0, output
+    assert statuses(report) == {"EX01": "remediated"} and report["organization"]["status"] == "remediated", output
+    doc = live(lab)
+    assert receive(doc, "EX01", "Default Frontend EX01")["tls_certificate_name"] == R11
+    assert doc["hybrid_configuration"]["tls_certificate_name"] == R11
+    gateway = send(doc, "To the mail gateway")
+    assert gateway == send(yaml.safe_load(initial), "To the mail gateway"), "the gateway connector was touched"
+    seen = starttls("127.0.0.1", lab.smtp["EX01"].port)
+    assert seen.offered and seen.thumbprint == thumbprint(doc, "EX01", "le-r11")
+
+    rc, output, again, again_changes = run(lab, tmp_path / "again", "remediate")
+    assert rc == 0 and again_changes["changes"] == [] and again["organization"]["status"] == "compliant", output
+
+
+def blocked_and_unchanged(lab, tmp_path, initial) -> dict:
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0, "a remediation that leaves something blocked must fail"
+    assert state_text(lab) == initial and changes["changes"] == []
+    return report
+
+
+def test_enterprise_or_unknown_root_is_not_a_hybrid_replacement(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "hybrid-enterprise-ca.yml")
+    rc, output, audit, initial = audit_and_check(lab, tmp_path)
+    assert rc != 0 and statuses(audit) == {"EX01": "blocked"}, output
+    assert codes(audit)["EX01"] == ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]
+    (none,) = findings_of(audit, "EX01", "no_replacement_certificate")
+    doc = live(lab)
+    assert sorted(none["certificates"]) == sorted([thumbprint(doc, "EX01", "enterprise"), thumbprint(doc, "EX01", "unknown-root")])
+    assert "its root is Enterprise (RootCAType), not a third-party CA" in none["message"]
+    assert "RootCAType unknown" in none["message"]
+
+    report = blocked_and_unchanged(lab, tmp_path, initial)
+    assert report["hosts"]["EX01"]["status"] == "blocked"
+    assert "Enterprise" in report["hosts"]["EX01"]["message"]
+
+
+def test_edge_hybrid_and_implicit_selection_are_compliant(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "hybrid-edge.yml")
+    rc, output, audit, initial = audit_and_check(lab, tmp_path)
+    assert rc == 0 and statuses(audit) == {"EX01": "compliant", "EDGE01": "compliant"}, output
+    assert codes(audit) == {"EX01": [], "EDGE01": []} and org_codes(audit) == []
+    doc = live(lab)
+    # EX01 presents its Enterprise CA certificate, chosen by its FQDN (no TlsCertificateName).
+    (default_frontend,) = [c for c in audit["hosts"]["EX01"]["connectors"] if c["identity"] == "EX01\\Default Frontend EX01"]
+    assert default_frontend["selected_certificate"] == thumbprint(doc, "EX01", "enterprise")
+    seen = starttls("127.0.0.1", lab.smtp["EX01"].port)
+    assert seen.offered and seen.thumbprint == thumbprint(doc, "EX01", "enterprise")
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0 and changes["changes"] == [] and state_text(lab) == initial, output
+
+
+def test_subject_only_name_is_a_warning_and_lab_and_findings_agree(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "hybrid-subject-only.yml")
+    rc, output, audit, initial = audit_and_check(lab, tmp_path)
+    assert statuses(audit) == {"EX01": "compliant"}, output
+    assert codes(audit)["EX01"] == ["tls_certificate_name_subject_only"]
+    (warning,) = findings_of(audit, "EX01", "tls_certificate_name_subject_only")
+    doc = live(lab)
+    r11 = thumbprint(doc, "EX01", "le-r11")
+    assert warning["severity"] == "warning" and warning["certificates"] == [r11] and "SMTP probe" in warning["message"]
+    # What the collection computes, the lab's transport does: the same certificate on port 25.
+    (default_frontend,) = [c for c in audit["hosts"]["EX01"]["connectors"] if c["identity"] == "EX01\\Default Frontend EX01"]
+    assert default_frontend["selected_certificate"] == r11
+    seen = starttls("127.0.0.1", lab.smtp["EX01"].port)
+    assert seen.offered and seen.thumbprint == r11
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc == 0 and changes["changes"] == [] and state_text(lab) == initial, output
