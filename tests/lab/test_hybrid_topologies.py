@@ -168,3 +168,29 @@ def test_subject_only_name_is_a_warning_and_lab_and_findings_agree(running_lab, 
     assert seen.offered and seen.thumbprint == r11
     rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
     assert rc == 0 and changes["changes"] == [] and state_text(lab) == initial, output
+
+
+def test_hybrid_connector_settings_are_reported_and_only_the_name_is_fixed(running_lab, tmp_path):
+    lab = running_lab(SCENARIOS / "hybrid-connector-settings.yml")
+    rc, output, audit, initial = audit_and_check(lab, tmp_path)
+    assert rc != 0 and statuses(audit) == {"EX01": "drift"} and audit["organization"]["status"] == "drift", output
+    assert codes(audit)["EX01"] == ["tls_not_in_auth_mechanism"]
+    assert org_codes(audit) == ["hybrid_send_connector_cloud_services_disabled", "hybrid_send_connector_tls_auth_level",
+                                "hybrid_tls_certificate_name_missing"]
+    by_code = {f["code"]: f for f in audit["organization"]["findings"]}
+    assert by_code["hybrid_tls_certificate_name_missing"]["expected"] == R11
+    assert "-CloudServicesMailEnabled $true" in by_code["hybrid_send_connector_cloud_services_disabled"]["message"]
+    assert "-TlsAuthLevel DomainValidation" in by_code["hybrid_send_connector_tls_auth_level"]["message"]
+    (no_tls,) = findings_of(audit, "EX01", "tls_not_in_auth_mechanism")
+    assert "HCW sets AuthMechanism Tls, Integrated, BasicAuth, BasicAuthRequireTLS, ExchangeServer" in no_tls["message"]
+
+    rc, output, report, changes = run(lab, tmp_path / "remediate", "remediate")
+    assert rc != 0, "settings the collection does not own are still wrong"
+    assert [(c["object_type"], c["property"], c["after"]) for c in changes["changes"]] == [
+        ("send_connector", "TlsCertificateName", R11)]
+    doc, before = live(lab), yaml.safe_load(initial)
+    assert send(doc)["tls_certificate_name"] == R11
+    for key in ("cloud_services_mail_enabled", "tls_auth_level", "require_tls", "fqdn"):
+        assert send(doc).get(key) == send(before).get(key), key
+    assert receive(doc, "EX01", "Default Frontend EX01") == receive(before, "EX01", "Default Frontend EX01")
+    assert org_codes(report) == ["hybrid_send_connector_cloud_services_disabled", "hybrid_send_connector_tls_auth_level"]
