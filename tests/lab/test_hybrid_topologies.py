@@ -128,6 +128,8 @@ def test_enterprise_or_unknown_root_is_not_a_hybrid_replacement(running_lab, tmp
     assert codes(audit)["EX01"] == ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]
     (none,) = findings_of(audit, "EX01", "no_replacement_certificate")
     doc = live(lab)
+    roots = {c["id"]: c["root_ca_type"] for c in doc["servers"][0]["certificates"]}
+    assert roots == {"selfsigned": "Registry", "le-r10": "ThirdParty", "enterprise": "Enterprise", "unknown-root": "Unknown"}
     assert sorted(none["certificates"]) == sorted([thumbprint(doc, "EX01", "enterprise"), thumbprint(doc, "EX01", "unknown-root")])
     assert "its root is Enterprise (RootCAType), not a third-party CA" in none["message"]
     assert "RootCAType unknown" in none["message"]
