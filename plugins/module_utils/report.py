@@ -36,6 +36,7 @@ ORGANIZATION_TYPES = ("send_connector", "hybrid_configuration")
 _CERTIFICATE_CODES = (
     "tls_certificate_expired", "tls_certificate_expiring_soon", "tls_certificate_smtp_not_enabled",
     "tls_certificate_status_not_valid", "tls_certificate_self_signed_for_hybrid",
+    "tls_certificate_not_third_party_for_hybrid",
 )
 # Report-level codes: what the SMTP probe saw against what the configuration makes transport present.
 PROBE_CODES = {

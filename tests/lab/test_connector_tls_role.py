@@ -90,6 +90,11 @@ EXPECTED = {
     "edgesync": (
         {"EDGE01": "drift"}, {"EDGE01": ["starttls_handshake_failed", "tls_certificate_smtp_not_enabled"]},
         "compliant", {"EDGE01": "remediated"}, {}),
+    # Default Frontend announces the server's FQDN, so the policy's FQDN rule finds Exchange's own certificate
+    # for it (the only usable one; the connector is not hybrid).
+    "expired-12016": (
+        {"EX01": "drift"}, {"EX01": ["tls_certificate_expired", "transport_tls_event"]},
+        "compliant", {"EX01": "remediated"}, {}),
     "needs-restart": (
         {"EX01": "drift"}, {"EX01": ["tls_certificate_name_not_found", "transport_tls_event"]},
         "compliant", {"EX01": "remediated"}, {"EX01": 1}),
@@ -102,7 +107,6 @@ EXPECTED = {
 }
 # Scenarios a remediation cannot fix: the report says why and nothing is written.
 UNFIXABLE = {
-    "expired-12016": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_expired", "transport_tls_event"]}, "compliant"),
     "no-certificate-12014": ({"EX01": "blocked"}, {"EX01": ["no_replacement_certificate", "tls_certificate_name_not_found", "transport_tls_event"]}, "compliant"),
     "selection": ({"EX01": "drift"}, {"EX01": ["tls_not_in_auth_mechanism"]}, "compliant"),
     "send-connector-sources": ({"EX01": "compliant", "EX02": "blocked"}, {"EX01": [], "EX02": []}, "blocked"),
