@@ -297,7 +297,6 @@ class _Planner:
         return Decision(HYBRID, HYBRID_OBJECT, CHANGE, current, names[0],
                         "the same name as the connector to Microsoft 365, so the next Hybrid Configuration Wizard run starts from it")
 
-
     def hybrid_from_receive(self, current: Optional[str]) -> Decision:
         """No send connector to Microsoft 365 (mail leaves through a gateway, or the organisation only receives):
         the hybrid configuration follows the hybrid receive connectors, as receive_connector_tls converges them."""
