@@ -271,3 +271,14 @@ def test_identity_names_are_ordered_and_unique() -> None:
     assert hybrid.identity_names(host) == [R10_NAME, R11_NAME.lower()]
     assert hybrid.identity_names(facts([r11()])) == []
     assert r10()["thumbprint"] not in str(hybrid.identity_names(host))
+
+
+def test_hints_are_tried_in_order_and_the_stale_name_comes_first() -> None:
+    www = r11(subject="CN=www.contoso.com", thumbprint="AB" * 20, domains=["www.contoso.com"])
+    www_name = f"<I>{R10}<S>CN=www.contoso.com"
+    now = parse_time(NOW)
+    assert choose_replacement([r11(), www], now, public_only=True, hints=[www_name, R10_NAME]).certificate is www
+    assert choose_replacement([r11(), www], now, public_only=True, hints=[R10_NAME, www_name]).name == R11_NAME
+    assert choose_replacement([r11(), www], now, stale_name=www_name, public_only=True, hints=[R10_NAME]).certificate is www
+    # No hints (not hybrid): no third-party fallback either.
+    assert choose_replacement([r11()], now, stale_name=f"<I>{R10}<S>CN=old.contoso.com", public_only=True).status == NONE
