@@ -216,7 +216,8 @@ class _Analysis:
                 " a certificate from a public CA. Name a CA-issued certificate.",
                 current=current, certificates=[cert["thumbprint"]],
             )
-        elif public_only and not_third_party_because(cert):
+        elif public_only and not_third_party_because(cert) and cert.get("properties_complete", True):
+            # (An unknown root of a certificate whose properties did not arrive: certificate_properties_unknown says so.)
             finding = self.add(
                 "tls_certificate_not_third_party_for_hybrid", object_type, obj,
                 f"The certificate {verb} ({cert['thumbprint']}, {cert['subject']}) cannot serve hybrid mail:"

@@ -282,3 +282,13 @@ def test_hints_are_tried_in_order_and_the_stale_name_comes_first() -> None:
     assert choose_replacement([r11(), www], now, stale_name=www_name, public_only=True, hints=[R10_NAME]).certificate is www
     # No hints (not hybrid): no third-party fallback either.
     assert choose_replacement([r11()], now, stale_name=f"<I>{R10}<S>CN=old.contoso.com", public_only=True).status == NONE
+
+
+def test_an_unknown_root_is_reported_once_when_the_session_lost_the_properties() -> None:
+    lost = r11(root_ca_type="unknown", services="unknown", status="unknown", properties_complete=False)
+    found = analyze(facts([lost], [default_frontend(tls_certificate_name=R11_NAME)]))
+    assert codes(found) == ["certificate_properties_unknown"]
+    known = r11(root_ca_type="unknown")
+    (warning,) = analyze(facts([known], [default_frontend(tls_certificate_name=R11_NAME)]))
+    assert warning["code"] == "tls_certificate_not_third_party_for_hybrid" and "RootCAType unknown" in warning["message"]
+    assert warning["expected"] is None
