@@ -195,7 +195,7 @@ def certificate_object(cert: Certificate, server: Server) -> dict[str, Any]:
         "Status": cert.status,
         "HasPrivateKey": cert.has_private_key,
         "IsSelfSigned": cert.self_signed,
-        "RootCAType": "Registry" if cert.self_signed else "ThirdParty",
+        "RootCAType": cert.root_ca_type,
         "CertificateDomains": list(cert.domains),
         "SerialNumber": cert.minted.serial_number,
         "FriendlyName": cert.friendly_name or "",

@@ -136,6 +136,7 @@ class Certificate:
     in_store: bool
     minted: MintedCertificate
     friendly_name: str | None = None
+    root_ca_type: str | None = None
     # Certificate quality (lab-scenarios.md, Additions); the minted certificate is what these say.
     key: str = "ECDSA P-256"
     signature_hash: str = "sha256"
@@ -408,6 +409,7 @@ class Organization:
                     in_store=c["in_store"],
                     minted=minted,
                     friendly_name=c.get("friendly_name"),
+                    root_ca_type=c.get("root_ca_type") or ("Registry" if c["self_signed"] else "ThirdParty"),
                     key=c["key"],
                     signature_hash=c["signature_hash"],
                     eku=list(c["eku"]),

@@ -154,6 +154,10 @@ status                            ``"Valid"``                 CertificateStatus 
 in_store                          ``True``                    false = removed, still referable
 friendly_name                     ``None``                    string (a lab extension: the
                                                               certificate's FriendlyName)
+root_ca_type                      Registry when self_signed,  CertificateAuthorityType name:
+                                  else ThirdParty             ThirdParty | Enterprise |
+                                                              GroupPolicy | Registry | None |
+                                                              Unknown (RootCAType)
 key                               ``"ECDSA P-256"``           RSA 1024 | RSA 2048 | RSA 3072 |
                                                               RSA 4096 | ECDSA P-256 | ECDSA P-384
 signature_hash                    ``"sha256"``                sha1 | sha256 | sha384 | sha512
@@ -307,7 +311,7 @@ SERVER_KEYS = ("name", "fqdn", "role", "version", "certificates",
                "launches", "writes", "restarts", "events", "edgesync")
 CERTIFICATE_KEYS = ("id", "subject", "issuer", "self_signed", "domains", "not_before",
                     "not_after", "services", "has_private_key", "status", "in_store",
-                    "friendly_name",
+                    "friendly_name", "root_ca_type",
                     "key", "signature_hash", "eku", "include_chain", "exportable",
                     # state-only
                     "thumbprint")
@@ -745,6 +749,9 @@ _ROLE = _Enum("a server role", ROLES)
 _TRANSPORT_ROLE = _Enum("a TransportRole", TRANSPORT_ROLES)
 _SERVICES = _Enum("an AllowedServices name", ALLOWED_SERVICES)
 _STATUS = _Enum("a CertificateStatus name", CERTIFICATE_STATUSES)
+# Get-ExchangeCertificate's RootCAType (CertificateAuthorityType): where the chain's root is trusted from.
+ROOT_CA_TYPES = ("ThirdParty", "Enterprise", "GroupPolicy", "Registry", "None", "Unknown")
+_ROOT_CA_TYPE = _Enum("a RootCAType (CertificateAuthorityType) name", ROOT_CA_TYPES)
 _AUTH = _Enum("an AuthMechanism name", AUTH_MECHANISMS)
 _PERMISSION = _Enum("a PermissionGroups name", PERMISSION_GROUPS)
 _TLS_AUTH_LEVEL = _Enum("a TlsAuthLevel", TLS_AUTH_LEVELS)
@@ -1203,6 +1210,7 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
             "status": m.get("status", _STATUS.check, "Valid"),
             "in_store": m.get("in_store", _boolean, True),
             "friendly_name": m.get("friendly_name", _nullable_any_string, None),
+            "root_ca_type": m.get("root_ca_type", _ROOT_CA_TYPE.check, None),
             "key": m.get("key", _KEY_TYPE.check, DEFAULT_KEY_TYPE),
             "signature_hash": m.get("signature_hash", _SIGNATURE_HASH.check, "sha256"),
             "eku": m.get("eku", _eku, lambda: list(EKU_NAMES)),
@@ -1210,6 +1218,8 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
             "exportable": m.get("exportable", _boolean, False),
             "thumbprint": m.get("thumbprint", _thumbprint, None),
         }
+        if cert["root_ca_type"] is None and isinstance(cert["self_signed"], bool):
+            cert["root_ca_type"] = "Registry" if cert["self_signed"] else "ThirdParty"
         _unique(ctx, seen, cert["id"], m.p("id"), m.vline("id"), "certificate id", fold=False)
         issuer, subject = cert["issuer"], cert["subject"]
         if cert["self_signed"] is True:

@@ -355,6 +355,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
                         "status": c.status,
                         "in_store": c.in_store,
                         "friendly_name": c.friendly_name,
+                        "root_ca_type": c.root_ca_type,
                         "key": c.key,
                         "signature_hash": c.signature_hash,
                         "eku": list(c.eku),

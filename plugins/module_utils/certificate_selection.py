@@ -52,9 +52,20 @@ def covers(certificate: dict, fqdn: str) -> bool:
 
 
 def matching_certificates(name: str | None, certificates: list[dict]) -> list[dict]:
-    """Certificates whose issuer and subject equal the name's, as Exchange and HealthChecker compare."""
+    """Certificates whose issuer and subject equal the name's, as Exchange and HealthChecker compare.
+
+    A name without an issuer part (``<S>subject``, which Exchange's parser accepts) is matched by subject alone,
+    as the lab does; how transport really matches it is not documented, so findings ask for a probe.
+    """
     if not name:
         return []
+    try:
+        wanted = tls_name.split_tls_certificate_name(name)
+    except tls_name.TlsCertificateNameError:
+        return []
+    if not wanted.issuer:
+        return [c for c in certificates if c.get("subject") is not None
+                and tls_name.names_match("<S>" + wanted.subject, "<S>" + c["subject"])]
     return [c for c in certificates if tls_name.names_match(name, c["tls_certificate_name"])]
 
 

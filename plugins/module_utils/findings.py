@@ -16,10 +16,11 @@ that matches only after normalising spacing is called out as hand-typed.
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
     covers,
     loosely_matching_certificates,
+    matching_certificates,
     parse_time,
     select_inbound,
     select_outbound,
@@ -29,6 +30,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement
     FOUND,
     Replacement,
     choose_replacement,
+    not_third_party_because,
 )
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -54,6 +56,18 @@ CODES = {
     "tls_certificate_self_signed_for_hybrid": (WARNING, "a hybrid or cloud connector uses a self-signed certificate"),
     "certificate_properties_unknown": (WARNING, "Exchange did not return Services, Status or the private key of some certificates"),
     "facts_incomplete": (WARNING, "a read of the batch failed; findings that need it are missing"),
+    "tls_certificate_not_third_party_for_hybrid": (
+        WARNING, "a hybrid or cloud connector uses a certificate whose root is not a third-party CA (RootCAType)"),
+    "tls_certificate_name_subject_only": (
+        WARNING, "the TlsCertificateName has no issuer part; how transport matches it is not documented: verify with the SMTP probe"),
+    "hybrid_send_connector_cloud_services_disabled": (
+        ERROR, "a send connector to Microsoft 365 has CloudServicesMailEnabled false (HCW sets true)"),
+    "hybrid_send_connector_require_tls_disabled": (
+        WARNING, "a send connector to Microsoft 365 has RequireTLS false (HCW sets true)"),
+    "hybrid_send_connector_tls_auth_level": (
+        WARNING, "a send connector to Microsoft 365 has TlsAuthLevel neither CertificateValidation nor DomainValidation"),
+    "hybrid_send_connector_tls_domain": (
+        WARNING, "a send connector to Microsoft 365 validates a TlsDomain other than mail.protection.outlook.com"),
 }
 
 # Where a proposal lands; the hybrid configuration is not used for mail, so SMTP does not matter there.
@@ -91,6 +105,8 @@ class _Analysis:
         self.now = parse_time(facts["collected_at"])
         self.expiring_days = expiring_days
         self.found: list[dict] = []
+        # Edge-based hybrid: a Mailbox server not listed in the hybrid configuration holds no hybrid certificate.
+        self.hybrid_exempt = hybrid.edge_hybrid_exempt(facts)
 
     def add(self, *args, **kwargs) -> dict:
         finding = _finding(*args, **kwargs)
@@ -99,9 +115,17 @@ class _Analysis:
 
     # -- replacement proposals -------------------------------------------------
 
+    def choose(self, stale_name, fqdn, public_only: bool) -> Replacement:
+        # A hybrid connector also follows the organisation's hybrid identity (hybrid.py); a hybrid receive
+        # connector's caller passes no FQDN (Default Frontend announces the server's own).
+        if public_only:
+            return choose_replacement(self.certificates, self.now, stale_name=stale_name, fqdn=fqdn, public_only=True,
+                                      hints=hybrid.identity_names(self.facts))
+        return choose_replacement(self.certificates, self.now, stale_name=stale_name, fqdn=fqdn)
+
     def propose(self, finding: dict, stale_name, fqdn, public_only: bool, current_thumbprint=None) -> Replacement:
         """Attach the policy's proposal to a finding, or add the finding that says why there is none."""
-        choice = choose_replacement(self.certificates, self.now, stale_name=stale_name, fqdn=fqdn, public_only=public_only)
+        choice = self.choose(stale_name, fqdn, public_only)
         where = (finding["object_type"], finding["object"])
         if choice.status == FOUND:
             cert = choice.certificate
@@ -132,6 +156,9 @@ class _Analysis:
             reasons = "; ".join(f"{c['thumbprint']} ({c['subject']}): {why}" for c, why in choice.excluded)
             detail = f" Certificates considered and why they cannot be used: {reasons}." if reasons else (
                 " No certificate in the store has the same subject, the same CN, or a name covering it."
+                if not public_only else
+                " No certificate in the store follows the hybrid identity (the names of the hybrid configuration and"
+                " the hybrid connectors), and no certificate from a third-party CA is there."
             )
             self.add(
                 "no_replacement_certificate", *where,
@@ -189,10 +216,21 @@ class _Analysis:
                 " a certificate from a public CA. Name a CA-issued certificate.",
                 current=current, certificates=[cert["thumbprint"]],
             )
+        elif public_only and not_third_party_because(cert) and cert.get("properties_complete", True):
+            # (An unknown root of a certificate whose properties did not arrive: certificate_properties_unknown says so.)
+            finding = self.add(
+                "tls_certificate_not_third_party_for_hybrid", object_type, obj,
+                f"The certificate {verb} ({cert['thumbprint']}, {cert['subject']}) cannot serve hybrid mail:"
+                f" {not_third_party_because(cert)}. HCW and Microsoft 365 require a certificate from a trusted"
+                " third-party CA; install one on this server and name it.",
+                current=current, certificates=[cert["thumbprint"]],
+            )
+            if str(cert.get("root_ca_type") or "unknown").lower() != "unknown":
+                self.propose(finding, name, fqdn, public_only, cert["thumbprint"])
 
     def propose_if_found(self, finding, name, fqdn, public_only, current: dict) -> None:
         """Propose a renewal for a certificate that expires soon: one that outlives it and covers what it covered."""
-        choice = choose_replacement(self.certificates, self.now, stale_name=name, fqdn=fqdn, public_only=public_only)
+        choice = self.choose(name, fqdn, public_only)
         if choice.status != FOUND or choice.certificate["thumbprint"] == current["thumbprint"]:
             return
         renewal = choice.certificate
@@ -227,23 +265,48 @@ class _Analysis:
             )
         return message
 
+    def subject_only(self, object_type, obj, name) -> None:
+        """An <S>-only value: Exchange's parser accepts it, how transport matches it is not documented."""
+        if tls_name.split_tls_certificate_name(name).issuer:
+            return
+        matches = matching_certificates(name, self.certificates)
+        self.add(
+            "tls_certificate_name_subject_only", object_type, obj,
+            f"TlsCertificateName {name} has no issuer part (<I>). Exchange accepts the value, but how transport"
+            " matches it is not documented (HealthChecker calls it syntax-invalid)"
+            + (f"; by subject alone it would select {matches[0]['thumbprint']}" if matches else "")
+            + ". Verify with the SMTP probe that STARTTLS presents the expected certificate, or name the certificate"
+            " with '<I>' + its Issuer + '<S>' + its Subject.",
+            current=name, certificates=[c["thumbprint"] for c in matches],
+        )
+
     def receive_connector(self, rc: dict) -> None:
-        obj, name, public = rc["identity"], rc.get("tls_certificate_name"), rc["hybrid"]
+        obj, name = rc["identity"], rc.get("tls_certificate_name")
+        public = rc["hybrid"] and not self.hybrid_exempt
         if not rc.get("enabled", True):
             return
         if name and self.invalid_name("receive_connector", obj, name):
             return
+        if name:
+            self.subject_only("receive_connector", obj, name)
         if "Tls" not in rc["auth_mechanism"]:
             severity = ERROR if (public or name) else (WARNING if 25 in rc["ports"] else None)
             if severity:
+                hcw = (f" This hybrid connector needs it: HCW sets AuthMechanism {hybrid.HCW_RECEIVE_AUTH_MECHANISM};"
+                       f" run Set-ReceiveConnector '{obj}' -AuthMechanism {hybrid.HCW_RECEIVE_AUTH_MECHANISM.replace(' ', '')},"
+                       " or rerun the Hybrid Configuration Wizard.") if public else ""
                 self.add(
                     "tls_not_in_auth_mechanism", "receive_connector", obj,
                     f"AuthMechanism is {', '.join(rc['auth_mechanism']) or 'None'}: without Tls the connector never offers"
-                    " STARTTLS, whatever its certificate. Add Tls (Set-ReceiveConnector -AuthMechanism) if it should.",
+                    " STARTTLS, whatever its certificate. Add Tls (Set-ReceiveConnector -AuthMechanism) if it should."
+                    + hcw,
                     current=", ".join(rc["auth_mechanism"]) or "None", severity=severity,
                 )
             return
         selection = select_inbound(rc, self.certificates, self.server["fqdn"])
+        # A hybrid connector is not chosen for by its FQDN: Default Frontend announces the server's own FQDN,
+        # which HCW leaves alone, and Microsoft 365 checks the certificate against its own connector's domain.
+        fqdn = None if public else rc.get("fqdn")
         if name and not selection.matches:
             finding = self.add(
                 "tls_certificate_name_not_found", "receive_connector", obj,
@@ -251,7 +314,7 @@ class _Analysis:
                                        + (", so Microsoft 365 cannot deliver hybrid mail (451 5.7.3)." if public else ".")),
                 current=name,
             )
-            self.propose(finding, name, rc.get("fqdn"), public)
+            self.propose(finding, name, fqdn, public)
             return
         if not name and public:
             finding = self.add(
@@ -261,7 +324,7 @@ class _Analysis:
                 " the certificate named in its connector.",
                 current=None,
             )
-            self.propose(finding, None, rc.get("fqdn") or self.server["fqdn"], public)
+            self.propose(finding, None, fqdn, public)
             if selection.certificate is None:
                 return
         if selection.certificate is None:
@@ -274,7 +337,7 @@ class _Analysis:
                     current=name, certificates=[c["thumbprint"] for c in selection.matches],
                 )
                 # Without a name, transport searched the server FQDN when the connector has none.
-                self.propose(finding, name, rc.get("fqdn") or self.server["fqdn"], public)
+                self.propose(finding, name, None if public else rc.get("fqdn") or self.server["fqdn"], public)
             else:
                 self.add(
                     "tls_certificate_not_found_for_fqdn", "receive_connector", obj,
@@ -284,22 +347,29 @@ class _Analysis:
                     current=selection.key,
                 )
             return
-        self.check_selected("receive_connector", obj, selection.certificate, name, rc.get("fqdn"), public,
+        self.check_selected("receive_connector", obj, selection.certificate, name, fqdn, public,
                             "this connector presents")
 
     def send_connector(self, sc: dict) -> None:
         if not sc.get("this_server_is_source") or not sc.get("enabled", True):
             return
         obj, name, public = sc["name"], sc.get("tls_certificate_name"), sc["cloud"]
+        if public:
+            for code, current, message in hybrid.send_connector_problems(sc):
+                self.add(code, "send_connector", obj, message, current=current)
         if name and self.invalid_name("send_connector", obj, name):
             return
+        if name:
+            self.subject_only("send_connector", obj, name)
         if not name:
             if public and not sc.get("fqdn"):
                 finding = self.add(
                     "hybrid_tls_certificate_name_missing", "send_connector", obj,
                     "This connector to Microsoft 365 has neither TlsCertificateName nor Fqdn, so Exchange has no way to"
-                    " pick the certificate Microsoft 365 expects (HealthChecker calls it misconfigured). Name the"
-                    " certificate, or rerun the Hybrid Configuration Wizard.",
+                    " pick the certificate Microsoft 365 expects: implicit selection would present a certificate for"
+                    f" the server's own FQDN, {self.server.get('fqdn')} (HealthChecker calls it misconfigured). HCW"
+                    " names the hybrid certificate in TlsCertificateName; send_connector_tls does the same, or rerun"
+                    " the Hybrid Configuration Wizard.",
                 )
                 self.propose(finding, None, None, public)
             return
@@ -328,7 +398,7 @@ class _Analysis:
                             f"{self.server['name']} uses for this connector")
 
     def hybrid_configuration(self, hc: dict | None) -> None:
-        if not hc or not hc.get("tls_certificate_name") or not hc.get("this_server_listed"):
+        if not hc or not hc.get("tls_certificate_name") or not hc.get("this_server_listed") or self.hybrid_exempt:
             return
         name = hc["tls_certificate_name"]
         if self.invalid_name("hybrid_configuration", "Hybrid Configuration", name):

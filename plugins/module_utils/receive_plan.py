@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable, tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, smtp_enable, tls_name
 # facts_after lives in its own module (the report needs it too); re-exported for existing callers.
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after  # noqa: F401
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time, presented_for_name
@@ -93,6 +93,11 @@ class _Planner:
         self.findings = findings_mod.analyze(analysed, expiring_days=expiring_days)
         self.plan = ReceivePlan(self.server, domain_controller=facts.get("domain_controller"))
         self._smtp: Dict[str, smtp_enable.SmtpEnable] = {}
+        self.hybrid_exempt = hybrid.edge_hybrid_exempt(facts)
+
+    def is_hybrid(self, connector: dict) -> bool:
+        """A hybrid connector needs a third-party certificate and is not held to its FQDN (hybrid.py)."""
+        return bool(connector["hybrid"]) and not self.hybrid_exempt
 
     def findings_of(self, connector: dict) -> List[dict]:
         return [f for f in self.findings if f["object_type"] == OBJECT_TYPE and f["object"] == connector["identity"]]
@@ -150,11 +155,12 @@ class _Planner:
     def decide_thumbprint(self, connector: dict, thumbprint: str) -> Decision:
         identity, current = connector["identity"], connector.get("tls_certificate_name")
         certificate = _certificate(self.facts, thumbprint)
-        why = unusable_because(certificate, self.now, public_only=connector["hybrid"])
+        public = self.is_hybrid(connector)
+        why = unusable_because(certificate, self.now, public_only=public)
         if why:
             raise PlanError(f"certificate {thumbprint} cannot be named by {identity}: {why}")
         presented = presented_for_name(certificate["tls_certificate_name"], self.facts["certificates"]) or certificate
-        why = unusable_because(presented, self.now, public_only=connector["hybrid"])
+        why = unusable_because(presented, self.now, public_only=public)
         if why:
             raise PlanError(
                 f"certificate {thumbprint} cannot be named by {identity}: a name cannot choose between certificates with"
@@ -163,13 +169,15 @@ class _Planner:
             )
         # The names senders reach this connector by: its FQDN, and the host name of the certificate it named
         # so far (a Default Frontend connector often announces the server's FQDN while mail arrives for mail.*).
-        fqdn = connector.get("fqdn") or self.facts["server"].get("fqdn")
+        # A hybrid connector's FQDN is not what Microsoft 365 checks (it checks its own connector's domain).
+        fqdn = None if public else connector.get("fqdn") or self.facts["server"].get("fqdn")
         known = list(dict.fromkeys(n.lower() for n in (fqdn, _stale_common_name(current)) if n))
         if known and not any(covers(certificate, n) for n in known):
             names = ", ".join(certificate.get("domains") or []) or certificate.get("subject")
+            what = ("the host name of the certificate it named" if public else
+                    f"{identity}'s FQDN{' and the host name of the certificate it named' if len(known) > 1 else ''}")
             raise PlanError(
-                f"certificate {thumbprint} covers neither {' nor '.join(known)} ({identity}'s FQDN"
-                f"{' and the host name of the certificate it named' if len(known) > 1 else ''}); its names are {names}."
+                f"certificate {thumbprint} covers neither {' nor '.join(known)} ({what}); its names are {names}."
                 " Senders that check the name would refuse it. Choose a certificate for that name"
             )
         return self.named(connector, certificate, current, "the certificate given by thumbprint")

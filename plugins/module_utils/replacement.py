@@ -13,12 +13,23 @@ Rules (issue "exchange_certificate_facts", replacement policy):
 
 * Candidates are certificates in this server's store with a private key, valid
   now (not expired, not yet-to-come), status not Revoked, Invalid, DateInvalid
-  or PendingRequest, and, for hybrid or cloud connectors, not self-signed
-  (HCW requires a third-party certificate, exchange-reference.md section 5).
+  or PendingRequest, and, for hybrid or cloud connectors, issued under a
+  third-party root (RootCAType ThirdParty): HCW and Microsoft 365 require a
+  certificate from a trusted third-party CA, so neither a self-signed nor an
+  Enterprise or Group Policy CA certificate qualifies, and an unknown root type
+  is not accepted (Microsoft Learn, "Certificate requirements for hybrid
+  deployments", learn.microsoft.com/exchange/certificate-requirements).
 * Ranks, best first: the same subject as the stale name (only the issuer
   changed, or the name was typed by hand); the same subject CN (e.g. the CA
   dropped OU= at renewal); domains that cover the stale CN or the connector's
   FQDN (wildcards as TLS matches them).
+* A hybrid connector is not chosen for by its FQDN (a Default Frontend
+  connector announces the server's own FQDN, which HCW leaves alone, and
+  Microsoft 365 checks the certificate against its own connector's domain).
+  Its callers pass ``hints`` instead: the names of the organisation's hybrid
+  identity (hybrid.identity_names). They are tried in order when the stale name
+  finds nothing; when none finds anything, the only third-party certificate
+  in the store is the answer (several with different subjects: ambiguous).
 * A name cannot choose between certificates with the same issuer and subject:
   transport presents the newest. A candidate whose name would present such a
   twin that cannot be used is excluded, with the twin named.
@@ -48,11 +59,13 @@ AMBIGUOUS = "ambiguous"
 RANK_SAME_SUBJECT = 0
 RANK_SAME_COMMON_NAME = 1
 RANK_COVERS_DOMAIN = 2
+RANK_HYBRID_THIRD_PARTY = 3
 
 RANK_WORDS = {
     RANK_SAME_SUBJECT: "it has the same subject as the stale name",
     RANK_SAME_COMMON_NAME: "it has the same subject CN as the stale name",
     RANK_COVERS_DOMAIN: "its names cover the stale name's CN or the connector's FQDN",
+    RANK_HYBRID_THIRD_PARTY: "it is the third-party certificate in the store of this hybrid server",
 }
 
 _UNUSABLE_STATUS = {"revoked", "invalid", "dateinvalid", "pendingrequest"}
@@ -104,7 +117,21 @@ def unusable_because(certificate: dict, now: dt.datetime, public_only: bool) -> 
         return f"its status is {status}"
     if public_only and certificate.get("self_signed"):
         return "it is self-signed, and a hybrid or cloud connector needs a certificate from a public CA"
+    if public_only:
+        return not_third_party_because(certificate)
     return None
+
+
+def not_third_party_because(certificate: dict) -> str | None:
+    """Why a certificate is not a hybrid certificate by its root (RootCAType), or None when it is ThirdParty."""
+    root = str(certificate.get("root_ca_type") or "unknown")
+    if root.lower() == "thirdparty":
+        return None
+    if root.lower() == "unknown":
+        return ("Exchange did not say which kind of root its chain has (RootCAType unknown), and a hybrid or cloud"
+                " connector needs a certificate from a third-party CA")
+    return (f"its root is {root} (RootCAType), not a third-party CA: Microsoft 365 does not trust it, and a hybrid or"
+            " cloud connector needs a certificate from a third-party CA")
 
 
 def _twin_problem(certificate: dict, certificates: list[dict], now: dt.datetime, public_only: bool) -> str | None:
@@ -127,24 +154,53 @@ def _newest_first(certificate: dict) -> tuple:
     )
 
 
+def _subject_and_cn(name: str | None) -> tuple:
+    if not name:
+        return None, None
+    try:
+        subject = tls_name.split_tls_certificate_name(name).subject
+    except tls_name.TlsCertificateNameError:
+        return None, None
+    return subject, (tls_name.common_name(subject) if subject else None)
+
+
 def choose_replacement(
     certificates: list[dict],
     now: dt.datetime,
     stale_name: str | None = None,
     fqdn: str | None = None,
     public_only: bool = False,
+    hints: list | None = None,
 ) -> Replacement:
-    """The certificate a connector holding ``stale_name`` (or none) should name on this server."""
-    stale_subject = stale_cn = None
-    if stale_name:
-        try:
-            stale_subject = tls_name.split_tls_certificate_name(stale_name).subject
-        except tls_name.TlsCertificateNameError:
-            stale_subject = None
-        stale_cn = tls_name.common_name(stale_subject) if stale_subject else None
+    """The certificate a connector holding ``stale_name`` (or none) should name on this server.
+
+    ``hints`` (hybrid connectors): further names, best first, tried when the
+    stale name finds nothing; with hints given, a lone third-party certificate
+    is the last resort.
+    """
+    choice = _choose(certificates, now, stale_name, fqdn, public_only)
+    if hints is None or choice.status != NONE:
+        return choice
+    excluded = list(choice.excluded)
+    for hint in hints:
+        if hint and not (stale_name and tls_name.names_match(hint, stale_name)):
+            choice = _choose(certificates, now, hint, None, public_only)
+            if choice.status != NONE:
+                return choice
+            excluded.extend(e for e in choice.excluded if all(e[0] is not x[0] for x in excluded))
+    choice = _choose(certificates, now, None, None, public_only, any_third_party=True)
+    if choice.status == NONE:
+        choice.excluded = excluded
+    return choice
+
+
+def _choose(certificates, now, stale_name, fqdn, public_only, any_third_party=False) -> Replacement:
+    stale_subject, stale_cn = _subject_and_cn(stale_name)
     ranked, excluded = [], []
     for certificate in comparable(certificates):
         rank = _rank(certificate, stale_subject, stale_cn, fqdn)
+        if rank is None and any_third_party and not certificate.get("self_signed") and not not_third_party_because(certificate):
+            rank = RANK_HYBRID_THIRD_PARTY
         if rank is None:
             continue
         why = unusable_because(certificate, now, public_only) or _twin_problem(certificate, certificates, now, public_only)
@@ -173,5 +229,6 @@ __all__ = [
     "NONE",
     "Replacement",
     "choose_replacement",
+    "not_third_party_because",
     "unusable_because",
 ]

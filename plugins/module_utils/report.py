@@ -42,6 +42,7 @@ _UNKNOWN_WHY = ("the write was launched but its outcome could not be established
 _CERTIFICATE_CODES = (
     "tls_certificate_expired", "tls_certificate_expiring_soon", "tls_certificate_smtp_not_enabled",
     "tls_certificate_status_not_valid", "tls_certificate_self_signed_for_hybrid",
+    "tls_certificate_not_third_party_for_hybrid",
 )
 # Report-level codes: what the SMTP probe saw against what the configuration makes transport present.
 PROBE_CODES = {

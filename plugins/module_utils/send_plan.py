@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
+from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid as hybrid_mod
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
     covers,
@@ -182,10 +184,13 @@ class _Planner:
                         return [c["tls_certificate_name"]]
             raise PlanError(f"certificate {certificate} is in the store of none of the source servers with facts nor of {self.plan.runner}")
         names: List[str] = []
+        cloud = connector["cloud"]
         for facts in sources:
+            # A connector to Microsoft 365 also follows the hybrid identity when its name and FQDN find nothing (hybrid.py).
             choice = choose_replacement(facts["certificates"], parse_time(facts["collected_at"]),
-                                        stale_name=connector.get("tls_certificate_name"), fqdn=connector.get("fqdn"),
-                                        public_only=connector["cloud"])
+                                        stale_name=connector.get("tls_certificate_name"),
+                                        fqdn=connector.get("fqdn"), public_only=cloud,
+                                        hints=hybrid_mod.identity_names(facts) if cloud else None)
             if choice.status == FOUND and not any(same_name(choice.name, n) for n in names):
                 names.append(choice.name)
         return names
@@ -213,7 +218,9 @@ class _Planner:
             # Without identity a thumbprint, like auto, only replaces names that are broken or expiring.
             if healthy and not expiring and not (certificate is not None and explicit):
                 return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "every source server holds it", details=details)
-        elif certificate is None or not explicit:
+        elif (certificate is None or not explicit) and not (connector["cloud"] and not connector.get("fqdn")):
+            # A connector to Microsoft 365 with neither name nor FQDN presents the server's own FQDN's
+            # certificate (HealthChecker: misconfigured): it gets the hybrid certificate's name, as HCW would give it.
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current,
                             "no TlsCertificateName: the connector uses its FQDN; name a certificate with certificate and"
                             " identity to pin one", details=details)
@@ -311,6 +318,8 @@ class _Planner:
                                     f"the connector to Microsoft 365 {connector['name']} is blocked")
                 if decision.expected and not any(same_name(decision.expected, n) for n in names):
                     names.append(decision.expected)
+        if not names and not any(c["cloud"] for c in self.runner_facts["send_connectors"]):
+            return self.hybrid_from_receive(current)
         if len(names) != 1:
             why = "no connector to Microsoft 365 in scope" if not names else "the connectors to Microsoft 365 name different certificates"
             return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, current, why)
@@ -318,6 +327,41 @@ class _Planner:
             return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, names[0], "it names the connector's certificate")
         return Decision(HYBRID, HYBRID_OBJECT, CHANGE, current, names[0],
                         "the same name as the connector to Microsoft 365, so the next Hybrid Configuration Wizard run starts from it")
+
+    def hybrid_from_receive(self, current: Optional[str]) -> Decision:
+        """No send connector to Microsoft 365 (mail leaves through a gateway, or the organisation only receives):
+        the hybrid configuration follows the hybrid receive connectors, as receive_connector_tls converges them."""
+        names: List[str] = []
+        blocked = []
+        for facts in sorted(self.fleet.values(), key=lambda f: f["server"]["name"]):
+            if hybrid_mod.edge_hybrid_exempt(facts):
+                continue
+            found = findings_mod.analyze(facts, expiring_days=self.expiring_days)
+            for rc in facts["receive_connectors"]:
+                if not rc.get("hybrid") or not rc.get("enabled", True):
+                    continue
+                mine = [f for f in found if f["object_type"] == "receive_connector" and f["object"] == rc["identity"]]
+                if any(f["code"] in ("no_replacement_certificate", "ambiguous_replacement_certificate") for f in mine):
+                    blocked.append(rc["identity"])
+                    continue
+                wanted = next((f["expected"] for f in mine if f.get("expected") and f.get("certificates")),
+                              rc.get("tls_certificate_name"))
+                if wanted and not any(same_name(wanted, n) for n in names):
+                    names.append(wanted)
+        if blocked:
+            return Decision(HYBRID, HYBRID_OBJECT, BLOCKED, current, None,
+                            f"there is no connector to Microsoft 365, and the hybrid receive connector(s) {', '.join(blocked)}"
+                            " that the hybrid configuration follows cannot be converged")
+        if len(names) != 1:
+            why = ("no connector to Microsoft 365 and no hybrid receive connector names a certificate" if not names else
+                   "there is no connector to Microsoft 365, and the hybrid receive connectors name different certificates: "
+                   + "; ".join(names))
+            return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, current, why)
+        if same_name(current, names[0]):
+            return Decision(HYBRID, HYBRID_OBJECT, UNCHANGED, current, names[0], "it names the hybrid receive connectors' certificate")
+        return Decision(HYBRID, HYBRID_OBJECT, CHANGE, current, names[0],
+                        "there is no connector to Microsoft 365: the same name as the hybrid receive connectors, so the"
+                        " next Hybrid Configuration Wizard run starts from it")
 
 
 def connector_named(connectors: List[dict], identity: str) -> dict:

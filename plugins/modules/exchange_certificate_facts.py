@@ -79,18 +79,30 @@ notes:
     connector that is neither hybrid nor named), C(hybrid_tls_certificate_name_missing),
     C(internal_transport_certificate_expired), C(internal_transport_certificate_missing),
     C(tls_certificate_not_found_for_fqdn), C(no_replacement_certificate) and
-    C(ambiguous_replacement_certificate) (both take the severity of the finding they complete).
+    C(ambiguous_replacement_certificate) (both take the severity of the finding they complete),
+    C(hybrid_send_connector_cloud_services_disabled).
     V(warning): C(tls_certificate_expiring_soon), C(hybrid_configuration_tls_certificate_name_not_found),
     C(tls_certificate_status_not_valid), C(tls_certificate_self_signed_for_hybrid),
+    C(tls_certificate_not_third_party_for_hybrid), C(tls_certificate_name_subject_only),
+    C(hybrid_send_connector_require_tls_disabled), C(hybrid_send_connector_tls_auth_level),
+    C(hybrid_send_connector_tls_domain),
     C(certificate_properties_unknown), C(facts_incomplete), and C(transport_tls_event) for 12014 and 12016
     (V(info) for 12018)."
   - "The replacement policy, for a stale or unusable name. Candidates are certificates in this server's store with a
     private key, valid now, with a status other than Revoked, Invalid, DateInvalid or PendingRequest, and,
-    for hybrid or cloud connectors, not self-signed. They rank, best first: the same subject as the
+    for hybrid or cloud connectors, issued under a third-party root (RootCAType ThirdParty; an Enterprise,
+    Group Policy or unknown root is not accepted). They rank, best first: the same subject as the
     stale name; the same subject CN; domains covering the stale CN or the connector FQDN. Within the
     best rank, CA-issued certificates come before self-signed ones, then the newest NotBefore, then the
     latest NotAfter. When the best candidates have different subjects, the answer is
     C(ambiguous_replacement_certificate), never a guess."
+  - "A hybrid receive connector (one that accepts mail.protection.outlook.com) is not chosen for by its FQDN:
+    C(Default Frontend <SERVER>) announces the server's own FQDN, which the Hybrid Configuration Wizard leaves
+    alone, and Microsoft 365 checks the certificate against its own connector's domain. When its stale name
+    finds nothing, the names of the hybrid identity are tried in turn (the hybrid configuration, the send
+    connectors to Microsoft 365, the other hybrid receive connectors), then the one third-party certificate
+    in the store. In a hybrid through Edge servers, a Mailbox server the hybrid configuration does not list
+    is not held to the hybrid rules. See docs/hybrid.md."
 seealso:
   - module: exchange.transport_tls.exchange_command
   - name: KB2989382

@@ -105,8 +105,7 @@ SCENARIO_FINDINGS = {
         ("tls_certificate_name_not_found", "EX01\\Default EX01"), ("no_replacement_certificate", "EX01\\Default EX01"),
         ("transport_tls_event", "MSExchangeFrontEndTransport"), ("transport_tls_event", "MSExchangeTransport")}},
     "expired-12016.yml": {"EX01": {
-        ("tls_certificate_expired", FE), ("no_replacement_certificate", FE),
-        ("transport_tls_event", "MSExchangeFrontEndTransport")}},
+        ("tls_certificate_expired", FE), ("transport_tls_event", "MSExchangeFrontEndTransport")}},
     "smtp-not-enabled.yml": {"EX01": {("tls_certificate_smtp_not_enabled", FE)}},
     "smtp-prompt.yml": {"EX01": {("tls_certificate_smtp_not_enabled", FE)}},
     "send-connector-sources.yml": {

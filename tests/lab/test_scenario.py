@@ -266,6 +266,7 @@ servers:
                 "not_before": datetime(2024, 1, 1, tzinfo=UTC),
                 "not_after": datetime(2025, 1, 1, tzinfo=UTC),
                 "services": [], "has_private_key": True, "status": "Valid", "in_store": True, "friendly_name": None,
+                "root_ca_type": "Registry",
                 "key": "ECDSA P-256", "signature_hash": "sha256", "eku": ["serverAuth", "clientAuth"],
                 "include_chain": True, "exportable": False,
                 "thumbprint": None,
@@ -940,3 +941,45 @@ def test_check_command(capsys, tmp_path):
     assert err.splitlines() == [
         f"{bad}:37: servers[0].certificates[1].status: 'Expired' is not a CertificateStatus name; "
         "valid: " + ", ".join(CERTIFICATE_STATUSES)]
+
+
+@pytest.mark.parametrize("given, expected", [(None, "ThirdParty"), ("Enterprise", "Enterprise"), ("grouppolicy", "GroupPolicy")])
+def test_root_ca_type_defaults_and_names(given, expected):
+    text = ROOT_CA_SCENARIO.replace("ROOT", "" if given is None else f"        root_ca_type: {given}\n")
+    (server,) = load_scenario_text(text)["servers"]
+    assert server["certificates"][1]["root_ca_type"] == expected
+    assert server["certificates"][0]["root_ca_type"] == "Registry"
+
+
+def test_root_ca_type_is_validated_with_file_and_line():
+    text = ROOT_CA_SCENARIO.replace("ROOT", "        root_ca_type: Public\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "s.yml")
+    (problem,) = info.value.details
+    assert (problem.line, problem.key) == (17, "servers[0].certificates[1].root_ca_type")
+    assert "'Public' is not a RootCAType" in info.value.problems[0]
+    assert "ThirdParty, Enterprise, GroupPolicy, Registry, None, Unknown" in info.value.problems[0]
+
+
+ROOT_CA_SCENARIO = """\
+format: 1
+organization: o
+servers:
+  - name: S1
+    fqdn: s1.example
+    role: Mailbox
+    version: "15.2.1.1"
+    certificates:
+      - id: c
+        subject: CN=S1
+        self_signed: true
+        not_before: 2024-01-01
+        not_after: 2025-01-01
+      - id: ca
+        subject: CN=mail.example
+        issuer: CN=Some CA
+ROOT        not_before: 2024-01-01
+        not_after: 2025-01-01
+    internal_transport_certificate: c
+    receive_connectors: []
+"""

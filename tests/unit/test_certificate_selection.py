@@ -100,7 +100,7 @@ def test_name_compares_issuer_and_subject_case_insensitively() -> None:
         "<I>CN=R11,O=Let's Encrypt,C=US<S>CN=mail.contoso.com",       # no spaces after the commas
         "<I>CN=R11,  O=Let's Encrypt, C=US<S>CN=mail.contoso.com",    # an extra space
         "<I>C=US, O=Let's Encrypt, CN=R11<S>CN=mail.contoso.com",     # RDNs reversed
-        "<S>CN=mail.contoso.com",                                     # the issuer left out
+        "<S>CN=mail.contoso.com, O=Contoso",                          # no issuer, and another subject
     ],
 )
 def test_name_compares_exactly_without_normalisation(value: str) -> None:
@@ -108,6 +108,15 @@ def test_name_compares_exactly_without_normalisation(value: str) -> None:
     selection = select_inbound(receive_connector(tls_certificate_name=value), [le], SERVER_FQDN)
     assert selection.certificate is None
     assert matching_certificates(value, [le]) == []
+
+
+def test_subject_only_name_matches_by_subject_as_the_lab_does() -> None:
+    # Exchange's parser accepts "<S>subject"; how transport matches it is not documented. The lab and the
+    # controller agree on subject alone (and findings ask for a probe), so neither reports a stale name.
+    le = cert()
+    other = cert(subject="CN=other.contoso.com", thumbprint="AB" * 20)
+    selection = select_inbound(receive_connector(tls_certificate_name="<S>cn=MAIL.contoso.com"), [le, other], SERVER_FQDN)
+    assert selection.thumbprint == le["thumbprint"]
 
 
 def test_loosely_matching_reports_a_hand_typed_value_but_not_an_exact_one() -> None:

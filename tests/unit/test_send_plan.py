@@ -534,7 +534,7 @@ def test_hybrid_configuration_does_not_follow_a_connector_that_is_not_to_microso
     plan = send_plan.plan(hosts, "ex01", update_hybrid_configuration=True)
     hybrid = decision_of(plan, "Hybrid Configuration")
     assert hybrid.status == UNCHANGED
-    assert hybrid.reason == "no connector to Microsoft 365 in scope"
+    assert hybrid.reason == "no connector to Microsoft 365 and no hybrid receive connector names a certificate"
 
 
 def test_no_hybrid_configuration_no_decision() -> None:

@@ -184,7 +184,7 @@ def test_demo_ex01_names_a_removed_certificate_so_no_starttls(running_lab):
     lab = running_lab(SCENARIOS / "demo.yml")
     result = probe(HOST, lab.smtp["EX01"].port, 5, HELO)
     assert set(result) == RESULT_KEYS
-    assert result["connected"] and result["banner"].startswith("220 mail.contoso.com Microsoft ESMTP MAIL Service ready at ")
+    assert result["connected"] and result["banner"].startswith("220 ex01.contoso.com Microsoft ESMTP MAIL Service ready at ")
     assert result["starttls_offered"] is False and result["tls_established"] is False
     assert result["error"] is None and result["matched"] is None and result["attempts"] == 1
     assert all(result[key] is None for key in smtp_probe.CERTIFICATE_KEYS + ("tls_version", "cipher"))
