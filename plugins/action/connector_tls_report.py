@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, restart, run_dir
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
@@ -35,7 +36,10 @@ _HOST_VARS = {
     "receive_plan": "connector_tls_receive_plan",
     "receive": "connector_tls_receive",
 }
-_PROBES = ("connector_tls_probe_result", "connector_tls_probe_again")
+# (registered name, phase): the probe a remediation makes before its change on a server it changes, the probe after
+# the change (or the audit's, phase "before" when nothing changed), and the one after a restart.
+_PROBES = (("connector_tls_probe_before", "before"), ("connector_tls_probe_result", None),
+           ("connector_tls_probe_again", "after_restart"))
 
 
 class ActionModule(ActionBase):
@@ -93,26 +97,29 @@ class ActionModule(ActionBase):
         return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
                     files=[os.path.join(dest, n) for n in files], restarts=restarts,
                     status=doc["status"], summary=doc["summary"], organization_status=doc["organization"]["status"],
-                    failure=failure, hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
+                    failure=failure, host_failures=report.host_failures(doc, args["fail_on_drift"], hosts),
+                    lines=report_text.summary_lines(doc, dest),
+                    hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
 
     def _host_run(self, host: str, variables, args: dict, warnings: list) -> dict:
         run = {key: _plain(variables.get(name)) for key, name in _HOST_VARS.items()}
         run["scope"] = _scope(host, run["gathered"], args["scope"], warnings)
         receive = run["receive"] or {}
         changed_here = bool(receive.get("changes")) and not receive.get("skipped") and not self._task.check_mode
-        probes = []
-        for index, name in enumerate(_PROBES):
+        probes, main = [], None
+        for name, phase in _PROBES:
             probe = _plain(variables.get(name))
             if probe and not probe.get("skipped"):
-                phase = "after_restart" if index else ("after" if changed_here else "before")
-                probes.append(dict(probe, phase=phase))
+                probes.append(dict(probe, phase=phase or ("after" if changed_here else "before")))
+                if phase is None:
+                    main = probes[-1]
         run["probes"] = probes
         made = _plain(variables.get("connector_tls_restart"))
         run["restarts"] = []
         if made and not made.get("skipped"):
             target = report.probe_target(report.facts_now(run) or {"receive_connectors": [], "server": {}}) or {}
             # The decision restart.yml made, from the same inputs: its reason is what the report says.
-            decision = restart.decide(args["restart_transport"], changed_here, probes[0] if probes else None, target)
+            decision = restart.decide(args["restart_transport"], changed_here, main, target)
             run["restarts"].append(dict(made, service=decision["service"] or target.get("service"), reason=decision["reason"]))
         return run
 

@@ -635,6 +635,33 @@ def exit_failure(report: dict, fail_on_drift: bool) -> Optional[str]:
     return ", ".join(parts) or None
 
 
+def host_failures(report: dict, fail_on_drift: bool, play_hosts: List[str]) -> Dict[str, str]:
+    """Which play hosts the run fails, and why: exactly the hosts the verdict fails, so PLAY RECAP and AWX's per-host
+    status point at the servers that need a person. The organisation's failure goes to the host that decided it (or
+    the first host), and so do the run's own problems; {} when exit_failure is None."""
+    if exit_failure(report, fail_on_drift) is None:
+        return {}
+    remediated = report["mode"] == "remediate" and not report["check_mode"]
+    failing = {ERROR, UNREACHABLE} | ({BLOCKED} if remediated or fail_on_drift else set()) | ({DRIFT} if fail_on_drift else set())
+    result: Dict[str, List[str]] = {}
+    for name, host in report["hosts"].items():
+        if host["status"] in failing:
+            why = host["message"] or "; ".join(sorted({f["code"] for f in host["findings"] if f["in_scope"] and drifts(f)}))
+            result.setdefault(name, []).append(f"{host['status']}: {why}" if why else host["status"])
+    organization = report["organization"]
+    first = next(iter(play_hosts or report["hosts"]), None)
+    owner = organization.get("runner") if organization.get("runner") in (play_hosts or report["hosts"]) else first
+    if organization["status"] in failing and owner is not None:
+        result.setdefault(owner, []).append(f"organisation objects {organization['status']}"
+                                            + (f": {organization['message']}" if organization.get("message") else ""))
+    for problem in report.get("problems") or []:
+        if first is not None:
+            result.setdefault(first, []).append(problem)
+    if not result and first is not None:
+        result[first] = [exit_failure(report, fail_on_drift)]
+    return {name: "; ".join(reasons) for name, reasons in result.items()}
+
+
 def _org_scope(plan_result: Optional[dict], scope: Optional[List[str]]):
     """Whether an organisation object is in scope: send connectors by name; the hybrid configuration follows them."""
     sends = [d["object"] for d in (plan_result or {}).get("plans") or [] if d["object_type"] == "send_connector"]
@@ -760,5 +787,5 @@ def restart_changes(runs: Dict[str, dict]) -> List[dict]:
     return result
 
 
-__all__ = ["build", "changes_document", "exit_failure", "facts_now", "planned_changes", "probe_problem", "probe_reach_problem",
+__all__ = ["build", "changes_document", "exit_failure", "facts_now", "host_failures", "planned_changes", "probe_problem", "probe_reach_problem",
            "probe_target", "probe_tls_problem", "run_problems", "worst"]

@@ -27,7 +27,7 @@ description:
   - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
     failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
   - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
-    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_result),
+    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_before), C(connector_tls_probe_result),
     C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and C(connector_tls_send)
     of each host, which the role sets; outside the role, use the role.
 options:
@@ -175,4 +175,20 @@ failure:
   returned: stage is final
   type: str
   sample: 2 host(s) drift
+host_failures:
+  description:
+    - The hosts the run fails, each with why; empty when RV(failure) is null.
+    - Exactly the hosts the verdict fails (error, unreachable, blocked, and drift with O(fail_on_drift)), so that
+      PLAY RECAP and AWX's per-host status name the servers that need a person. The organisation's failure goes
+      to the host that decided it, and a problem of the whole run to the first host.
+  returned: stage is final
+  type: dict
+  sample: {"EX02": "blocked: EX02\\Default Frontend EX02: no certificate on EX02 can replace the stale name"}
+lines:
+  description:
+    - What role P(exchange.transport_tls.connector_tls#role) prints at the end of a run, one line per element
+      (what is wrong, what the run changed, STARTTLS per probe phase, the verdict, where the reports are).
+  returned: stage is final
+  type: list
+  elements: str
 """

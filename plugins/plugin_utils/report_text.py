@@ -55,7 +55,7 @@ def summary_lines(report: dict, dest: Optional[str] = None) -> List[str]:
     """What was wrong, what changed, STARTTLS per probe phase, the verdict and the report paths."""
     audit = report.get("mode") == "audit" or report.get("check_mode")
     lines = list(f"PROBLEM: {p}" for p in report.get("problems") or [])
-    lines.append("What is wrong:" if audit else "What was wrong, and what is left:")
+    lines.append("What is wrong:" if audit else "What is still wrong after this run:")
     anything = False
     for host, entry in (report.get("hosts") or {}).items():
         found = _wrong(entry.get("findings") or [])
@@ -75,7 +75,7 @@ def summary_lines(report: dict, dest: Optional[str] = None) -> List[str]:
         lines.append(f"    - {f['object']}: {_meaning(f['code'])} (seen from {', '.join(f.get('servers') or [])})")
         anything = True
     if not anything:
-        lines.append("  nothing: every host read is compliant" if audit else "  nothing is left")
+        lines.append("  nothing: every host read is compliant" if audit else "  nothing")
     if not audit:
         lines.append("What this run changed (guarded writes, read back; changes.json):")
         changes = [(h, c) for h, e in (report.get("hosts") or {}).items() for c in e.get("changes") or []]

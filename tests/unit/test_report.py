@@ -823,3 +823,27 @@ def test_an_unreachable_host_says_what_to_check_as_a_wrong_password_does(message
     doc = build("audit", {"EX01": {"gathered": {"unreachable": True, "msg": message}}})
     shown = doc["hosts"]["EX01"]["message"]
     assert shown.startswith(message) and words in shown and shown.endswith("then run again.")
+
+
+def test_the_run_fails_exactly_the_hosts_that_need_a_person() -> None:
+    # EX01 blocked (no replacement), EX02 compliant, EX03 unreachable; the organisation read and clean on EX02.
+    runs = {"EX01": run(no_replacement()), "EX02": run(facts("EX02")),
+            "EX03": {"gathered": {"unreachable": True, "msg": UNREACHABLE_MSG}}}
+    org = dict(read_org(runs), runner="EX02")
+    doc = build("audit", runs, org)
+    failures = report.host_failures(doc, True, ["EX01", "EX02", "EX03"])
+    assert set(failures) == {"EX01", "EX03"}
+    assert failures["EX01"].startswith("blocked: ") and failures["EX03"].startswith("unreachable: " + UNREACHABLE_MSG)
+    # Drift alone, reported only: nobody fails.
+    drifting = build("audit", {"EX01": run(stale())})
+    assert report.host_failures(drifting, False, ["EX01"]) == {} and report.exit_failure(drifting, False) is None
+    assert report.host_failures(drifting, True, ["EX01"]) == {"EX01": "drift: tls_certificate_name_not_found"}
+
+
+def test_the_organisation_and_the_run_fail_on_a_host_of_the_play() -> None:
+    # No Mailbox server read the organisation: it is an error, attached to the first host, as a run problem is.
+    runs = {"EDGE01": run(facts("EDGE01"), scope=[]), "EX01": run(facts(), scope=[])}
+    doc = build("audit", runs, NO_ORG, scope="receive_connectors[?hybrids]")
+    failures = report.host_failures(doc, True, ["EDGE01", "EX01"])
+    assert list(failures) == ["EDGE01"]
+    assert "organisation objects error" in failures["EDGE01"] and "connector_tls_scope selected no connector" in failures["EDGE01"]

@@ -20,7 +20,7 @@ def report() -> dict:
 def test_a_remediation_says_what_was_wrong_what_changed_starttls_and_where_the_reports_are(report):
     lines = summary_lines(report, "/reports/run-1")
     text = "\n".join(lines)
-    assert lines[0] == "What was wrong, and what is left:"
+    assert lines[0] == "What is still wrong after this run:"
     ex02 = report["hosts"]["EX02"]
     assert f"  EX02: blocked: {ex02['message']}" in lines
     assert f"  EDGE01: unreachable: {report['hosts']['EDGE01']['message']}" in lines
