@@ -58,7 +58,7 @@ def _thumbprint(lab, cert_id):
 
 def test_default_frontend_answers_when_it_is_the_only_port_25_connector(tmp_path, running_lab):
     lab = running_lab(_demo_with(tmp_path))
-    assert _answer(lab) == ("mail.contoso.com", _thumbprint(lab, "selfsigned"))
+    assert _answer(lab) == ("ex01.contoso.com", _thumbprint(lab, "selfsigned"))
 
 
 @pytest.mark.parametrize("ranges", [["127.0.0.1"], ["127.0.0.0/8"], ["127.0.0.1-127.0.0.9"]])
@@ -73,7 +73,7 @@ def test_a_relay_connector_whose_remote_ranges_hold_the_sender_answers_instead_o
 def test_a_relay_connector_whose_remote_ranges_exclude_the_sender_does_not_answer(tmp_path, running_lab):
     lab = running_lab(_demo_with(tmp_path, {"name": "A Relay EX01", "bindings": ["0.0.0.0:25"], "fqdn": "relay.contoso.com",
                                             "remote_ip_ranges": ["10.0.0.0/8", "192.0.2.25", "2001:db8::/32"]}))
-    assert _answer(lab) == ("mail.contoso.com", _thumbprint(lab, "selfsigned"))
+    assert _answer(lab) == ("ex01.contoso.com", _thumbprint(lab, "selfsigned"))
 
 
 def test_the_narrowest_of_several_matching_ranges_wins(tmp_path, running_lab):
@@ -103,7 +103,7 @@ def test_a_connector_of_another_port_or_the_hub_service_never_answers_port_25(tm
         {"name": "Hub relay", "transport_role": "HubTransport", "bindings": ["0.0.0.0:25"], "fqdn": "hub.contoso.com",
          "remote_ip_ranges": ["127.0.0.1"]},
     ))
-    assert _answer(lab)[0] == "mail.contoso.com"
+    assert _answer(lab)[0] == "ex01.contoso.com"
 
 
 def test_no_connector_for_the_sender_refuses_the_connection(tmp_path, running_lab):
