@@ -452,8 +452,8 @@ RELAY = frontend(identity="EX01\\Relay EX01", transport_role="HubTransport", hyb
 ])
 def test_probe_target_is_the_connector_that_answers_on_port_25(server, expected) -> None:
     target = report.probe_target(server)
-    assert (target if target is None else {k: target[k] for k in ("identity", "starttls_offered", "expected_thumbprint",
-                                                                      "service")}) == expected
+    keys = ("identity", "starttls_offered", "expected_thumbprint", "service")
+    assert (target if target is None else {k: target[k] for k in keys}) == expected
     if target is not None:
         # Without the probe's address, the probe is taken to reach Microsoft 365's connector: nothing proven either way.
         assert (target["source"], target["proves_microsoft_365"]) == (None, None)

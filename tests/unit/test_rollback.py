@@ -441,8 +441,8 @@ SELF_SIGNED = "0" * 40
     # The same with the server field forged too: EX01's other entries put it on EX01.
     ([RECEIVE, change(obj="EX02\\Default Frontend EX02", before=ATTACKER, host="EX01", server="EX02")],
      "changes[1] (host EX01, receive_connector 'EX02\\\\Default Frontend EX02') is on server EX02, but host EX01's other"),
-    ([change(obj="EX02\\Default Frontend EX02", host="EX01", server="EX02"), change(obj="EX02\\Client Frontend EX02",
-                                                                                   host="EX02", server="EX02")],
+    ([change(obj="EX02\\Default Frontend EX02", host="EX01", server="EX02"),
+      change(obj="EX02\\Client Frontend EX02", host="EX02", server="EX02")],
      "puts server EX02 under host EX02, but host EX01's entries are on it too"),
     # F8: a public certificate made the default SMTP certificate through a forged before.
     ([change("transport_service", "EX01", "InternalTransportCertificateThumbprint", "mail.contoso.com", SELF_SIGNED)],
