@@ -19,7 +19,7 @@ def record(path, *statuses):
 
 
 def test_runs_in_the_same_millisecond_get_their_own_directories(tmp_path):
-    ids = [run_dir.create(str(tmp_path / "reports"), WHEN) for _ in range(3)]
+    ids = [run_dir.create(str(tmp_path / "reports"), WHEN) for _attempt in range(3)]
     assert ids == ["20261207T093904.123Z", "20261207T093904.123Z-2", "20261207T093904.123Z-3"]
     assert all(run_dir.is_run_id(i) and (tmp_path / "reports" / i).is_dir() for i in ids)
     later = run_dir.create(str(tmp_path / "reports"), WHEN + dt.timedelta(milliseconds=1))
