@@ -226,16 +226,42 @@ def empty_result(host: str, port: int) -> dict:
 
 
 class _Client:
-    """Commands out, replies in: the whole SMTP client this needs."""
+    """Commands out, replies in: the whole SMTP client this needs.
 
-    def __init__(self, sock: socket.socket) -> None:
+    Every read, write and the TLS handshake get what is left of one deadline per attempt, so a peer that
+    drips a byte at a time cannot hold the probe past ``timeout`` (a per-read timeout would let it).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float, timeout: float) -> None:
         self.sock = sock
-        self.file = sock.makefile("rb")
+        self.deadline, self.timeout = deadline, timeout
+        self.buffer = b""
+
+    def _arm(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")  # what the socket itself says when its own timeout passes
+        self.sock.settimeout(remaining)
+
+    def _readline(self) -> bytes:
+        """One line as file.readline(_MAX_LINE + 1) reads it; b"" when the peer closed."""
+        while True:
+            end = self.buffer.find(b"\n")
+            if 0 <= end <= _MAX_LINE or len(self.buffer) > _MAX_LINE:
+                cut = end + 1 if 0 <= end <= _MAX_LINE else _MAX_LINE + 1
+                line, self.buffer = self.buffer[:cut], self.buffer[cut:]
+                return line
+            self._arm()
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line
+            self.buffer += chunk
 
     def reply(self) -> tuple[int, list[str]]:
         lines = []
         while len(lines) < _MAX_LINES:
-            raw = self.file.readline(_MAX_LINE + 1)
+            raw = self._readline()
             if not raw:
                 raise _Dropped()
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
@@ -247,19 +273,19 @@ class _Client:
         return 0, lines
 
     def command(self, text: str) -> tuple[int, list[str]]:
+        self._arm()
         self.sock.sendall(text.encode("ascii") + b"\r\n")
         return self.reply()
 
-    def start_tls(self, host: str, timeout: float) -> ssl.SSLSocket:
+    def start_tls(self, host: str) -> ssl.SSLSocket:
         # OpenSSL's default protocol floor, as a modern sender (Microsoft 365
         # requires TLS 1.2) would negotiate; no verification, see the docstring.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        self.file.close()  # anything buffered after "220" was sent in clear: drop it
+        self.buffer = b""  # anything buffered after "220" was sent in clear: drop it
+        self._arm()
         self.sock = context.wrap_socket(self.sock, server_hostname=host)
-        self.sock.settimeout(timeout)
-        self.file = self.sock.makefile("rb")
         return self.sock
 
     def quit(self) -> None:
@@ -281,6 +307,8 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
     """One connection: the result dict, or ProbeError when there is no answer about TLS."""
     result = empty_result(host, port)
     where = "%s:%s" % (host, port)
+    # One deadline for the whole attempt: connecting, the dialogue and the handshake.
+    deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
@@ -295,7 +323,7 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
         result["source_address"] = sock.getsockname()[0]
     except (OSError, IndexError):
         pass
-    client = _Client(sock)
+    client = _Client(sock, deadline, timeout)
     step = "the banner"
     try:
         code, lines = client.reply()
@@ -324,7 +352,7 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
             return result
         step = "the TLS handshake"
         try:
-            tls = client.start_tls(host, timeout)
+            tls = client.start_tls(host)
         except (ssl.SSLError, OSError) as exc:
             result["error"] = "TLS handshake failed: %s" % _describe(exc)
             return result
@@ -353,7 +381,6 @@ def probe_once(host: str, port: int, timeout: float, helo_name: str) -> dict:
         return result
     finally:
         try:
-            client.file.close()
             client.sock.close()
         except OSError:
             pass

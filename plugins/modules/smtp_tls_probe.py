@@ -39,7 +39,7 @@ options:
     default: 25
   timeout:
     description:
-      - Seconds to wait for the connection, for each reply and for the TLS handshake; greater than 0 and at most 3600.
+      - Seconds one attempt may take in all, from connecting through the replies to the TLS handshake (a deadline, not a limit per read, so a peer that answers a byte at a time cannot hold the probe longer); greater than 0 and at most 3600.
     type: float
     default: 10
   helo_name:

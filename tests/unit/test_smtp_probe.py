@@ -311,6 +311,38 @@ def test_a_silent_port_times_out(fake):
     assert "failed (timed out) while waiting for the banner" in str(info.value)
 
 
+def test_a_peer_that_drips_bytes_cannot_hold_the_probe_past_its_timeout():
+    # One byte of a banner that never ends, every 0.2 s: each read would be within a per-read timeout, so only a
+    # deadline for the whole attempt ends it (reliability review F10: a 3 s probe was held 23 s).
+    stop = threading.Event()
+    with socket.socket() as listener:
+        listener.bind((HOST, 0))
+        listener.listen(1)
+
+        def drip():
+            conn, _addr = listener.accept()
+            with conn:
+                while not stop.is_set():
+                    try:
+                        conn.sendall(b"2")
+                    except OSError:
+                        return
+                    time.sleep(0.2)
+
+        thread = threading.Thread(target=drip, daemon=True)
+        thread.start()
+        start = time.monotonic()
+        try:
+            with pytest.raises(ProbeError) as info:
+                probe(HOST, listener.getsockname()[1], 1, HELO)
+        finally:
+            stop.set()
+        elapsed = time.monotonic() - start
+    thread.join(5)
+    assert elapsed < 2, elapsed
+    assert "failed (timed out) while waiting for the banner" in str(info.value)
+
+
 # -------------------------------------------------------------------- waiting
 def test_waits_until_the_expected_certificate_is_presented(fake, leaves):
     server = fake({"tls": leaves[0]}, {"tls": leaves[0]}, {"tls": leaves[1]})
