@@ -150,3 +150,70 @@ def test_missing_file_is_refused_before_any_launch(running_lab, tmp_path):
     rc, output, _doc = run(lab, tmp_path, "-e", f"connector_tls_candidate={tmp_path / 'absent.pem'}")
     assert rc != 0 and "no such file on the controller" in output
     assert launches(lab) == 0
+
+
+def _edge_fleet(doc):
+    """An Edge-based hybrid: EDGE01 presents its own certificate (edge.contoso.com) while the hybrid names mail.contoso.com."""
+    doc["hybrid_configuration"].update(receiving_transport_servers=[], sending_transport_servers=[], edge_transport_servers=["EDGE01"])
+    doc["servers"].append({
+        "name": "EDGE01", "fqdn": "edge01.contoso.com", "role": "Edge", "version": "15.2.1544.4",
+        "certificates": [
+            {"id": "selfsigned", "subject": "CN=EDGE01", "self_signed": True, "domains": ["EDGE01", "edge01.contoso.com"],
+             "not_before": "2024-03-01", "not_after": "2029-03-01", "services": ["SMTP"]},
+            {"id": "edge", "subject": "CN=edge.contoso.com", "issuer": "CN=R11, O=Let's Encrypt, C=US", "domains": ["edge.contoso.com"],
+             "not_before": "2026-10-19", "not_after": "2027-01-17", "services": ["SMTP"]},
+        ],
+        "internal_transport_certificate": "selfsigned",
+        "edge_subscription_certificate": "selfsigned",
+        "receive_connectors": [{
+            "name": "Default internal receive connector EDGE01", "bindings": ["0.0.0.0:25"], "fqdn": "edge01.contoso.com",
+            "auth_mechanism": ["Tls", "ExchangeServer"], "permission_groups": ["AnonymousUsers", "ExchangeServers", "Partners"],
+            "tls_domain_capabilities": ["mail.protection.outlook.com:AcceptCloudServicesMail"],
+            "tls_certificate_name": {"certificate": "edge"}}],
+    })
+
+
+def _partners_relay(doc):
+    ex01 = next(s for s in doc["servers"] if s["name"] == "EX01")
+    next(c for c in ex01["receive_connectors"] if c["name"] == "Partners")["fqdn"] = "relay.contoso.com"
+
+
+# code -> (how the test makes the candidate file, extra -e, scenario change, hosts the finding names, breaks mail)
+FINDINGS = {
+    "candidate_domain_not_covered": (lambda ca: pki.leaf(ca[1]).pem_with_chain(), [], _partners_relay, ["EX01"], True),
+    "candidate_exo_domain_not_covered": (lambda ca: pki.leaf(ca[1]).pem_with_chain(),
+                                         ["-e", "connector_tls_exo_inbound_domain=hybrid.contoso.com"], None, ["Microsoft 365"], True),
+    "candidate_not_third_party": ("untrusted", [], None, ["EX01", "EX02"], True),
+    "candidate_chain_incomplete": (lambda ca: pki.leaf(ca[1]).pem, [], None, ["EX01", "EX02"], False),
+    "candidate_weak_key": (lambda ca: pki.leaf(ca[1], key="RSA 1024").pem_with_chain(), [], None, ["EX01", "EX02"], True),
+    "candidate_weak_signature": (lambda ca: pki.leaf(ca[1], signature_hash="sha1").pem_with_chain(), [], None, ["EX01", "EX02"], True),
+    "candidate_no_server_auth": (lambda ca: pki.leaf(ca[1], eku=["clientAuth"]).pem_with_chain(), [], None, ["EX01", "EX02"], True),
+    "candidate_no_client_auth": (lambda ca: pki.leaf(ca[1], eku=["serverAuth"]).pem_with_chain(), [], None, ["EX01", "EX02"], False),
+    "candidate_expiring": (lambda ca: pki.leaf(ca[1], days=10).pem_with_chain(), [], None, ["EX01", "EX02"], False),
+    "candidate_not_yet_valid": (lambda ca: pki.leaf(ca[1], not_before=pki.NOW + pki.dt.timedelta(days=5)).pem_with_chain(), [], None,
+                                ["EX01", "EX02"], True),
+    "candidate_edge_subject_mismatch": (lambda ca: pki.leaf(ca[1]).pem_with_chain(), [], _edge_fleet, ["EDGE01"], True),
+    "candidate_no_private_key": (lambda ca: pki.leaf(ca[1]).pfx(b"pw", with_key=False), ["-e", "connector_tls_candidate_password=pw"], None,
+                                 ["EX01", "EX02"], True),
+}
+
+
+@pytest.mark.parametrize("code", sorted(FINDINGS))
+def test_each_finding_from_a_scenario_and_a_candidate_file(running_lab, tmp_path, ca, code):
+    make, extra, change, hosts, breaks = FINDINGS[code]
+    lab = running_lab(variant(tmp_path, change) if change else FIXTURE)
+    if make == "untrusted":
+        # A private CA the controller does not trust, its root in the file: a chain, but not to a third-party root.
+        data, roots = pki.leaf(ca[1]).pem_with_chain(include_root=True), []
+    else:
+        data, roots = make(ca), ["-e", f"connector_tls_candidate_trust={trust(tmp_path, ca)}"]
+    candidate = write(tmp_path, "candidate.bin", data)
+    rc, output, doc = run(lab, tmp_path, "-e", f"connector_tls_candidate={candidate}", *roots, *extra)
+    assert doc is not None, output
+    finding = next((f for f in doc["findings"] if f["code"] == code), None)
+    assert finding is not None, (codes(doc), output)
+    assert set(hosts) <= set(finding["hosts"]), finding
+    assert (rc != 0) is breaks, output
+    assert doc["summary"]["breaks_mail"] is breaks
+    if breaks:
+        assert "the candidate would break mail" in output

@@ -206,10 +206,20 @@ def _pem_certificates(data: bytes) -> list:
 
 
 def _issued_by(cert, issuer) -> bool:
+    """Whether ``issuer``'s key signed ``cert``. By hand for RSA and ECDSA: verify_directly_issued_by refuses SHA-1,
+    and a SHA-1 chain is still a chain (its weakness is its own finding)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if cert.issuer != issuer.subject:
         return False
     try:
-        cert.verify_directly_issued_by(issuer)
+        key, algorithm = issuer.public_key(), cert.signature_hash_algorithm
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None and cert.signature_algorithm_parameters is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_parameters, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            cert.verify_directly_issued_by(issuer)
     except Exception:  # pylint: disable=broad-except  # any failure (signature, algorithm) means "not this issuer"
         return False
     return True
