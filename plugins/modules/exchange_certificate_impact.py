@@ -128,7 +128,9 @@ impact:
   type: dict
   contains:
     candidate:
-      description: The candidate as Exchange would show it (thumbprint, subject, issuer, tls_certificate_name, domains, validity, key, signature_hash, eku, chain).
+      description:
+        - The candidate as Exchange would show it (thumbprint, subject, issuer, tls_certificate_name, domains, validity, key,
+          signature_hash, eku, chain).
       type: dict
     objects:
       description: Each object the candidate concerns, with host, object_type, object, current, after, action and finding codes.

@@ -217,3 +217,18 @@ def test_each_finding_from_a_scenario_and_a_candidate_file(running_lab, tmp_path
     assert doc["summary"]["breaks_mail"] is breaks
     if breaks:
         assert "the candidate would break mail" in output
+
+
+def test_a_server_that_cannot_be_read_is_an_error_and_the_others_are_analysed(running_lab, tmp_path, ca):
+    from ..conftest import scenario_variant
+
+    lab = running_lab(scenario_variant(tmp_path, FIXTURE, faults={"EX02": [{"kind": "http_500"}]}))
+    issued = pki.leaf(ca[1])
+    candidate = write(tmp_path, "mail.pem", issued.pem_with_chain())
+    rc, output, doc = run(lab, tmp_path, "-e", f"connector_tls_candidate={candidate}", "-e", f"connector_tls_candidate_trust={trust(tmp_path, ca)}")
+    assert rc != 0 and doc is not None, output
+    unread = next(f for f in doc["findings"] if f["code"] == "candidate_host_unread")
+    assert unread["hosts"] == ["EX02"] and unread["severity"] == "error"
+    # EX01 is analysed as usual.
+    assert ("EX01", "EX01\\Partners") in renamed(doc)
+    assert doc["hosts"] == ["EX01"]

@@ -230,7 +230,7 @@ def _trust(leaf, given: list, extra_roots: list) -> Tuple[Optional[bool], Option
     roots = list(extra_roots) + list(_system_roots())
     root_der = {_thumbprint(r.public_bytes(_der_encoding())) for r in roots}
     current, seen, complete = leaf, set(), True
-    for _ in range(10):
+    for _depth in range(10):
         der = current.public_bytes(_der_encoding())
         if _thumbprint(der) in root_der:
             return True, complete, f"chains to the trusted root {_summary(current)['subject']}"
