@@ -110,16 +110,52 @@ def test_clean_renewal_from_a_new_intermediate_lists_exactly_the_renames(running
     assert launches(lab) == 2  # one read per server
 
 
+def _renewal_on_ex01(doc):
+    """EX01 already holds the R12 renewal (imported, SMTP not enabled); nothing names it yet."""
+    ex01 = next(s for s in doc["servers"] if s["name"] == "EX01")
+    ex01["certificates"].append({"id": "le-r12", "subject": "CN=mail.contoso.com", "issuer": "CN=R12, O=Let's Encrypt, C=US",
+                                 "domains": ["mail.contoso.com", "autodiscover.contoso.com"], "not_before": "2026-11-20",
+                                 "not_after": "2027-02-18", "services": ["IIS"]})
+
+
 def test_same_analysis_by_thumbprint(running_lab, tmp_path):
-    lab = running_lab(FIXTURE)
-    server = lab.org.server("EX01")
-    thumbprint = server.certificate_by_id("le-r11").thumbprint
+    lab = running_lab(variant(tmp_path, _renewal_on_ex01))
+    thumbprint = lab.org.server("EX01").certificate_by_id("le-r12").thumbprint
     rc, output, doc = run(lab, tmp_path, "-e", f"connector_tls_candidate_thumbprint={thumbprint.lower()}")
     assert rc == 0, output
     assert doc["candidate"]["thumbprint"] == thumbprint and doc["candidate"]["source"] == "facts"
-    # The certificate every object already names: nothing to rename, import or enable.
+    assert doc["candidate"]["tls_certificate_name"] == "<I>CN=R12, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
+    # The same renames as for the file; EX01 holds it already (only SMTP to enable), EX02 must import it.
+    assert renamed(doc) == sorted([
+        ("EX01", "EX01\\Default Frontend EX01"), ("EX01", "EX01\\Partners"), ("EX02", "EX02\\Default Frontend EX02"),
+        ("organization", OUTBOUND), ("organization", "hybrid configuration"),
+    ])
+    assert [o["host"] for o in doc["objects"] if o["action"] == "import"] == ["EX02"]
+    assert sorted(o["host"] for o in doc["objects"] if o["action"] == "enable_smtp") == ["EX01", "EX02"]
+    assert codes(doc) == {"candidate_name_change"}
+
+
+def test_the_certificate_every_object_names_changes_nothing(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    thumbprint = lab.org.server("EX01").certificate_by_id("le-r11").thumbprint
+    rc, output, doc = run(lab, tmp_path, "-e", f"connector_tls_candidate_thumbprint={thumbprint}")
+    assert rc == 0, output
     assert renamed(doc) == [] and {o["action"] for o in doc["objects"]} == {"unchanged"}
     assert codes(doc) == set()
+
+
+def test_pkcs12_password_stays_secret(running_lab, tmp_path, ca):
+    lab = running_lab(FIXTURE)
+    secret = "Pfx-Secret-8642"
+    candidate = write(tmp_path, "mail.pfx", pki.leaf(ca[1]).pfx(secret.encode()))
+    rc, output, doc = run(lab, tmp_path, "-e", f"connector_tls_candidate={candidate}", "-e", f"connector_tls_candidate_password={secret}",
+                          "-e", f"connector_tls_candidate_trust={trust(tmp_path, ca)}", "-vvv")
+    assert rc == 0, output
+    assert doc["candidate"]["source"] == "pkcs12" and doc["candidate"]["has_private_key"] is True
+    assert secret not in output
+    for path in (tmp_path / "reports").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
 
 
 def test_thumbprint_on_no_server_is_refused(running_lab, tmp_path):
