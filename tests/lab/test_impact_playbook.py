@@ -268,3 +268,39 @@ def test_a_server_that_cannot_be_read_is_an_error_and_the_others_are_analysed(ru
     # EX01 is analysed as usual.
     assert ("EX01", "EX01\\Partners") in renamed(doc)
     assert doc["hosts"] == ["EX01"]
+
+
+def test_the_readme_and_impact_page_commands_run(running_lab, tmp_path, ca):
+    """README's impact command and docs/impact.md's three, as written, in a project whose `inventory` is the lab's.
+
+    The candidates come from the test's private PKI: its root is the system store here (SSL_CERT_FILE, which
+    Python's ssl reads as the default store), so the PKCS#12 and thumbprint runs see a third-party chain, and the
+    page's second command names it as private-roots.pem.
+    """
+    import shutil
+
+    from .test_doc_examples import bash, block, commands, user_env
+
+    lab = running_lab(variant(tmp_path, _renewal_on_ex01))
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(lab.inventory_path, project / "inventory")
+    issued = pki.leaf(ca[1])
+    (project / "mail.contoso.com.pfx").write_bytes(issued.pfx(b"Readme-Pfx-1"))
+    (project / "mail.pem").write_bytes(issued.pem_with_chain())
+    (project / "private-roots.pem").write_bytes(ca[0].pem)
+    env = user_env(PFX_PASSWORD="Readme-Pfx-1", THUMBPRINT=lab.org.server("EX01").certificate_by_id("le-r12").thumbprint,
+                   SSL_CERT_FILE=str(project / "private-roots.pem"))
+    readme = block("README.md", "ansible-playbook exchange.transport_tls.impact")
+    page = [line for line in commands(block("docs/impact.md", "# a PKCS#12 file").replace("\\\n", " "))]
+    assert len(page) == 3 and " ".join(readme.replace("\\\n", " ").split()) == " ".join(page[0].split())
+    before = launches(lab)
+    for number, line in enumerate(page, 1):
+        proc = bash(line, project, env, timeout=300)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, (line, output)
+        doc = json.loads((project / "connector_tls_report" / "latest" / "impact.json").read_text())
+        jsonschema.validate(doc, SCHEMA)
+        assert ("EX01", "EX01\\Partners") in renamed(doc), line
+        assert codes(doc) == {"candidate_name_change"}, (line, doc["findings"])
+        assert launches(lab) == before + 2 * number  # one read per server and run
