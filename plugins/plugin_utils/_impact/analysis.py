@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, domain_matches, parse_time
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import _rank, _subject_and_cn
 from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import same_server
@@ -112,7 +112,7 @@ def _host_of(fleet: dict, reference: str) -> Optional[str]:
     return None
 
 
-def _certificate_checks(doc: _Doc, candidate: Candidate, now: dt.datetime, expiring_days: int, hybrid: bool, hosts: list) -> None:
+def _certificate_checks(doc: _Doc, candidate: Candidate, now: dt.datetime, expiring_days: int, is_hybrid: bool, hosts: list) -> None:
     """Findings about the certificate itself; they affect every server that would use it."""
     if candidate.key and candidate.key.startswith("RSA ") and (candidate.key_size or 0) < 2048:
         doc.finding("candidate_weak_key", f"the candidate's key is {candidate.key}; Exchange and Microsoft 365 need RSA 2048 or longer", hosts)
@@ -139,7 +139,7 @@ def _certificate_checks(doc: _Doc, candidate: Candidate, now: dt.datetime, expir
     if candidate.chain_complete is False:
         doc.finding("candidate_chain_incomplete", f"the file does not include the chain: {candidate.trust_detail}; a server that lacks the"
                     " intermediate sends an incomplete chain and Microsoft 365 or a partner may refuse it", hosts)
-    if hybrid and candidate.third_party is not True:
+    if is_hybrid and candidate.third_party is not True:
         why = candidate.trust_detail or "its root is unknown"
         doc.finding("candidate_not_third_party", f"hybrid needs a certificate from a third-party CA, and the candidate does not chain to a"
                     f" trusted root ({why}); add the CA's root to connector_tls_candidate_trust if it is one", hosts,
@@ -156,16 +156,20 @@ def _hybrid_facts(fleet: dict) -> tuple:
 
 
 def _current_exo_domain(fleet: dict, hc: Optional[dict]) -> Optional[str]:
-    """The domain Microsoft 365's inbound connector most likely names: the CN of the hybrid certificate's subject."""
+    """The domain Microsoft 365's inbound connector most likely names: the CN of the hybrid identity's subject.
+
+    The identity is what HCW wrote (hybrid.identity_names: the hybrid configuration's name, then the cloud send
+    connectors', then the hybrid receive connectors'). That the Microsoft 365 connector names the same certificate's
+    CN is an inference (HCW configures both from the certificate chosen in the wizard; on-premises cannot read the
+    Microsoft 365 side), hence the option exo_inbound_domain.
+    """
     if not hc:
         return None
-    _subject, cn = _subject_and_cn(hc.get("tls_certificate_name"))
-    if cn:
-        return cn
-    for facts in fleet.values():
-        for sc in facts.get("send_connectors") or []:
-            if sc.get("cloud") and sc.get("fqdn"):
-                return sc["fqdn"]
+    for host in sorted(fleet):
+        for name in hybrid.identity_names(fleet[host]):
+            _subject, cn = _subject_and_cn(name)
+            if cn:
+                return cn
     return None
 
 
@@ -184,7 +188,7 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
     after_name = candidate.tls_certificate_name
     hosts = sorted(fleet)
     hc_host, hc = _hybrid_facts(fleet)
-    hybrid = hc is not None or any(sc.get("cloud") for f in fleet.values() for sc in f.get("send_connectors") or [])
+    is_hybrid = hc is not None or any(sc.get("cloud") for f in fleet.values() for sc in f.get("send_connectors") or [])
     for host, why in sorted((unread_hosts or {}).items()):
         doc.finding("candidate_host_unread", f"{host}: {why}; what the candidate changes there is not shown", [host])
     for host in hosts:
@@ -235,8 +239,8 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
         hc_hosts = [h for h in (_host_of(fleet, s) for s in listed) if h] or [hc_host]
         judge(ORGANIZATION, "hybrid_configuration", "hybrid configuration", hc.get("tls_certificate_name"), [hybrid_domain], hc_hosts)
     # The certificate's own problems affect the servers that would use it (all analysed ones when none does yet).
-    _certificate_checks(doc, candidate, now, expiring_days, hybrid, sorted(needing) or hosts)
-    _exo_inbound(doc, candidate, exo_inbound_domain or hybrid_domain, bool(exo_inbound_domain), hybrid)
+    _certificate_checks(doc, candidate, now, expiring_days, is_hybrid, sorted(needing) or hosts)
+    _exo_inbound(doc, candidate, exo_inbound_domain or hybrid_domain, bool(exo_inbound_domain), is_hybrid)
     _edge_checks(doc, fleet, hc, candidate)
     _placement(doc, fleet, candidate, needing)
     return {
@@ -251,8 +255,8 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
     }
 
 
-def _exo_inbound(doc: _Doc, candidate: Candidate, domain: Optional[str], given: bool, hybrid: bool) -> None:
-    if not domain or not (hybrid or given):
+def _exo_inbound(doc: _Doc, candidate: Candidate, domain: Optional[str], given: bool, is_hybrid: bool) -> None:
+    if not domain or not (is_hybrid or given):
         return
     current = f"TlsSenderCertificateName {domain}"
     if _covered(candidate, domain):
