@@ -56,7 +56,8 @@ options:
   exo_inbound_domain:
     description:
       - The domain Microsoft 365's inbound connector from on-premises expects (its C(TlsSenderCertificateName)).
-      - Default the common name of the hybrid configuration's current certificate subject; no check without hybrid.
+      - Default the common name of the subject the hybrid identity names today (the hybrid configuration's C(TlsCertificateName),
+        else the cloud send connectors', else the hybrid receive connectors'). Without hybrid, checked only when given.
     type: str
   expiring_days:
     description: A candidate that expires within this many days is a finding. Between V(0) and V(3650).

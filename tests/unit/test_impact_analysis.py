@@ -159,3 +159,18 @@ def test_documents_follow_the_schema_and_render():
     assert any(n.startswith("candidate_host_unread") for n in failures)
     assert not any(n.startswith("candidate_name_change") for n in failures)
     assert int(root.get("failures")) == len(failures)
+
+
+def test_the_exo_domain_falls_back_to_the_hybrid_identity():
+    fleet = _fleet()
+    for facts in fleet.values():
+        facts["hybrid_configuration"]["tls_certificate_name"] = None  # HCW's name lost; the cloud send connector keeps it
+    other = candidate_from_facts(ff.r12(subject="CN=autodiscover.contoso.com", domains=["autodiscover.contoso.com"]))
+    doc = analyse(fleet, other, now=NOW)
+    assert doc["options"]["exo_inbound_domain"] == "mail.contoso.com"
+    assert "candidate_exo_domain_not_covered" in _codes(doc)
+    # Without hybrid there is no Microsoft 365 connector to check, unless the option names its domain.
+    plain = _fleet(hybrid=False)
+    assert not [o for o in analyse(plain, other, now=NOW)["objects"] if o["object_type"] == "exo_inbound_connector"]
+    given = analyse(plain, other, now=NOW, exo_inbound_domain="autodiscover.contoso.com")
+    assert [o["action"] for o in given["objects"] if o["object_type"] == "exo_inbound_connector"] == ["unchanged"]
