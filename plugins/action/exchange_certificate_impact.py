@@ -12,7 +12,7 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit, run_dir, tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact import analysis
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import (
@@ -51,6 +51,10 @@ class ActionModule(ActionBase):
             thumbprint = _thumbprint_option(args, candidate)
             if not 0 <= args["expiring_days"] <= 3650:
                 raise CandidateError(f"expiring_days must be between 0 and 3650, got {args['expiring_days']}")
+            domain = args["exo_inbound_domain"]
+            if domain is not None and (not tls_name.is_smtp_domain(domain) or domain.startswith(("*", "["))):
+                raise CandidateError(f"connector_tls_exo_inbound_domain {domain!r} is not a domain name; give the domain Microsoft 365's"
+                                     " inbound connector from on-premises expects (its TlsSenderCertificateName), e.g. mail.contoso.com")
         except CandidateError as exc:
             return dict(result, failed=True, msg=str(exc))
         if args["validate_only"]:

@@ -53,6 +53,10 @@ def test_refusals_name_the_input(tmp_path):
     assert other["failed"] and "is not the thumbprint of connector_tls_candidate" in other["msg"]
     trust = run({"candidate": str(path), "candidate_trust": str(tmp_path / "absent.pem")})
     assert trust["failed"] and "connector_tls_candidate_trust" in trust["msg"]
+    domain = run({"candidate": str(path), "exo_inbound_domain": "mail contoso", "validate_only": True})
+    assert domain["failed"] and "'mail contoso' is not a domain name" in domain["msg"]
+    days = run({"candidate": str(path), "expiring_days": 5000, "validate_only": True})
+    assert days["failed"] and "between 0 and 3650" in days["msg"]
 
 
 def test_thumbprint_found_in_hostvars_and_reports_written(tmp_path):
