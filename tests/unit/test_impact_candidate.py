@@ -49,7 +49,7 @@ def test_der_file_and_untrusted_root(ca, tmp_path):
     path = tmp_path / "mail.cer"
     path.write_bytes(issued.der)
     got = load_candidate(path=str(path))
-    assert got.source == "der" and got.has_private_key is None
+    assert got.source == "der" and got.has_private_key is None and got.der == issued.der
     # The intermediate is not in the file and not a root anywhere: neither chain nor trust can be shown.
     assert got.chain_complete is False and got.third_party is None
     assert "Impact R11" in got.trust_detail

@@ -90,6 +90,7 @@ class Candidate:
     trust_detail: str = ""
     self_signed: bool = False
     source: str = "pem"
+    der: Optional[bytes] = None  # the leaf's DER (None when known only from facts); never in as_dict
 
     def as_dict(self) -> dict:
         """The impact.json ``candidate`` object (no key material, no PFX bytes)."""
@@ -402,6 +403,7 @@ def _describe(leaf, chain: list, has_key, pfx_bytes, extra_roots: list, source: 
         trust_detail=detail,
         self_signed=issuer == subject,
         source=source,
+        der=der,
     )
 
 
