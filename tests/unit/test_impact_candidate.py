@@ -186,3 +186,19 @@ def test_names_are_rendered_as_windows_renders_them():
     assert got.subject == 'CN=mail.contoso.com, O="Contoso, Ltd", S=Washington, C=US'
     assert got.tls_certificate_name == f"<I>{got.subject}<S>{got.subject}"
     assert got.domains[0] == "mail.contoso.com"
+
+
+def test_pem_key_passwords(ca):
+    from cryptography.hazmat.primitives import serialization
+
+    _root, r11 = ca
+    issued = pki.leaf(r11)
+    encrypted = issued.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(b"keypass"))
+    assert load_candidate(data=issued.pem + encrypted, password="keypass").has_private_key is True
+    with pytest.raises(CandidateError, match="^the candidate certificate: the private key is encrypted"):
+        load_candidate(data=issued.pem + encrypted)
+    with pytest.raises(CandidateError, match="^the candidate certificate: connector_tls_candidate_password does not open the private key"):
+        load_candidate(data=issued.pem + encrypted, password="wrong")
+    # A password given for a key that needs none is no error.
+    assert load_candidate(data=issued.pem + issued.key_pem(), password="unused").has_private_key is True

@@ -230,20 +230,20 @@ def _trust(leaf, given: list, extra_roots: list) -> Tuple[Optional[bool], Option
     """(third_party, chain_complete, detail): walk issuer links through the given chain, then the roots."""
     roots = list(extra_roots) + list(_system_roots())
     root_der = {_thumbprint(r.public_bytes(_der_encoding())) for r in roots}
-    current, seen, complete = leaf, set(), True
+    current, seen = leaf, set()
     for _depth in range(10):
         der = current.public_bytes(_der_encoding())
         if _thumbprint(der) in root_der:
-            return True, complete, f"chains to the trusted root {_summary(current)['subject']}"
+            return True, True, f"chains to the trusted root {_summary(current)['subject']}"
         if current.issuer == current.subject and _issued_by(current, current):
-            return False, complete, f"chains to the root {_summary(current)['subject']}, which the controller does not trust"
+            return False, True, f"chains to the root {_summary(current)['subject']}, which the controller does not trust"
         seen.add(_thumbprint(der))
         nxt = next((c for c in given if _thumbprint(c.public_bytes(_der_encoding())) not in seen and _issued_by(current, c)), None)
         if nxt is None:
             root = next((r for r in roots if _issued_by(current, r)), None)
             if root is not None:
                 # Issued directly by a trusted root: the chain a server sends may end before the root.
-                return True, complete, f"chains to the trusted root {_summary(root)['subject']}"
+                return True, True, f"chains to the trusted root {_summary(root)['subject']}"
             return None, False, f"the issuer of {_summary(current)['subject']} ({_summary(current)['issuer']}) is neither in the file nor a trusted root"
         current = nxt
     return None, False, "the chain is longer than 10 certificates"
@@ -292,6 +292,21 @@ def _load_pkcs12(data: bytes, password: Optional[bytes], what: str):
     return leaf, chain, bundle.key is not None and bundle.cert is not None
 
 
+def _load_key(block: bytes, password: Optional[bytes], what: str):
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_pem_private_key(block, password)
+    except TypeError:
+        if password is not None:  # a password given for a key that is not encrypted: not an error
+            return serialization.load_pem_private_key(block, None)
+        raise CandidateError(f"{what}: the private key is encrypted; give its password in connector_tls_candidate_password") from None
+    except ValueError:
+        if password is not None and b"ENCRYPTED" in block[:40]:
+            raise CandidateError(f"{what}: connector_tls_candidate_password does not open the private key; give the key's password") from None
+        raise
+
+
 def _load_pem(data: bytes, password: Optional[bytes], what: str):
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -303,19 +318,17 @@ def _load_pem(data: bytes, password: Optional[bytes], what: str):
             if label == b"CERTIFICATE":
                 certs.append(x509.load_pem_x509_certificate(match.group(0)))
             elif label.endswith(b"PRIVATE KEY"):
-                key = serialization.load_pem_private_key(match.group(0), password)
-        except TypeError:
-            raise CandidateError(f"{what}: the private key is encrypted; give its password in connector_tls_candidate_password") from None
+                key = _load_key(match.group(0), password, what)
+        except CandidateError:
+            raise
         except ValueError as exc:
             raise CandidateError(f"{what}: a PEM block {label.decode()} cannot be read ({exc}); expected {VALID_FORMATS}") from None
     if not certs:
         raise CandidateError(f"{what} holds no PEM CERTIFICATE block; expected {VALID_FORMATS}")
     leaf = certs[0]
-    if key is not None:
-        match_leaf, _rest = _pick_leaf([leaf], key)
-        spki = serialization.PublicFormat.SubjectPublicKeyInfo
-        if key.public_key().public_bytes(serialization.Encoding.DER, spki) != match_leaf.public_key().public_bytes(serialization.Encoding.DER, spki):
-            raise CandidateError(f"{what}: the private key does not belong to the first certificate; put the certificate first, then its chain")
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key is not None and key.public_key().public_bytes(*spki) != leaf.public_key().public_bytes(*spki):
+        raise CandidateError(f"{what}: the private key does not belong to the first certificate; put the certificate first, then its chain")
     return leaf, certs[1:], (True if key is not None else None)
 
 
