@@ -756,11 +756,13 @@ _IMPACT_ACTION_CLASS = {"rename": "change", "unchanged": "unchanged", "import": 
 def impact_section(impact: dict) -> str:
     """The section of an impact/v1 document: the candidate, its findings and every object it changes."""
     cand = impact.get("candidate") or {}
+    # Given by thumbprint, the facts carry no EKU and no chain: unknown, not "none".
+    unknown = "not known (given by thumbprint)" if cand.get("source") == "facts" else None
     facts = [("Thumbprint", _code(cand.get("thumbprint"))), ("TlsCertificateName", _code(cand.get("tls_certificate_name"))),
              ("Domains", _t(cand.get("domains"))), ("Valid", "%s \u2013 %s" % (_t(cand.get("not_before")), _t(cand.get("not_after")))),
              ("Key", _t(cand.get("key"))), ("Signature hash", _t(cand.get("signature_hash"))),
-             ("EKU", _t(cand.get("eku"), none="none (every purpose)")),
-             ("Chain", _t([c.get("subject") for c in cand.get("chain") or []], none="not in the file"))]
+             ("EKU", _t(cand.get("eku"), none=unknown or "no EKU extension (every purpose)")),
+             ("Chain", _t([c.get("subject") for c in cand.get("chain") or []], none=unknown or "not in the file"))]
     findings = sorted(impact.get("findings") or [], key=lambda f: (_SEVERITY_RANK.get(f.get("severity"), 3), f.get("code") or ""))
     finding_rows = [[_td(_badge(f.get("severity"))), _td(_code_chip(f.get("code"))), _td(_t(f.get("message"))), _td(_t(f.get("hosts")))]
                     for f in findings]

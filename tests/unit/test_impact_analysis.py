@@ -174,3 +174,12 @@ def test_the_exo_domain_falls_back_to_the_hybrid_identity():
     assert not [o for o in analyse(plain, other, now=NOW)["objects"] if o["object_type"] == "exo_inbound_connector"]
     given = analyse(plain, other, now=NOW, exo_inbound_domain="autodiscover.contoso.com")
     assert [o["action"] for o in given["objects"] if o["object_type"] == "exo_inbound_connector"] == ["unchanged"]
+
+
+def test_the_page_says_unknown_for_what_facts_do_not_carry():
+    from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html
+
+    by_thumbprint = report_html.impact_section(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
+    assert "not known (given by thumbprint)" in by_thumbprint and "every purpose" not in by_thumbprint
+    from_file = report_html.impact_section(analyse(_fleet(), dataclasses.replace(candidate_from_facts(ff.r12()), source="der"), now=NOW))
+    assert "no EKU extension (every purpose)" in from_file and "not in the file" in from_file
