@@ -22,8 +22,8 @@ description:
   - Findings (codes in C(docs/impact.md)) cover domains the candidate does not cover, Microsoft 365's inbound connector
     domain (O(exo_inbound_domain)), a root the controller does not trust where hybrid needs a third-party CA, an
     incomplete chain, RSA keys under 2048 bits, SHA-1 signatures, missing serverAuth or clientAuth EKUs, validity,
-    Edge servers that would not share one issuer and subject, a missing private key, and servers whose facts are
-    missing.
+    Edge servers that would not share one issuer and subject, a missing private key, a candidate that renews
+    nothing any object names (probably the wrong file), and servers whose facts are missing.
   - Run it once (C(run_once)) after M(exchange.transport_tls.exchange_certificate_facts) has gathered every server,
     in this play or an earlier one; it reads each host's C(ansible_facts.exchange_tls). A host of O(hosts) without
     facts is an error finding, never a silent gap.

@@ -59,9 +59,11 @@ CODES: Dict[str, tuple] = {
     "candidate_not_yet_valid": (ERROR, "the candidate is not valid yet"),
     "candidate_edge_subject_mismatch": (ERROR, "Edge servers of an Edge-based hybrid would not all name the same issuer and subject"),
     "candidate_no_private_key": (ERROR, "the candidate has no private key, so transport cannot use it"),
+    "candidate_renews_nothing": (WARNING, "no object names the candidate's issuer and subject or a certificate it renews"),
     "candidate_host_unread": (ERROR, "a server's facts are missing or incomplete, so what the candidate changes there is unknown"),
 }
 ACTIONS = ("rename", "unchanged", "import", "enable_smtp", "blocked")
+_NAMING_OBJECTS = ("receive_connector", "send_connector", "hybrid_configuration")
 _WEAK_HASHES = ("sha1", "md5")
 
 
@@ -238,6 +240,10 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
         listed += hc.get("edge_transport_servers") or []
         hc_hosts = [h for h in (_host_of(fleet, s) for s in listed) if h] or [hc_host]
         judge(ORGANIZATION, "hybrid_configuration", "hybrid configuration", hc.get("tls_certificate_name"), [hybrid_domain], hc_hosts)
+    if fleet and not any(o["object_type"] in _NAMING_OBJECTS for o in doc.objects):
+        # Probably the wrong file: say so rather than report a clean result that checked nothing.
+        doc.finding("candidate_renews_nothing", f"no connector and no hybrid configuration names {after_name} or a certificate with its"
+                    f" subject or common name ({', '.join(candidate.domains) or 'no domains'}): check that this is the renewal you meant", hosts)
     # The certificate's own problems affect the servers that would use it (all analysed ones when none does yet).
     _certificate_checks(doc, candidate, now, expiring_days, is_hybrid, sorted(needing) or hosts)
     _exo_inbound(doc, candidate, exo_inbound_domain or hybrid_domain, bool(exo_inbound_domain), is_hybrid)
