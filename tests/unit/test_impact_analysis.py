@@ -188,7 +188,7 @@ def test_the_page_says_unknown_for_what_facts_do_not_carry():
 def test_an_unrelated_candidate_is_not_a_clean_result():
     unrelated = candidate_from_facts(ff.cert(issuer="CN=Fabrikam CA", subject="CN=www.fabrikam.com", domains=["www.fabrikam.com"]))
     doc = analyse(_fleet(hybrid=False), unrelated, now=NOW)
-    assert [o for o in doc["objects"]] == []
+    assert doc["objects"] == []
     finding = next(f for f in doc["findings"] if f["code"] == "candidate_renews_nothing")
     assert finding["severity"] == "warning" and "www.fabrikam.com" in finding["message"]
     assert "candidate_renews_nothing" not in _codes(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
