@@ -764,8 +764,8 @@ def impact_section(impact: dict) -> str:
              ("EKU", _t(cand.get("eku"), none=unknown or "no EKU extension (every purpose)")),
              ("Chain", _t([c.get("subject") for c in cand.get("chain") or []], none=unknown or "not in the file"))]
     findings = sorted(impact.get("findings") or [], key=lambda f: (_SEVERITY_RANK.get(f.get("severity"), 3), f.get("code") or ""))
-    finding_rows = [[_td(_badge(f.get("severity"))), _td(_code_chip(f.get("code"))), _td(_t(f.get("message"))), _td(_t(f.get("hosts")))]
-                    for f in findings]
+    finding_rows = [[_td(_badge(f.get("severity"))), _td(_code_chip(f.get("code"))), _td(_t(f.get("message"))), _td(_t(f.get("hosts"))),
+                     _td(_t(f.get("objects")))] for f in findings]
     object_rows = [[_td(_t(o.get("host"))), _td(_object(o.get("object_type"), o.get("object"))),
                     _td(_badge(_IMPACT_ACTION_CLASS.get(o.get("action"), o.get("action")))
                         + ' <span class="dim">%s</span>' % _plain(o.get("action") or "")),
@@ -778,7 +778,7 @@ def impact_section(impact: dict) -> str:
         '<div class="server">%s</div>' % _t(cand.get("subject")),
         _table([("Property", ""), ("Value", "")], [[_td(escape(k)), _td(v)] for k, v in facts], "no candidate"),
         "<h3>Findings</h3>",
-        _table([("Severity", ""), ("Code", ""), ("Message", ""), ("Servers", "")], finding_rows, "No findings."),
+        _table([("Severity", ""), ("Code", ""), ("Message", ""), ("Servers", ""), ("Objects", "")], finding_rows, "No findings."),
         "<h3>Objects</h3>",
         _table([("Host", ""), ("Object", ""), ("Action", ""), ("Current \u2192 after", ""), ("Findings", "")], object_rows,
                "No object names the certificate the candidate renews."),

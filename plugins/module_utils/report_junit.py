@@ -386,7 +386,7 @@ def render_impact(impact: dict) -> str:
     findings, objects = _Suite("findings", timestamp), _Suite("objects", timestamp)
     for finding in _sorted_findings(impact.get("findings") or []):
         case = findings.case("impact.finding", "%s: %s" % (finding.get("code"), finding.get("message")))
-        text = "hosts: %s" % (", ".join(finding.get("hosts") or []) or "none")
+        text = "hosts: %s\nobjects: %s" % (", ".join(finding.get("hosts") or []) or "none", ", ".join(finding.get("objects") or []) or "none")
         if finding.get("severity") == "error":
             findings.fail(case, finding.get("message") or "", finding.get("code") or "", text)
         else:

@@ -249,6 +249,10 @@ def test_each_finding_from_a_scenario_and_a_candidate_file(running_lab, tmp_path
     finding = next((f for f in doc["findings"] if f["code"] == code), None)
     assert finding is not None, (codes(doc), output)
     assert set(hosts) <= set(finding["hosts"]), finding
+    if code == "candidate_edge_subject_mismatch":
+        assert finding["objects"] == ["EDGE01\\Default internal receive connector EDGE01"], finding
+    elif code == "candidate_domain_not_covered":
+        assert finding["objects"] == ["EX01\\Partners"], finding
     assert (rc != 0) is breaks, output
     assert doc["summary"]["breaks_mail"] is breaks
     if breaks:

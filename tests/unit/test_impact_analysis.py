@@ -192,3 +192,14 @@ def test_an_unrelated_candidate_is_not_a_clean_result():
     finding = next(f for f in doc["findings"] if f["code"] == "candidate_renews_nothing")
     assert finding["severity"] == "warning" and "www.fabrikam.com" in finding["message"]
     assert "candidate_renews_nothing" not in _codes(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
+
+
+def test_findings_name_the_objects_they_affect():
+    narrow = candidate_from_facts(ff.r12(domains=["mail.contoso.com"], key="RSA 1024", key_size=1024))
+    fleet = _fleet()
+    fleet["ex01"]["receive_connectors"][1]["fqdn"] = "relay.contoso.com"
+    doc = analyse(fleet, narrow, now=NOW)
+    by_code = {f["code"]: f for f in doc["findings"]}
+    assert by_code["candidate_domain_not_covered"]["objects"] == ["EX01\\Partners"]
+    assert by_code["candidate_weak_key"]["objects"] == sorted([
+        "EX01\\Default Frontend EX01", "EX01\\Partners", "EX02\\Default Frontend EX02", ff.OUTBOUND, "hybrid configuration"])

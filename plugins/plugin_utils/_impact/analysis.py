@@ -43,6 +43,7 @@ SCHEMA = "exchange.transport_tls/impact/v1"
 ERROR, WARNING, INFO = "error", "warning", "info"
 ORGANIZATION = "organization"
 MICROSOFT_365 = "Microsoft 365"
+EXO_OBJECT = "inbound connector from on-premises"
 
 # code: (severity, meaning). Codes are an interface (reports and CI key on them): add, never rename.
 CODES: Dict[str, tuple] = {
@@ -64,6 +65,10 @@ CODES: Dict[str, tuple] = {
 }
 ACTIONS = ("rename", "unchanged", "import", "enable_smtp", "blocked")
 _NAMING_OBJECTS = ("receive_connector", "send_connector", "hybrid_configuration")
+# Findings about the certificate itself (not one object): they affect every object that would name it.
+_CERTIFICATE_CODES = {"candidate_not_third_party", "candidate_chain_incomplete", "candidate_weak_key", "candidate_weak_signature",
+                      "candidate_no_server_auth", "candidate_no_client_auth", "candidate_expiring", "candidate_not_yet_valid",
+                      "candidate_no_private_key"}
 _WEAK_HASHES = ("sha1", "md5")
 
 
@@ -74,13 +79,22 @@ class _Doc:
         self.objects: List[dict] = []
         self.findings: List[dict] = []
 
-    def finding(self, code: str, message: str, hosts=(), severity: Optional[str] = None) -> str:
+    def finding(self, code: str, message: str, hosts=(), severity: Optional[str] = None, objects=()) -> str:
         for f in self.findings:
             if f["code"] == code and f["message"] == message:
                 f["hosts"] = sorted(set(f["hosts"]) | set(hosts))
+                f["objects"] = sorted(set(f["objects"]) | set(objects))
                 return code
-        self.findings.append({"code": code, "severity": severity or CODES[code][0], "message": message, "hosts": sorted(set(hosts))})
+        self.findings.append({"code": code, "severity": severity or CODES[code][0], "message": message, "hosts": sorted(set(hosts)),
+                              "objects": sorted(set(objects))})
         return code
+
+    def certificate_findings_affect(self, codes: set) -> None:
+        """The certificate's own findings affect every object that would name it."""
+        users = sorted({o["object"] for o in self.objects if o["object_type"] in _NAMING_OBJECTS and o["action"] in ("rename", "unchanged", "blocked")})
+        for f in self.findings:
+            if f["code"] in codes and not f["objects"]:
+                f["objects"] = users
 
     def add(self, host, object_type, obj, current, after, action, findings=()) -> dict:
         entry = {"host": host, "object_type": object_type, "object": obj, "current": current, "after": after,
@@ -210,11 +224,12 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
         if not _renews(candidate, name):
             return None
         needing.update(object_hosts)
-        codes = [doc.finding("candidate_name_change", f"{object_type} {obj} names {name} and must be renamed to {after_name}", object_hosts)]
+        codes = [doc.finding("candidate_name_change", f"{object_type} {obj} names {name} and must be renamed to {after_name}", object_hosts,
+                             objects=[obj])]
         for domain in domains_to_cover:
             if domain and not _covered(candidate, domain):
                 codes.append(doc.finding("candidate_domain_not_covered", f"{object_type} {obj} serves {domain}, which the candidate"
-                                         f" ({', '.join(candidate.domains) or 'no domains'}) does not cover", object_hosts))
+                                         f" ({', '.join(candidate.domains) or 'no domains'}) does not cover", object_hosts, objects=[obj]))
         blocked = any(CODES[c][0] == ERROR for c in codes)
         return doc.add(host, object_type, obj, name, after_name, "blocked" if blocked else "rename", codes)
 
@@ -246,8 +261,9 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
                     f" subject or common name ({', '.join(candidate.domains) or 'no domains'}): check that this is the renewal you meant", hosts)
     # The certificate's own problems affect the servers that would use it (all analysed ones when none does yet).
     _certificate_checks(doc, candidate, now, expiring_days, is_hybrid, sorted(needing) or hosts)
+    doc.certificate_findings_affect(_CERTIFICATE_CODES)
     _exo_inbound(doc, candidate, exo_inbound_domain or hybrid_domain, bool(exo_inbound_domain), is_hybrid)
-    _edge_checks(doc, fleet, hc, candidate)
+    _edge_checks(doc, fleet, hc)
     _placement(doc, fleet, candidate, needing)
     return {
         "schema": SCHEMA,
@@ -266,19 +282,20 @@ def _exo_inbound(doc: _Doc, candidate: Candidate, domain: Optional[str], given: 
         return
     current = f"TlsSenderCertificateName {domain}"
     if _covered(candidate, domain):
-        doc.add(MICROSOFT_365, "exo_inbound_connector", "inbound connector from on-premises", current, current, "unchanged")
+        doc.add(MICROSOFT_365, "exo_inbound_connector", EXO_OBJECT, current, current, "unchanged")
         return
     code = doc.finding("candidate_exo_domain_not_covered", f"Microsoft 365's inbound connector expects a certificate for {domain}"
                        f" (TlsSenderCertificateName), which the candidate ({', '.join(candidate.domains) or 'no domains'}) does not"
-                       " cover: mail from on-premises would fail with 550 5.7.64 TenantAttribution", [MICROSOFT_365])
-    doc.add(MICROSOFT_365, "exo_inbound_connector", "inbound connector from on-premises", current, current, "blocked", [code])
+                       " cover: mail from on-premises would fail with 550 5.7.64 TenantAttribution", [MICROSOFT_365],
+                       objects=[EXO_OBJECT])
+    doc.add(MICROSOFT_365, "exo_inbound_connector", EXO_OBJECT, current, current, "blocked", [code])
 
 
 def _after_name(doc: _Doc, host: str, object_type: str) -> List[str]:
     return [o["after"] for o in doc.objects if o["host"] == host and o["object_type"] == object_type]
 
 
-def _edge_checks(doc: _Doc, fleet: dict, hc: Optional[dict], candidate: Candidate) -> None:
+def _edge_checks(doc: _Doc, fleet: dict, hc: Optional[dict]) -> None:
     """Every Edge server of an Edge-based hybrid must present the same issuer and subject after the change."""
     if not hc or not hc.get("edge_transport_servers"):
         return
@@ -288,15 +305,17 @@ def _edge_checks(doc: _Doc, fleet: dict, hc: Optional[dict], candidate: Candidat
         if host is None:
             doc.finding("candidate_host_unread", f"Edge server {reference} is in the hybrid configuration but was not gathered", [str(reference)])
             continue
-        names = set()
+        differing = {}  # connector -> the name it would have after the change
         for rc in fleet[host].get("receive_connectors") or []:
-            name = rc.get("tls_certificate_name")
-            if name:
-                listed = next((o for o in doc.objects if o["host"] == host and o["object"] == (rc.get("identity") or rc.get("name"))), None)
-                names.add(listed["after"] if listed else name)
-        if hc_after and any(not tls_name.names_match(n, hc_after) for n in names):
-            doc.finding("candidate_edge_subject_mismatch", f"Edge server {host} would name {', '.join(sorted(names))} while the hybrid"
-                        f" configuration names {hc_after}: every Edge server must use a certificate with the same issuer and subject", [host])
+            identity, name = rc.get("identity") or rc.get("name"), rc.get("tls_certificate_name")
+            listed = next((o for o in doc.objects if o["host"] == host and o["object"] == identity), None)
+            after = listed["after"] if listed else name
+            if after and hc_after and not tls_name.names_match(after, hc_after):
+                differing[identity] = after
+        if differing:
+            doc.finding("candidate_edge_subject_mismatch", f"Edge server {host} would name {', '.join(sorted(set(differing.values())))} while the"
+                        f" hybrid configuration names {hc_after}: every Edge server must use a certificate with the same issuer and subject",
+                        [host], objects=sorted(differing))
 
 
 def _placement(doc: _Doc, fleet: dict, candidate: Candidate, needing: set) -> None:
