@@ -1,7 +1,7 @@
 """What exchange_command.ps1 does on a real server, done against the model.
 
-The contract is the module's DOCUMENTATION/RETURN (plugins/modules/
-exchange_command.py); the option spec is read from there so the lab validates
+The contract is the module's DOCUMENTATION/RETURN (its sidecar plugins/modules/
+exchange_command.yml); the option spec is read from there so the lab validates
 arguments exactly as documented, with Ansible.Basic's messages. The lab runs a
 module only when the source Ansible sent is byte-for-byte the collection's own
 exchange_command.ps1, so the payload and this simulation cannot drift apart
@@ -28,7 +28,7 @@ from .model import Organization, Server
 
 COLLECTION_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PAYLOAD_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.ps1"
-DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.py"
+DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.yml"
 PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.modules.exchange_command.ps1"
 
 # What the payload runs is its allow-list (payload_contract, the same table as the .ps1), not every
@@ -40,6 +40,8 @@ NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 def _documentation(path: pathlib.Path, attribute: str = "DOCUMENTATION") -> dict:
+    if path.suffix == ".yml":  # a module's documentation sidecar
+        return yaml.safe_load(path.read_text(encoding="utf-8"))[attribute]
     spec = importlib.util.spec_from_file_location(f"_lab_doc_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

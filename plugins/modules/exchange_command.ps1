@@ -5,7 +5,7 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
-# The contract (options, flattening, guards, result) is the DOCUMENTATION in exchange_command.py;
+# The contract (options, flattening, guards, result) is the DOCUMENTATION in exchange_command.yml;
 # every Exchange decision is made in Python on the controller. This file opens one Exchange session,
 # runs allow-listed cmdlets and flattens their output. No task value ever becomes PowerShell source
 # (nothing evaluates a string as code, no script block is made from text): code built from strings
