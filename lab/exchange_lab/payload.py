@@ -274,7 +274,7 @@ class PayloadRunner:
                 return self._fail(result, message), 1, journal
             result["session"] = session
             result["available_cmdlets"] = list(ALLOW_LIST)
-            if any(not c.startswith("Get-") for c in cmdlets):
+            if any(c not in payload_contract.READ_CMDLETS for c in cmdlets):
                 fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
                     self._apply_concurrent_change(server, fault)
@@ -323,7 +323,7 @@ class PayloadRunner:
                 entry["objects"] = [_project(o, step["properties"]) for o in objects]
                 if ctx.wrote:
                     server.writes += 1
-                if not cmdlet.startswith("Get-"):
+                if cmdlet not in payload_contract.READ_CMDLETS:
                     result["changed"] = True
                 if step.get("guard") is not None:
                     mismatch = _check_guard(step["guard"], objects)
@@ -443,13 +443,14 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
         problem = payload_contract.cmdlet_problem(i, step) or payload_contract.parameter_problem(i, step)
         if problem:
             return problem
-        if step.get("continue_on_error") and not name.startswith("Get-"):
+        if step.get("continue_on_error") and name not in payload_contract.READ_CMDLETS:
             return (
-                f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on Get-* steps; "
+                f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization); "
                 "a failed change always stops the batch"
             )
-        if check_mode and not name.startswith("Get-"):
-            return f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only Get-* cmdlets"
+        if check_mode and name not in payload_contract.READ_CMDLETS:
+            return (f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only read cmdlets "
+                    "(Get-*, Test-EdgeSynchronization)")
     return None
 
 

@@ -387,7 +387,7 @@ def command_cases() -> list[Case]:
              "convert to bool"),
         case("steps[].continue_on_error", "conflict: on a Set-* step",
              {"steps": [{"cmdlet": "Set-ReceiveConnector", "parameters": {"Identity": FE}, "continue_on_error": True}]},
-             "continue_on_error is accepted only on Get-* steps"),
+             "continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization)"),
         case("steps[].cmdlet", "unknown step option", step(colour="red"), "colour found in steps", UNSUPPORTED, "cmdlet"),
         case(UNKNOWN, "unknown option", {**step(), "colour": "red"}, "colour", UNSUPPORTED, "steps"),
     ]
