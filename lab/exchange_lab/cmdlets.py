@@ -635,6 +635,44 @@ _XPATH_PROVIDER = re.compile(r"Provider\[@Name\s*=\s*'([^']*)'\]")
 _XPATH_SHAPE = re.compile(r"^\*\[System\[[A-Za-z0-9_@=<>'()\[\] .\-]*\]\]$")
 
 
+def _edge_sync_status(ctx: Context, edge: Server) -> tuple[str, str, str | None]:
+    """SyncStatus, ConnectionResult and FailureDetail of one Edge Subscription, from the lab's EdgeSync state."""
+    if edge.edgesync == "broken" or edge.internal_transport_certificate != edge.edge_subscription_certificate:
+        # The subscription pinned the Edge's certificate; with another one EdgeSync's credentials do not work.
+        return ("Failed", "InvalidCredentials", "The Edge Transport server's certificate is not the one its Edge "
+                "Subscription holds; EdgeSync cannot authenticate to it. Re-create the Edge Subscription.")
+    stale = sorted(sc.name for sc in ctx.org.send_connectors
+                   if edge.name in sc.edge_copies and sc.edge_copies[edge.name] != sc.tls_certificate_name)
+    if stale:
+        return ("Warning", "Succeeded", "Configuration objects differ between Active Directory and the Edge's AD LDS: "
+                + ", ".join(f"send connector {name}" for name in stale))
+    return ("Normal", "Succeeded", None)
+
+
+def test_edge_synchronization(ctx: Context, p: dict) -> list[dict]:  # pylint: disable=unused-argument
+    # One object per Edge Subscription (ExcludeRecipientTest or not: the lab models configuration only).
+    # EdgeSync runs on the Mailbox servers; an Edge has no such cmdlet.
+    if ctx.server.is_edge:
+        raise CmdletError(
+            "The term 'Test-EdgeSynchronization' is not recognized as the name of a cmdlet, function, script file, or "
+            "operable program.",
+            "CommandNotFoundException",
+            "ObjectNotFound",
+        )
+    out = []
+    for edge in ctx.org.servers.values():
+        if not edge.is_edge or edge.edge_subscription_certificate is None:
+            continue
+        status, connection, detail = _edge_sync_status(ctx, edge)
+        out.append({
+            "Name": edge.name,
+            "SyncStatus": status,
+            "ConnectionResult": connection,
+            "FailureDetail": detail,
+        })
+    return out
+
+
 def get_win_event(ctx: Context, p: dict) -> list[dict]:
     if "FilterHashtable" in p:
         raise CmdletError(
@@ -765,6 +803,12 @@ CMDLETS: dict[str, CmdletSpec] = {
             "Set-HybridConfiguration",
             [Param("TlsCertificateName", "tlsname"), Param("Confirm", "switch")] + _COMMON,
             set_hybrid_configuration,
+        ),
+        CmdletSpec(
+            "Test-EdgeSynchronization",
+            [Param("ExcludeRecipientTest", "switch"), Param("FullCompareMode", "switch"), Param("TargetServer"),
+             Param("MaxReportSize", "int"), Param("MonitoringContext", "any")] + _COMMON,
+            test_edge_synchronization,
         ),
         CmdletSpec(
             "Get-WinEvent",

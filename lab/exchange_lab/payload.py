@@ -1,7 +1,7 @@
 """What exchange_command.ps1 does on a real server, done against the model.
 
-The contract is the module's DOCUMENTATION/RETURN (plugins/modules/
-exchange_command.py); the option spec is read from there so the lab validates
+The contract is the module's DOCUMENTATION/RETURN (its sidecar plugins/modules/
+exchange_command.yml); the option spec is read from there so the lab validates
 arguments exactly as documented, with Ansible.Basic's messages. The lab runs a
 module only when the source Ansible sent is byte-for-byte the collection's own
 exchange_command.ps1, so the payload and this simulation cannot drift apart
@@ -28,7 +28,7 @@ from .model import Organization, Server
 
 COLLECTION_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PAYLOAD_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.ps1"
-DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.py"
+DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.yml"
 PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.modules.exchange_command.ps1"
 
 # What the payload runs is its allow-list (payload_contract, the same table as the .ps1), not every
@@ -40,6 +40,8 @@ NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 def _documentation(path: pathlib.Path, attribute: str = "DOCUMENTATION") -> dict:
+    if path.suffix == ".yml":  # a module's documentation sidecar
+        return yaml.safe_load(path.read_text(encoding="utf-8"))[attribute]
     spec = importlib.util.spec_from_file_location(f"_lab_doc_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -272,7 +274,7 @@ class PayloadRunner:
                 return self._fail(result, message), 1, journal
             result["session"] = session
             result["available_cmdlets"] = list(ALLOW_LIST)
-            if any(not c.startswith("Get-") for c in cmdlets):
+            if any(c not in payload_contract.READ_CMDLETS for c in cmdlets):
                 fault = take_fault(server, "concurrent_change", cmdlets)
                 if fault:
                     self._apply_concurrent_change(server, fault)
@@ -321,7 +323,7 @@ class PayloadRunner:
                 entry["objects"] = [_project(o, step["properties"]) for o in objects]
                 if ctx.wrote:
                     server.writes += 1
-                if not cmdlet.startswith("Get-"):
+                if cmdlet not in payload_contract.READ_CMDLETS:
                     result["changed"] = True
                 if step.get("guard") is not None:
                     mismatch = _check_guard(step["guard"], objects)
@@ -441,13 +443,14 @@ def _validate_steps(steps: list[dict], check_mode: bool) -> str | None:
         problem = payload_contract.cmdlet_problem(i, step) or payload_contract.parameter_problem(i, step)
         if problem:
             return problem
-        if step.get("continue_on_error") and not name.startswith("Get-"):
+        if step.get("continue_on_error") and name not in payload_contract.READ_CMDLETS:
             return (
-                f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on Get-* steps; "
+                f"step {i} ({step['cmdlet']}): continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization); "
                 "a failed change always stops the batch"
             )
-        if check_mode and not name.startswith("Get-"):
-            return f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only Get-* cmdlets"
+        if check_mode and name not in payload_contract.READ_CMDLETS:
+            return (f"check mode: {step['cmdlet']} would change the server; in check mode exchange_command runs only read cmdlets "
+                    "(Get-*, Test-EdgeSynchronization)")
     return None
 
 

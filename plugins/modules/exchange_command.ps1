@@ -5,7 +5,7 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
-# The contract (options, flattening, guards, result) is the DOCUMENTATION in exchange_command.py;
+# The contract (options, flattening, guards, result) is the DOCUMENTATION in exchange_command.yml;
 # every Exchange decision is made in Python on the controller. This file opens one Exchange session,
 # runs allow-listed cmdlets and flattens their output. No task value ever becomes PowerShell source
 # (nothing evaluates a string as code, no script block is made from text): code built from strings
@@ -49,9 +49,13 @@ if ($PSVersionTable.PSEdition -eq 'Core') {
 $exchangeCmdlets = @(
     'Get-ExchangeServer', 'Get-ExchangeCertificate', 'Enable-ExchangeCertificate',
     'Get-ReceiveConnector', 'Set-ReceiveConnector', 'Get-SendConnector', 'Set-SendConnector',
-    'Get-TransportService', 'Get-HybridConfiguration', 'Set-HybridConfiguration'
+    'Get-TransportService', 'Get-HybridConfiguration', 'Set-HybridConfiguration',
+    'Test-EdgeSynchronization'
 )
 $allowedCmdlets = $exchangeCmdlets + @('Get-WinEvent', 'Restart-Service')
+# What only reads (payload_contract.READ_CMDLETS): Get-*, and Test-EdgeSynchronization, a diagnostic that compares
+# Active Directory with the Edge's AD LDS and changes neither.
+$readCmdlets = @($allowedCmdlets | Where-Object { $_.StartsWith('Get-') }) + @('Test-EdgeSynchronization')
 # The parameters each cmdlet accepts, and the only values some of them may take: the same table as
 # plugins/plugin_utils/payload_contract.py (a unit test compares them). A cmdlet name alone is no
 # boundary (Set-ReceiveConnector -AuthMechanism None turns TLS off), and a common parameter such as
@@ -67,11 +71,13 @@ $allowedParameters = @{
     'Get-TransportService' = @('Identity', 'DomainController')
     'Get-HybridConfiguration' = @('DomainController')
     'Set-HybridConfiguration' = @('TlsCertificateName', 'DomainController')
+    'Test-EdgeSynchronization' = @('ExcludeRecipientTest', 'DomainController')
     'Get-WinEvent' = @('LogName', 'FilterXPath', 'MaxEvents')
     'Restart-Service' = @('Name')
 }
 $allowedValues = @{
     'Enable-ExchangeCertificate' = @{ Services = @('SMTP'); Force = @($true) }
+    'Test-EdgeSynchronization' = @{ ExcludeRecipientTest = @($true) }
     'Get-WinEvent' = @{ LogName = @('Application') }
     'Restart-Service' = @{ Name = @('MSExchangeTransport', 'MSExchangeFrontEndTransport') }
 }
@@ -242,11 +248,11 @@ for ($i = 0; $i -lt $steps.Count; $i++) {
     }
     $problem = Get-ParameterProblem -Index $i -Step $step -Name $name
     if ($problem) { $module.FailJson($problem) }
-    if ($step.continue_on_error -and -not $name.StartsWith('Get-')) {
-        $module.FailJson("step $i ($($step.cmdlet)): continue_on_error is accepted only on Get-* steps; a failed change always stops the batch")
+    if ($step.continue_on_error -and $readCmdlets -notcontains $name) {
+        $module.FailJson("step $i ($($step.cmdlet)): continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization); a failed change always stops the batch")
     }
-    if ($module.CheckMode -and -not $name.StartsWith('Get-')) {
-        $module.FailJson("check mode: $($step.cmdlet) would change the server; in check mode exchange_command runs only Get-* cmdlets")
+    if ($module.CheckMode -and $readCmdlets -notcontains $name) {
+        $module.FailJson("check mode: $($step.cmdlet) would change the server; in check mode exchange_command runs only read cmdlets (Get-*, Test-EdgeSynchronization)")
     }
     $names.Add($name)
 }
@@ -309,7 +315,7 @@ try {
             }
         }
         foreach ($warning in @($stepWarnings)) { if ($null -ne $warning) { $entry.warnings.Add([string]$warning) } }
-        if ($entry.status -ne 'error' -and -not $name.StartsWith('Get-')) { $module.Result.changed = $true }
+        if ($entry.status -ne 'error' -and $readCmdlets -notcontains $name) { $module.Result.changed = $true }
 
         if (-not $stop -and $null -ne $step.guard) {
             $mismatches = [System.Collections.Generic.List[object]]::new()

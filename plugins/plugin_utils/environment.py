@@ -9,8 +9,10 @@ read batch the audit runs: which session exchange_command opened, whether the
 certificates arrived with their Exchange properties (a session without
 ``serializationLevel=Full`` loses Services, Status, RootCAType...), whether
 enums arrived as names or integers, the Exchange version and role, which
-allow-listed cmdlets RBAC left the account, what can be read of EdgeSync on an
-Edge server, and whether the controller reaches port 25 with STARTTLS.
+allow-listed cmdlets RBAC left the account, whether EdgeSync reaches every
+subscribed Edge server (Test-EdgeSynchronization, from each Mailbox server of an
+organisation that has Edge servers), and whether the controller reaches port 25
+with STARTTLS.
 
 Every check says ``pass``, ``warn``, ``fail`` or ``not_checked``, what was
 found, what it means and what to do. ``fail`` is kept for what would make the
@@ -76,9 +78,23 @@ _ACCESS_DENIED = re.compile(r"access.?denied|unauthori[sz]ed|insufficient access
                             r"CommandNotFound|is not recognized as the name of a cmdlet", re.I)
 
 
+# EdgeSync (Test-EdgeSynchronization and the organisation's servers, to know whether it has Edge servers) is
+# read from the Mailbox servers: the cmdlet runs there, not on an Edge (Microsoft Learn, Test-EdgeSynchronization;
+# "Edge Subscriptions"). ExcludeRecipientTest: configuration objects only, which is what the collection changes
+# (send connectors); recipients take longer to compare and are not the collection's.
+_EDGESYNC_STEPS = (
+    {"id": "organization_servers", "cmdlet": "Get-ExchangeServer", "parameters": {}, "properties": ["Name", "IsEdgeServer"]},
+    {"id": "edgesync", "cmdlet": "Test-EdgeSynchronization", "parameters": {"ExcludeRecipientTest": True},
+     "properties": ["Name", "SyncStatus", "ConnectionResult", "FailureDetail"]},
+)
+
+
 def read_steps(server: str) -> List[dict]:
-    """The audit's own read batch, every step tolerant: one refused cmdlet must not hide what the others show."""
+    """The audit's own read batch and the EdgeSync reads, every step tolerant: one refused cmdlet must not hide what
+    the others show. The role is unknown until the batch runs, so an Edge server runs the EdgeSync reads too, and
+    they are not judged there."""
     steps = transport_facts.read_steps(server, event_hours=1, max_events=1)
+    steps += [dict(step, parameters=dict(step["parameters"]), properties=list(step["properties"])) for step in _EDGESYNC_STEPS]
     for step in steps:
         step["continue_on_error"] = True
     return steps
@@ -262,13 +278,60 @@ def _edge_certificate(facts: Optional[dict]) -> dict:
                   "the Edge's default certificate exists; remediation never replaces it")
 
 
-def _edgesync() -> dict:
-    # Get-EdgeSubscription and Test-EdgeSynchronization run on a Mailbox server of the organisation, not on
-    # the Edge (learn.microsoft.com get-edgesubscription / test-edgesynchronization), and neither is among
-    # the cmdlets exchange_command runs.
-    return _check("edgesync", "not_checked", "EdgeSync's state is not readable from the Edge with the allowed cmdlets",
-                  "whether the subscription still matches the Edge's default certificate is not verified",
-                  "on a Mailbox server run Test-EdgeSynchronization -ExcludeRecipientTest")
+def _edgesync_on_edge() -> dict:
+    # Test-EdgeSynchronization runs on a Mailbox server of the organisation, not on the Edge (Microsoft Learn,
+    # Test-EdgeSynchronization): the Mailbox servers' edgesync check covers this Edge.
+    return _check("edgesync", "not_checked", "EdgeSync is tested from the Mailbox servers, not on the Edge",
+                  "this Edge's synchronization is in the edgesync check of the organisation's Mailbox servers",
+                  "run this playbook on the Mailbox servers too (or on a Mailbox server: Test-EdgeSynchronization "
+                  "-ExcludeRecipientTest)")
+
+
+# Test-EdgeSynchronization's SyncStatus per Edge Subscription. Normal: AD LDS holds what Active Directory holds.
+# Failed: EdgeSync cannot synchronise that Edge (commonly its credentials: the subscription pinned the Edge's
+# certificate), so a send connector changed on a Mailbox server, as remediation does, never reaches the Edge and it
+# keeps sending with the old TlsCertificateName. Anything else (Warning, ...): out of date or incomplete.
+_EDGESYNC_ACTION = ("on a Mailbox server run Test-EdgeSynchronization -ExcludeRecipientTest and Start-EdgeSynchronization; "
+                    "if it stays Failed, re-create the Edge Subscription (New-EdgeSubscription on the Edge, then on a "
+                    "Mailbox server; rerun the Hybrid Configuration Wizard afterwards in a hybrid organisation)")
+
+
+def _edgesync(steps: Dict[str, dict]) -> Optional[dict]:
+    """The edgesync check of a Mailbox server, or None when the organisation has no Edge server to synchronise."""
+    listing, tested = steps.get("organization_servers"), steps.get("edgesync")
+    if listing is None or tested is None:
+        return _check("edgesync", "not_checked", "the batch did not test EdgeSync", "EdgeSync is not verified",
+                      "update the collection on the controller")
+    if listing.get("status") == "error":
+        return _check("edgesync", "not_checked", f"Get-ExchangeServer (the organisation's servers) failed: {listing.get('error')}",
+                      "whether the organisation has Edge servers is unknown, so EdgeSync is not verified", _RBAC_ACTION)
+    edges = sorted(str(o.get("Name")) for o in _objects(listing) if str(o.get("IsEdgeServer")).lower() == "true")
+    if not edges:
+        return None
+    if tested.get("status") == "error":
+        return _check("edgesync", "not_checked", f"Test-EdgeSynchronization failed: {tested.get('error')}",
+                      f"EdgeSync to {', '.join(edges)} is not verified", _RBAC_ACTION)
+    statuses = {str(o.get("Name")): o for o in _objects(tested)}
+    failed = sorted(name for name, o in statuses.items() if str(o.get("SyncStatus")).lower() == "failed")
+    other = sorted(name for name, o in statuses.items()
+                   if str(o.get("SyncStatus")).lower() not in ("normal", "failed"))
+    missing = [name for name in edges if name.lower() not in {n.lower() for n in statuses}]
+
+    def described(names: List[str]) -> str:
+        return "; ".join(f"{n} {statuses[n].get('SyncStatus')}" + (f" ({statuses[n].get('FailureDetail')})"
+                                                                   if statuses[n].get("FailureDetail") else "")
+                         for n in names)
+    if failed:
+        return _check("edgesync", "fail", described(failed + other),
+                      "EdgeSync cannot synchronise these Edge servers: a send connector changed on a Mailbox server, "
+                      "as the remediation does, does not reach them, and they keep sending with the old name", _EDGESYNC_ACTION)
+    if other or missing:
+        found = "; ".join(filter(None, [described(other), "no synchronization status for " + ", ".join(missing) if missing else ""]))
+        return _check("edgesync", "warn", found,
+                      "these Edge servers may not hold what Active Directory holds yet; EdgeSync runs every few minutes, "
+                      "and an Edge without a status may have no Edge Subscription", _EDGESYNC_ACTION)
+    return _check("edgesync", "pass", f"SyncStatus Normal for {', '.join(sorted(statuses))}",
+                  "EdgeSync synchronises every Edge Subscription, so send connector changes reach the Edge servers")
 
 
 def server_checks(raw: dict, facts: Optional[dict], facts_error: Optional[str] = None) -> List[dict]:
@@ -282,7 +345,9 @@ def server_checks(raw: dict, facts: Optional[dict], facts_error: Optional[str] =
     checks = [_reads(steps, facts_error), _session(raw, role), _version(facts), _fidelity(steps), _enum_form(steps),
               _rbac(raw, steps, role)]
     if role == "Edge":
-        checks += [_edge_certificate(facts), _edgesync()]
+        checks += [_edge_certificate(facts), _edgesync_on_edge()]
+    elif role is not None and (edgesync := _edgesync(steps)) is not None:
+        checks.append(edgesync)
     return checks
 
 

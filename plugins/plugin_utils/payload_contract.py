@@ -29,8 +29,13 @@ EXCHANGE_CMDLETS = (
     "Get-ExchangeServer", "Get-ExchangeCertificate", "Enable-ExchangeCertificate",
     "Get-ReceiveConnector", "Set-ReceiveConnector", "Get-SendConnector", "Set-SendConnector",
     "Get-TransportService", "Get-HybridConfiguration", "Set-HybridConfiguration",
+    "Test-EdgeSynchronization",
 )
 CMDLETS = EXCHANGE_CMDLETS + WINDOWS_CMDLETS
+# What only reads: every Get-* cmdlet, and Test-EdgeSynchronization, a diagnostic that compares Active
+# Directory with the Edge's AD LDS and reports (Microsoft Learn, Test-EdgeSynchronization). These alone
+# run in check mode and may continue_on_error; a batch of them never reports changed.
+READ_CMDLETS = tuple(name for name in CMDLETS if name.startswith("Get-")) + ("Test-EdgeSynchronization",)
 
 # cmdlet -> the parameters a step may pass, in the spelling of Microsoft's cmdlet reference.
 # DomainController is accepted on every Exchange cmdlet: a caller may pin the domain controller
@@ -46,6 +51,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "Get-TransportService": ("Identity", "DomainController"),
     "Get-HybridConfiguration": ("DomainController",),
     "Set-HybridConfiguration": ("TlsCertificateName", "DomainController"),
+    "Test-EdgeSynchronization": ("ExcludeRecipientTest", "DomainController"),
     "Get-WinEvent": ("LogName", "FilterXPath", "MaxEvents"),
     "Restart-Service": ("Name",),
 }
@@ -56,6 +62,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
 # OWA/ECP, and adding services to the previous default is never needed because services are additive.
 VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
     "Enable-ExchangeCertificate": {"Services": ("SMTP",), "Force": (True,)},
+    "Test-EdgeSynchronization": {"ExcludeRecipientTest": (True,)},
     "Get-WinEvent": {"LogName": ("Application",)},
     "Restart-Service": {"Name": ("MSExchangeTransport", "MSExchangeFrontEndTransport")},
 }

@@ -129,3 +129,15 @@ def test_the_installed_collection_audits_the_lab(installed, running_lab):
     doc = subprocess.run([str(BIN / "ansible-doc"), "-t", "role", "exchange.transport_tls.connector_tls"],
                          cwd=installed["work"], env=env, capture_output=True, text=True, timeout=60)
     assert doc.returncode == 0 and "connector_tls_scope" in doc.stdout
+
+
+def test_the_installed_collection_documents_every_module_from_its_sidecar(installed):
+    """The tarball carries each module's documentation sidecar, and ansible-doc renders it from there."""
+    names = sorted({p.stem for p in (ROOT / "plugins" / "modules").iterdir() if p.suffix in (".py", ".ps1")})
+    doc = subprocess.run([str(BIN / "ansible-doc"), "-t", "module", *(f"exchange.transport_tls.{n}" for n in names)],
+                         cwd=installed["work"], env=user_env(installed["collections"]), capture_output=True, text=True, timeout=120)
+    assert doc.returncode == 0, doc.stderr
+    for name in names:
+        sidecar = installed["collections"] / "ansible_collections" / "exchange" / "transport_tls" / "plugins" / "modules" / f"{name}.yml"
+        assert f"exchange.transport_tls.{name}" in doc.stdout and f"({sidecar})" in doc.stdout, name
+    assert doc.stdout.count("RETURN VALUES:") == len(names), doc.stdout[:2000]

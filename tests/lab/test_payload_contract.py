@@ -46,7 +46,7 @@ def test_continue_on_error_on_a_change_is_refused_before_anything_runs():
     result, code = run(org, "EX01", steps)
     assert code == 1
     assert result["msg"] == (
-        "step 1 (Set-ReceiveConnector): continue_on_error is accepted only on Get-* steps; a failed change always stops the batch"
+        "step 1 (Set-ReceiveConnector): continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization); a failed change always stops the batch"
     )
     assert org.server("EX01").launches == 0 and rc.tls_certificate_name == before
 

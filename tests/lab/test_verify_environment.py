@@ -74,8 +74,10 @@ def test_demo_fleet_verdict_per_server(running_lab, tmp_path, check_mode):
     # EX01's and EDGE01's connectors name certificates that are gone: reachable, no STARTTLS. That is
     # the audit's finding, not a broken environment.
     assert checks(doc, "EX01")["smtp_starttls"] == "warn"
+    # EDGE01 is subscribed and EdgeSync works: each Mailbox server tests it (Test-EdgeSynchronization runs there).
     assert checks(doc, "EX02") == dict.fromkeys(
-        ["reads", "session", "version", "certificate_fidelity", "enum_form", "rbac", "smtp_starttls"], "pass")
+        ["reads", "session", "version", "certificate_fidelity", "enum_form", "rbac", "edgesync", "smtp_starttls"], "pass")
+    assert checks(doc, "EX01")["edgesync"] == "pass"
     assert checks(doc, "EDGE01")["edge_transport_certificate"] == "pass"
     assert checks(doc, "EDGE01")["edgesync"] == "not_checked"
     assert doc["servers"]["EDGE01"]["session"] == "snapin" and doc["servers"]["EX01"]["session"] == "remote"
@@ -218,3 +220,34 @@ def test_edge_default_certificate_in_the_store_or_gone(running_lab, tmp_path, in
     result = checks(environment_json(out), "EDGE01")
     assert result["edge_transport_certificate"] == status
     assert result["edgesync"] == "not_checked" and result["session"] == "pass"
+
+
+@pytest.mark.parametrize("state, status, found", [
+    ("broken", "fail", "EDGE01 Failed"),
+    ("stale", "warn", "EDGE01 Warning"),
+])
+def test_edgesync_is_tested_from_every_mailbox_server(running_lab, tmp_path, state, status, found):
+    """demo.yml with EDGE01's EdgeSync broken (its subscription no longer works), or a send connector EdgeSync has not
+    copied to it yet: each Mailbox server's Test-EdgeSynchronization says so, and the run stays read-only."""
+    doc = yaml.safe_load((SCENARIOS / "demo.yml").read_text())
+    edge = next(s for s in doc["servers"] if s["name"] == "EDGE01")
+    if state == "broken":
+        edge["edgesync"] = "broken"
+    else:
+        connector = doc["send_connectors"][0]
+        connector["source_transport_servers"] = ["EDGE01"]
+        connector["edge_copies"] = {"EDGE01": "<I>CN=Old CA<S>CN=old.contoso.com"}
+    path = tmp_path / "variant-demo.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    lab = running_lab(path)
+    out = tmp_path / "out"
+    rc, output = run(lab, out, "--check")
+    assert (rc != 0) == (status == "fail"), output
+    servers = environment_json(out)["servers"]
+    for name in ("EX01", "EX02"):
+        (check,) = [c for c in servers[name]["checks"] if c["name"] == "edgesync"]
+        assert check["status"] == status and found in check["found"], check
+        assert "Start-EdgeSynchronization" in check["action"]
+        assert servers[name]["verdict"] == status
+    assert checks({"servers": servers}, "EDGE01")["edgesync"] == "not_checked"
+    assert launches_and_writes(lab) == {"EX01": (1, 0), "EX02": (1, 0), "EDGE01": (1, 0)}

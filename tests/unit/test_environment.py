@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.action import exchange_environment_report as report
 from ansible_collections.exchange.transport_tls.plugins.module_utils import transport_facts
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment, payload_contract
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/environment-v1.schema.json").read_text()))
@@ -60,6 +60,10 @@ def batch(role="Mailbox", version="Version 15.2 (Build 1544.4)", certificates=No
         "transport_service": [{"Name": "EX01", "InternalTransportCertificateThumbprint": THUMB}],
         "hybrid_configuration": [],
         "events": [],
+        # An organisation without Edge servers: Get-ExchangeServer lists this server alone, and there is no
+        # Edge Subscription to test.
+        "organization_servers": [{"Name": "EX01", "IsEdgeServer": edge}],
+        "edgesync": [],
     }
     steps = [{"id": step["id"], "cmdlet": step["cmdlet"], "status": "ok", "objects": objects[step["id"]],
               "warnings": [], "error": None, "error_id": None} for step in environment.read_steps("EX01")]
@@ -83,12 +87,17 @@ def step(raw, step_id):
     return next(s for s in raw["steps"] if s["id"] == step_id)
 
 
-def test_read_steps_are_the_audits_and_all_tolerant():
+def test_read_steps_are_the_audits_and_the_edgesync_reads_all_tolerant_and_read_only():
     audit = [s["cmdlet"] for s in transport_facts.read_steps("EX01")]
     steps = environment.read_steps("EX01")
-    assert [s["cmdlet"] for s in steps] == audit
+    assert [s["cmdlet"] for s in steps] == audit + ["Get-ExchangeServer", "Test-EdgeSynchronization"]
+    assert steps[-1]["parameters"] == {"ExcludeRecipientTest": True}
     assert all(s["continue_on_error"] for s in steps)
-    assert all(s["cmdlet"].startswith("Get-") for s in steps)
+    assert all(s["cmdlet"] in payload_contract.READ_CMDLETS for s in steps)
+    assert payload_contract.steps_problem(steps) is None
+    # A caller that changes its steps does not change the next batch.
+    steps[-1]["parameters"]["ExcludeRecipientTest"] = False
+    assert environment.read_steps("EX01")[-1]["parameters"] == {"ExcludeRecipientTest": True}
 
 
 def test_a_healthy_mailbox_server_passes_every_check():
@@ -246,8 +255,57 @@ def test_edge_server_gets_the_edge_checks_and_edgesync_not_checked():
     assert by_name["rbac"]["status"] == "pass"  # no hybrid cmdlets on Edge, and none expected
     assert by_name["edge_transport_certificate"]["status"] == "pass"
     assert by_name["edgesync"]["status"] == "not_checked"
+    assert "Mailbox servers" in by_name["edgesync"]["found"]
     assert "Test-EdgeSynchronization" in by_name["edgesync"]["action"]
     assert environment.verdict(checks) == "pass"
+
+
+def edge_org(raw, statuses, edges=("EDGE01", "EDGE02")):
+    """The Mailbox server's batch in an organisation with these Edge servers and Test-EdgeSynchronization results."""
+    step(raw, "organization_servers")["objects"] += [{"Name": name, "IsEdgeServer": True} for name in edges]
+    step(raw, "edgesync")["objects"] = [
+        {"Name": name, "SyncStatus": status, "ConnectionResult": "Succeeded" if status != "Failed" else "InvalidCredentials",
+         "FailureDetail": None if status == "Normal" else f"{name} detail"} for name, status in statuses.items()]
+    return raw
+
+
+def test_without_edge_servers_a_mailbox_server_has_no_edgesync_check():
+    by_name, _checks = judge(batch())
+    assert "edgesync" not in by_name
+
+
+@pytest.mark.parametrize("statuses, edges, status, words", [
+    ({"EDGE01": "Normal", "EDGE02": "Normal"}, ("EDGE01", "EDGE02"), "pass", "SyncStatus Normal for EDGE01, EDGE02"),
+    ({"EDGE01": "Normal", "EDGE02": "Warning"}, ("EDGE01", "EDGE02"), "warn", "EDGE02 Warning (EDGE02 detail)"),
+    ({"EDGE01": "Failed", "EDGE02": "Warning"}, ("EDGE01", "EDGE02"), "fail", "EDGE01 Failed (EDGE01 detail); EDGE02 Warning"),
+    ({"EDGE01": "Normal"}, ("EDGE01", "EDGE02"), "warn", "no synchronization status for EDGE02"),
+    ({}, ("EDGE01",), "warn", "no synchronization status for EDGE01"),
+    ({"edge01": "Normal"}, ("EDGE01",), "pass", "SyncStatus Normal for edge01"),
+    ({"EDGE01": "Inconclusive"}, ("EDGE01",), "warn", "EDGE01 Inconclusive"),
+])
+def test_a_mailbox_server_judges_every_edge_subscription(statuses, edges, status, words):
+    by_name, checks = judge(edge_org(batch(), statuses, edges))
+    check = by_name["edgesync"]
+    assert check["status"] == status, check
+    assert words in check["found"], check
+    assert check["action"] if status != "pass" else not check["action"]
+    assert environment.verdict(checks) == status
+
+
+def test_edgesync_that_could_not_be_read_is_not_checked_never_pass():
+    raw = edge_org(batch(), {"EDGE01": "Normal"}, ("EDGE01",))
+    step(raw, "edgesync").update(status="error", objects=[], error="Access is denied.")
+    by_name, _checks = judge(raw)
+    assert by_name["edgesync"]["status"] == "not_checked"
+    assert "Test-EdgeSynchronization failed: Access is denied." in by_name["edgesync"]["found"]
+    raw = batch()
+    step(raw, "organization_servers").update(status="error", objects=[], error="boom")
+    by_name, _checks = judge(raw)
+    assert by_name["edgesync"]["status"] == "not_checked" and "boom" in by_name["edgesync"]["found"]
+    raw = batch()
+    raw["steps"] = [s for s in raw["steps"] if s["id"] != "edgesync"]  # an older batch
+    by_name, _checks = judge(raw)
+    assert by_name["edgesync"]["status"] == "not_checked"
 
 
 def test_edge_default_certificate_gone_or_expired_warns():

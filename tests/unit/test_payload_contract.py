@@ -45,6 +45,20 @@ def test_the_payloads_parameter_table_is_the_python_one():
     assert set(payload_contract.PARAMETERS) == set(payload_contract.CMDLETS)
 
 
+def test_the_payloads_read_cmdlets_are_the_python_ones():
+    """Check mode, continue_on_error and changed rest on which cmdlets only read: Get-* and the listed others."""
+    text = MODULE_PS1.read_text(encoding="utf-8")
+    match = re.search(r"^\$readCmdlets = @\(\$allowedCmdlets \| Where-Object \{ \$_\.StartsWith\('Get-'\) \}\) \+ @\(([^)]*)\)$", text, re.M)
+    assert match, "no $readCmdlets = @($allowedCmdlets | Where-Object { $_.StartsWith('Get-') }) + @(...) in the payload"
+    others = re.findall(r"'([^']+)'", match.group(1))
+    assert others == [c for c in payload_contract.READ_CMDLETS if not c.startswith("Get-")] == ["Test-EdgeSynchronization"]
+    assert set(payload_contract.READ_CMDLETS) <= set(payload_contract.CMDLETS)
+    assert {c for c in payload_contract.CMDLETS if c.startswith("Get-")} <= set(payload_contract.READ_CMDLETS)
+    # Every decision about reading uses the list, none the prefix alone.
+    assert text.count("StartsWith('Get-')") == 1
+    assert text.count("$readCmdlets -notcontains $name") == 3
+
+
 def test_every_value_rule_names_a_listed_parameter():
     for cmdlet, rules in payload_contract.VALUES.items():
         assert set(rules) <= set(payload_contract.PARAMETERS[cmdlet]), cmdlet

@@ -23,7 +23,8 @@ COLLECTION = "exchange.transport_tls"
 BIN = pathlib.Path(sys.executable).parent
 # What the collection ships, from the tree: ansible-doc must find exactly these.
 SHIPPED = {
-    "module": sorted({p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__"}),
+    # A module is its code or stub (.py, .ps1); its documentation sidecar (.yml) is not a module of its own.
+    "module": sorted({p.stem for p in (ROOT / "plugins" / "modules").iterdir() if p.suffix in (".py", ".ps1") and p.stem != "__init__"}),
     "filter": sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("*.yml")),
     "role": sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file()),
 }

@@ -5,12 +5,11 @@
 
 No PowerShell exists where the collection is built and tested, so the payload is checked
 with tree-sitter-powershell instead: it parses, it builds no code from strings, and its
-argument spec and allow-list say what exchange_command.py's DOCUMENTATION says.
+argument spec and allow-list say what exchange_command.yml's DOCUMENTATION says.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -18,13 +17,11 @@ from pathlib import Path
 import pytest
 import tree_sitter
 import tree_sitter_powershell
-import yaml
 
-from .test_module_docs import documented_options
+from .test_module_docs import documented_options, module_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_PS1 = ROOT / "plugins" / "modules" / "exchange_command.ps1"
-MODULE_PY = ROOT / "plugins" / "modules" / "exchange_command.py"
 SEARCHED = ("plugins", "roles")
 # collections/ holds a symlink back to the repository root; lab/ is the simulated Exchange.
 SKIPPED_DIRS = ("collections", "lab")
@@ -359,10 +356,7 @@ def script_variables(path: Path) -> dict:
 
 
 def documentation() -> dict:
-    spec = importlib.util.spec_from_file_location("exchange_command_doc", MODULE_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return yaml.safe_load(module.DOCUMENTATION)
+    return module_doc("exchange_command")["DOCUMENTATION"]
 
 
 SPEC_KEYS = {"type", "required", "default", "choices", "elements", "no_log", "options"}
