@@ -24,7 +24,8 @@ description:
     C(Get-ExchangeServer), C(Get-ExchangeCertificate), C(Enable-ExchangeCertificate),
     C(Get-ReceiveConnector), C(Set-ReceiveConnector), C(Get-SendConnector),
     C(Set-SendConnector), C(Get-TransportService), C(Get-HybridConfiguration),
-    C(Set-HybridConfiguration), C(Get-WinEvent), and C(Restart-Service) for the transport
+    C(Set-HybridConfiguration), C(Get-AuthConfig), C(Import-ExchangeCertificate),
+    C(Remove-ExchangeCertificate), C(Get-WinEvent), and C(Restart-Service) for the transport
     services C(MSExchangeTransport) and C(MSExchangeFrontEndTransport) only.
   - The batch stops at the first step that fails (unless it sets O(steps[].continue_on_error))
     or whose O(steps[].guard) does not hold; later steps do not run, and the result says which
@@ -70,8 +71,14 @@ options:
           - "C(Get-TransportService): C(Identity), C(DomainController)."
           - "C(Get-HybridConfiguration): C(DomainController)."
           - "C(Set-HybridConfiguration): C(TlsCertificateName), C(DomainController)."
+          - "C(Get-AuthConfig): C(DomainController)."
+          - "C(Import-ExchangeCertificate): C(Server), C(FileData), C(PrivateKeyExportable), C(DomainController)."
+          - "C(Remove-ExchangeCertificate): C(Server), C(Thumbprint), C(Confirm) (only V(false)), C(DomainController)."
           - "C(Get-WinEvent): C(LogName) (only V(Application)), C(FilterXPath), C(MaxEvents)."
           - "C(Restart-Service): C(Name) (only V(MSExchangeTransport) or V(MSExchangeFrontEndTransport))."
+          - For C(Import-ExchangeCertificate), C(FileData) is the PKCS#12 file as a base64 string; the
+            payload converts it to the C(Byte[]) the cmdlet takes. The password is not a step parameter
+            but O(certificate_password).
           - For C(Get-WinEvent), a step that matches no event returns no objects instead of
             the cmdlet's C(NoMatchingEventsFound) error.
         type: dict
@@ -113,6 +120,13 @@ options:
             always stop the batch.
         type: bool
         default: false
+  certificate_password:
+    description:
+      - The password of the PKCS#12 file an C(Import-ExchangeCertificate) step imports. The payload
+        passes it to that cmdlet alone, as the C(SecureString) its C(Password) parameter takes.
+      - Never logged (C(no_log)); it is not a step parameter, so it is not in the steps the result
+        echoes either.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session

@@ -29,6 +29,7 @@ EXCHANGE_CMDLETS = (
     "Get-ExchangeServer", "Get-ExchangeCertificate", "Enable-ExchangeCertificate",
     "Get-ReceiveConnector", "Set-ReceiveConnector", "Get-SendConnector", "Set-SendConnector",
     "Get-TransportService", "Get-HybridConfiguration", "Set-HybridConfiguration",
+    "Get-AuthConfig", "Import-ExchangeCertificate", "Remove-ExchangeCertificate",
 )
 CMDLETS = EXCHANGE_CMDLETS + WINDOWS_CMDLETS
 
@@ -46,6 +47,13 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "Get-TransportService": ("Identity", "DomainController"),
     "Get-HybridConfiguration": ("DomainController",),
     "Set-HybridConfiguration": ("TlsCertificateName", "DomainController"),
+    "Get-AuthConfig": ("DomainController",),
+    # FileData: the PFX as a base64 string, which the payload turns into the Byte[] the cmdlet takes. The
+    # password is no step parameter: it is the module's no_log option certificate_password, which the
+    # payload passes as -Password (a SecureString) to Import-ExchangeCertificate alone.
+    "Import-ExchangeCertificate": ("Server", "FileData", "PrivateKeyExportable", "DomainController"),
+    # Confirm: only false. Removal is ConfirmImpact High and would prompt, which fails without a host.
+    "Remove-ExchangeCertificate": ("Server", "Thumbprint", "Confirm", "DomainController"),
     "Get-WinEvent": ("LogName", "FilterXPath", "MaxEvents"),
     "Restart-Service": ("Name",),
 }
@@ -56,6 +64,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
 # OWA/ECP, and adding services to the previous default is never needed because services are additive.
 VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
     "Enable-ExchangeCertificate": {"Services": ("SMTP",), "Force": (True,)},
+    "Remove-ExchangeCertificate": {"Confirm": (False,)},
     "Get-WinEvent": {"LogName": ("Application",)},
     "Restart-Service": {"Name": ("MSExchangeTransport", "MSExchangeFrontEndTransport")},
 }
