@@ -435,6 +435,10 @@ def _key_fields(cert: Any) -> dict:
     return {"key": type(key).__name__.replace("PublicKey", ""), "key_size": None}
 
 
+# The public name for callers outside this module (the candidate loader describes a key the same way).
+key_fields = _key_fields
+
+
 def _cryptography_fields(der: bytes) -> dict:
     """Validity, DNS names, key and signature algorithm via cryptography; {} when it is missing or refuses the DER."""
     try:
