@@ -250,3 +250,34 @@ def removed(raw: dict, thumbprint: str) -> bool:
     if entry.get("status") == "ok":
         return not entry.get("objects")
     return "was not found" in str(entry.get("error") or "") or "ObjectNotFound" in str(entry.get("error_id") or "")
+
+
+# -- rename targets ---------------------------------------------------------------------------------
+
+
+def targets(facts: dict, thumbprint: str, tls_certificate_name: str) -> dict:
+    """What the rollout renames and retires on one server, from its exchange_tls facts and the renewed certificate.
+
+    Superseded: every other certificate in the store with the renewed one's subject (what a CA renewal keeps).
+    Renamed: this server's receive connectors, the send connectors it sees and the hybrid configuration whose
+    TlsCertificateName names a superseded certificate and not the renewed one.
+    """
+    renewed = tls_name.split_tls_certificate_name(tls_certificate_name)
+    fold = tls_name._fold  # pylint: disable=protected-access
+    superseded = [c for c in facts.get("certificates") or []
+                  if str(c.get("thumbprint") or "").upper() != thumbprint and c.get("subject")
+                  and fold(c["subject"]) == fold(renewed.subject) and not c.get("self_signed")]
+
+    def stale(name: Optional[str]) -> bool:
+        return bool(name) and not names_certificate(name, renewed.issuer or "", renewed.subject) and any(
+            names_certificate(name, c.get("issuer") or "", c["subject"]) for c in superseded)
+
+    hybrid = facts.get("hybrid_configuration") or {}
+    return {
+        "superseded": [{"thumbprint": c["thumbprint"], "tls_certificate_name": c.get("tls_certificate_name"),
+                        "services": c.get("services"), "not_after": c.get("not_after")} for c in superseded],
+        "receive_connectors": sorted(c["identity"] for c in facts.get("receive_connectors") or []
+                                     if c.get("enabled", True) and stale(c.get("tls_certificate_name"))),
+        "send_connectors": sorted(c["name"] for c in facts.get("send_connectors") or [] if stale(c.get("tls_certificate_name"))),
+        "hybrid_configuration": stale(hybrid.get("tls_certificate_name")),
+    }
