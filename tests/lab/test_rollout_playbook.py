@@ -88,15 +88,17 @@ def presented(lab, name: str) -> str:
 
 def test_check_mode_shows_the_plan_and_writes_nothing(running_lab, tmp_path):
     lab = running_lab(FIXTURE)
-    before = lab.state_path.read_text()
-    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "--check", "-e", "connector_tls_retire_old=true")
+    original, new = state(lab), renewal()
+    rc, output = rollout(lab, write_pfx(tmp_path, new), "--check", "-e", "connector_tls_retire_old=true")
     assert rc == 0, output
     doc = state(lab)
     assert all(server(doc, n)["writes"] == 0 for n in SERVERS)
-    assert names(doc) == names(load_scenario(FIXTURE))
-    assert "rename_receive_connectors" in output and "removal cannot be undone" in output
+    assert names(doc) == names(original) and all(new.thumbprint not in thumbprints(doc, n) for n in SERVERS)
+    # The plan: the import, every stale name, and the removal with its warning.
+    assert output.count(f"imported {new.thumbprint}") == len(SERVERS)
+    assert "EX03\\\\Default Frontend EX03" in output and "Outbound to Office 365" in output
+    assert "removal cannot be undone" in output
     assert PASSWORD not in output
-    assert before  # the state file existed before the run
 
 
 def test_the_fleet_ends_with_the_renewal_everywhere_the_old_one_kept_and_a_second_run_changes_nothing(running_lab, tmp_path):
