@@ -63,6 +63,8 @@ EXERCISED = {
     ("docs/reports.md", "python3 -m pip install jsonschema"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
     ("docs/verify-environment.md", "ansible-playbook exchange.transport_tls.verify_environment"):
         "test_verify_environment.py::test_the_verify_environment_page_commands_run",
+    ("docs/rollout.md", "ansible-playbook exchange.transport_tls.rollout"):
+        "test_rollout_playbook.py::test_the_rollout_page_commands_run",
     ("docs/verify-environment.md", "ansible-test windows-integration"):
         "test_integration_targets.py::test_ansible_test_windows_integration_runs_the_targets_against_the_lab",
 }

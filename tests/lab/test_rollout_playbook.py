@@ -202,3 +202,25 @@ def test_retire_holds_against_a_concurrent_change(running_lab, tmp_path):
     doc = state(lab)
     old = next(c["thumbprint"] for c in server(original, "EX04")["certificates"] if c["id"] == "le-r10")
     assert old in thumbprints(doc, "EX04")
+
+
+def test_the_rollout_page_commands_run(running_lab, tmp_path):
+    """docs/rollout.md's commands as written, from a directory with the lab's inventory, the PFX and vault.yml."""
+    from .test_doc_examples import block, user_env
+
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    (tmp_path / "inventory").write_text(lab.inventory_path.read_text())
+    (tmp_path / "vault.yml").write_text(f"connector_tls_candidate_password: {PASSWORD}\n")
+    candidate = write_pfx(tmp_path, new)
+    script = block("docs/rollout.md", "ansible-playbook exchange.transport_tls.rollout")
+    # The page's PFX path is the user's; here it is the renewal minted for the lab's fleet.
+    script = script.replace("/srv/certificates/mail-2027.pfx", str(candidate))
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=user_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = state(lab)
+    for name in SERVERS:
+        assert new.thumbprint in thumbprints(doc, name) and presented(lab, name) == new.thumbprint
+        assert not any(c["id"] == "le-r10" for c in server(doc, name)["certificates"]), name
+    assert PASSWORD not in proc.stdout + proc.stderr
