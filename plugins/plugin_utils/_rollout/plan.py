@@ -47,7 +47,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 )
 
 STORE = "certificate_store"      # the object type of a certificate put into or taken out of a server's store
-IN_STORE = "InStore"             # its one property: true after an import, false after a removal
+IN_STORE = "InStore"             # its one property: "absent" or "present" (the change record holds strings)
 NOT_UNDONE = ("Removal cannot be undone: Remove-ExchangeCertificate deletes the certificate and its private key from"
               " the server's store; only an import of the same PFX brings it back.")
 _CERT_PROPERTIES = ["Thumbprint", "Subject", "Issuer", "Services", "HasPrivateKey", "NotAfter"]
@@ -92,7 +92,7 @@ def import_steps(server: str, thumbprint: str, pfx_bytes: bytes, exportable: boo
 
 
 def imported_change(server: str, thumbprint: str) -> Change:
-    return Change(STORE, thumbprint, IN_STORE, False, True, server)
+    return Change(STORE, thumbprint, IN_STORE, "absent", "present", server)
 
 
 # -- retire -------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ class Retirement:
         return self.present and not self.kept_because
 
     def change(self) -> Change:
-        return Change(STORE, self.thumbprint, IN_STORE, True, False, self.server)
+        return Change(STORE, self.thumbprint, IN_STORE, "present", "absent", self.server)
 
     def as_dict(self) -> dict:
         return {"server": self.server, "thumbprint": self.thumbprint, "replacement": self.replacement,
