@@ -9,6 +9,7 @@ certificate) and what a TLS client is shown on each server's port 25.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pathlib
 import subprocess
@@ -53,7 +54,7 @@ def rollout(lab, candidate: pathlib.Path, *args: str, password: str = PASSWORD) 
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollout",
          "-e", f"connector_tls_candidate={candidate}", "-e", f"connector_tls_candidate_password={password}",
-         "-e", "connector_tls_probe_wait=5", *args],
+         "-e", "connector_tls_probe_wait=5", "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     return proc.returncode, proc.stdout + proc.stderr
@@ -80,6 +81,10 @@ def names(doc: dict) -> dict:
     found.update({sc["name"]: sc["tls_certificate_name"] for sc in doc["send_connectors"]})
     found["hybrid"] = doc["hybrid_configuration"]["tls_certificate_name"]
     return found
+
+
+def record(lab) -> dict:
+    return json.loads((lab.state_path.parent / "reports" / "latest" / "changes.json").read_text())
 
 
 def presented(lab, name: str) -> str:
@@ -143,6 +148,14 @@ def test_retire_removes_the_old_certificate_exactly_where_allowed(running_lab, t
         assert presented(lab, name) == new.thumbprint
     assert doc["auth_certificate"] == original["auth_certificate"]
     assert "cannot be undone" in output
+    # The record has every kind of change, and each removal says it cannot be undone.
+    changes = record(lab)["changes"]
+    kinds = {(c["object_type"], c["after"] if c["object_type"] == "certificate_store" else None) for c in changes}
+    assert {("certificate_store", "present"), ("certificate_store", "absent"), ("receive_connector", None),
+            ("send_connector", None), ("hybrid_configuration", None), ("certificate", None)} <= kinds
+    removals = [c for c in changes if c["object_type"] == "certificate_store" and c["after"] == "absent"]
+    assert len(removals) == len(SERVERS) and all("cannot be undone" in c["message"] for c in removals)
+    assert all(c["status"] == "applied" for c in changes)
 
 
 def test_a_wrong_password_changes_nothing_and_never_shows_either_password(running_lab, tmp_path):
@@ -224,3 +237,27 @@ def test_the_rollout_page_commands_run(running_lab, tmp_path):
         assert new.thumbprint in thumbprints(doc, name) and presented(lab, name) == new.thumbprint
         assert not any(c["id"] == "le-r10" for c in server(doc, name)["certificates"]), name
     assert PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_rollback_puts_every_name_back_and_says_what_it_does_not_undo(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    original = state(lab)
+    rc, output = rollout(lab, write_pfx(tmp_path, new))
+    assert rc == 0, output
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", "-e", "connector_tls_probe_wait=5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    doc = state(lab)
+    assert set(names(doc).values()) == {R10}, output
+    # The import stays (taking it out would be a removal), and the rollback says so.
+    assert "stays in the store" in output
+    for name in SERVERS:
+        assert new.thumbprint in thumbprints(doc, name)
+        assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
+        old = next(c["thumbprint"] for c in server(original, name)["certificates"] if c["id"] == "le-r10")
+        assert presented(lab, name) == old, name
