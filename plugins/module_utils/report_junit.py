@@ -375,3 +375,39 @@ def render(report: dict) -> str:
     if hasattr(ET, "indent"):
         ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+IMPACT_SUITES_NAME = "exchange.transport_tls certificate impact"
+
+
+def render_impact(impact: dict) -> str:
+    """junit.xml of an impact/v1 document: a testcase per finding and per object; errors fail, warnings are noted."""
+    timestamp = _timestamp(impact.get("generated_at"))
+    findings, objects = _Suite("findings", timestamp), _Suite("objects", timestamp)
+    for finding in _sorted_findings(impact.get("findings") or []):
+        case = findings.case("impact.finding", "%s: %s" % (finding.get("code"), finding.get("message")))
+        text = "hosts: %s" % (", ".join(finding.get("hosts") or []) or "none")
+        if finding.get("severity") == "error":
+            findings.fail(case, finding.get("message") or "", finding.get("code") or "", text)
+        else:
+            _note(case, ["%s: %s" % (finding.get("severity"), text)])
+    codes = {f.get("code"): f for f in impact.get("findings") or []}
+    for obj in impact.get("objects") or []:
+        case = objects.case("%s.%s" % (obj.get("host"), obj.get("object_type")), "%s (%s)" % (obj.get("object"), obj.get("action")))
+        line = "%s: %s -> %s" % (obj.get("action"), _shown(obj.get("current")), _shown(obj.get("after")))
+        if obj.get("action") == "blocked":
+            _fail_with_findings(objects, case, [codes[c] for c in obj.get("findings") or [] if c in codes], [line], line, "blocked")
+        else:
+            _note(case, [line])
+    suites = [findings, objects]
+    root = ET.Element("testsuites", {
+        "name": IMPACT_SUITES_NAME,
+        "tests": str(sum(s.tests for s in suites)),
+        "failures": str(sum(s.failures for s in suites)),
+        "errors": str(sum(s.errors for s in suites)),
+        "time": "0",
+    })
+    root.extend(suite.build() for suite in suites)
+    if hasattr(ET, "indent"):
+        ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

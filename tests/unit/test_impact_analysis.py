@@ -131,3 +131,31 @@ def test_unread_hosts_are_never_green():
     doc = analyse({}, candidate_from_facts(ff.r12()), now=NOW, unread_hosts={"ex03": "unreachable"})
     assert "candidate_host_unread" in _codes(doc) and breaks_mail(doc)
     assert breaks_mail(analyse({}, candidate_from_facts(ff.r12()), now=NOW))
+
+
+def test_documents_follow_the_schema_and_render():
+    import json
+    import pathlib
+    import xml.etree.ElementTree as ET
+
+    import jsonschema
+
+    from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit
+
+    schema = json.loads((pathlib.Path(__file__).resolve().parents[2] / "schemas/impact-v1.schema.json").read_text())
+    hostile = "<script>alert(1)</script>\u202e"
+    fleet = _fleet()
+    fleet["ex01"]["receive_connectors"][1]["identity"] = "EX01\\" + hostile
+    fleet["ex01"]["receive_connectors"][1]["fqdn"] = "relay.contoso.com"
+    doc = analyse(fleet, candidate_from_facts(ff.r12()), now=NOW, unread_hosts={"ex03": "unreachable"})
+    jsonschema.validate(doc, schema)
+    html = report_html.render_impact(doc)
+    assert "<script>" not in html and "U+202E" in html
+    assert "candidate_<wbr>domain_<wbr>not_<wbr>covered" in html
+    root = ET.fromstring(report_junit.render_impact(doc).split("\n", 1)[1])
+    failures = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
+    # The blocked object and each error finding fail; the name changes (info) pass.
+    assert any(hostile.replace("\u202e", "\\u202e") in n or hostile in n for n in failures)
+    assert any(n.startswith("candidate_host_unread") for n in failures)
+    assert not any(n.startswith("candidate_name_change") for n in failures)
+    assert int(root.get("failures")) == len(failures)

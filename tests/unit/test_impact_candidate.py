@@ -169,3 +169,20 @@ def test_as_dict_holds_no_key_material(ca):
     assert "pfx_bytes" not in got
     assert set(got) >= {"thumbprint", "subject", "issuer", "tls_certificate_name", "domains", "not_before", "not_after",
                         "key", "signature_hash", "eku", "chain"}
+
+
+def test_names_are_rendered_as_windows_renders_them():
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Washington"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Contoso, Ltd"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "mail.contoso.com"),
+    ])
+    got = load_candidate(data=pki.leaf(None, subject=subject).der)
+    # Last RDN first, ", " between RDNs, S= for the state, and a value holding a comma quoted (CertNameToStr).
+    assert got.subject == 'CN=mail.contoso.com, O="Contoso, Ltd", S=Washington, C=US'
+    assert got.tls_certificate_name == f"<I>{got.subject}<S>{got.subject}"
+    assert got.domains[0] == "mail.contoso.com"

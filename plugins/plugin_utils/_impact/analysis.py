@@ -193,7 +193,6 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
                         " would have shown are missing", [host], severity=WARNING)
     if not fleet and not unread_hosts:
         doc.finding("candidate_host_unread", "no server's facts were given: nothing was analysed", [])
-    _certificate_checks(doc, candidate, now, expiring_days, hybrid, hosts)
     needing = set()  # hosts that must hold the candidate
 
     def judge(host, object_type, obj, name, domains_to_cover, object_hosts) -> Optional[dict]:
@@ -235,6 +234,8 @@ def analyse(fleet: Dict[str, dict], candidate: Candidate, *, now: dt.datetime, e
         listed += hc.get("edge_transport_servers") or []
         hc_hosts = [h for h in (_host_of(fleet, s) for s in listed) if h] or [hc_host]
         judge(ORGANIZATION, "hybrid_configuration", "hybrid configuration", hc.get("tls_certificate_name"), [hybrid_domain], hc_hosts)
+    # The certificate's own problems affect the servers that would use it (all analysed ones when none does yet).
+    _certificate_checks(doc, candidate, now, expiring_days, hybrid, sorted(needing) or hosts)
     _exo_inbound(doc, candidate, exo_inbound_domain or hybrid_domain, bool(exo_inbound_domain), hybrid)
     _edge_checks(doc, fleet, hc, candidate)
     _placement(doc, fleet, candidate, needing)

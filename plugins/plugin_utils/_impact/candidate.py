@@ -206,10 +206,20 @@ def _pem_certificates(data: bytes) -> list:
 
 
 def _issued_by(cert, issuer) -> bool:
+    """Whether ``issuer``'s key signed ``cert``. By hand for RSA and ECDSA: verify_directly_issued_by refuses SHA-1,
+    and a SHA-1 chain is still a chain (its weakness is its own finding)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if cert.issuer != issuer.subject:
         return False
     try:
-        cert.verify_directly_issued_by(issuer)
+        key, algorithm = issuer.public_key(), cert.signature_hash_algorithm
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None and cert.signature_algorithm_parameters is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, cert.signature_algorithm_parameters, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            cert.verify_directly_issued_by(issuer)
     except Exception:  # pylint: disable=broad-except  # any failure (signature, algorithm) means "not this issuer"
         return False
     return True
@@ -220,7 +230,7 @@ def _trust(leaf, given: list, extra_roots: list) -> Tuple[Optional[bool], Option
     roots = list(extra_roots) + list(_system_roots())
     root_der = {_thumbprint(r.public_bytes(_der_encoding())) for r in roots}
     current, seen, complete = leaf, set(), True
-    for _ in range(10):
+    for _depth in range(10):
         der = current.public_bytes(_der_encoding())
         if _thumbprint(der) in root_der:
             return True, complete, f"chains to the trusted root {_summary(current)['subject']}"
