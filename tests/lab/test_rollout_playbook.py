@@ -46,6 +46,9 @@ def renewal(**changes):
 def write_pfx(tmp_path, minted, password=PASSWORD, with_key=True) -> pathlib.Path:
     path = tmp_path / "candidate.pfx"
     path.write_bytes(pfx.build_pfx(minted, password, with_key=with_key))
+    # The lab's CA stands in for Let's Encrypt's root: the impact analysis is told to trust it, as a user would
+    # be trusting their public root.
+    (tmp_path / "roots.pem").write_bytes(minted.chain_pem[len(minted.cert_pem):])
     return path
 
 
@@ -54,6 +57,7 @@ def rollout(lab, candidate: pathlib.Path, *args: str, password: str = PASSWORD) 
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollout",
          "-e", f"connector_tls_candidate={candidate}", "-e", f"connector_tls_candidate_password={password}",
+         "-e", f"connector_tls_candidate_trust={candidate.parent / 'roots.pem'}",
          "-e", "connector_tls_probe_wait=5", "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -171,8 +175,13 @@ def test_a_wrong_password_changes_nothing_and_never_shows_either_password(runnin
 
 def test_a_pfx_without_a_private_key_is_refused_before_anything_is_written(running_lab, tmp_path):
     lab = running_lab(FIXTURE)
-    rc, output = rollout(lab, write_pfx(tmp_path, renewal(), with_key=False))
-    assert rc != 0 and "holds no private key" in output
+    candidate = write_pfx(tmp_path, renewal(), with_key=False)
+    rc, output = rollout(lab, candidate)
+    # The impact analysis stops it first ...
+    assert rc != 0 and "the candidate has no private key" in output and "nothing was changed" in output
+    # ... and the import refuses it too, should that finding be accepted.
+    rc, output = rollout(lab, candidate, "-e", '{"connector_tls_rollout_accept": ["candidate_no_private_key"]}')
+    assert rc != 0 and "holds no private key" in output and "Nothing was imported" in output
     doc = state(lab)
     assert all(server(doc, n)["writes"] == 0 for n in SERVERS)
 
@@ -224,8 +233,10 @@ def test_the_rollout_page_commands_run(running_lab, tmp_path):
     lab = running_lab(FIXTURE)
     new = renewal()
     (tmp_path / "inventory").write_text(lab.inventory_path.read_text())
-    (tmp_path / "vault.yml").write_text(f"connector_tls_candidate_password: {PASSWORD}\n")
     candidate = write_pfx(tmp_path, new)
+    # The lab's CA is no public root: the user's vars file here also names it as trusted for the impact analysis.
+    (tmp_path / "vault.yml").write_text(f"connector_tls_candidate_password: {PASSWORD}\n"
+                                        f"connector_tls_candidate_trust: {tmp_path / 'roots.pem'}\n")
     script = block("docs/rollout.md", "ansible-playbook exchange.transport_tls.rollout")
     # The page's PFX path is the user's; here it is the renewal minted for the lab's fleet.
     script = script.replace("/srv/certificates/mail-2027.pfx", str(candidate))
@@ -261,3 +272,16 @@ def test_rollback_puts_every_name_back_and_says_what_it_does_not_undo(running_la
         assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
         old = next(c["thumbprint"] for c in server(original, name)["certificates"] if c["id"] == "le-r10")
         assert presented(lab, name) == old, name
+
+
+def test_the_impact_analysis_runs_first_and_a_breaking_finding_stops_every_write_unless_accepted(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    weak = renewal(signature_hash="sha1")
+    candidate = write_pfx(tmp_path, weak)
+    rc, output = rollout(lab, candidate)
+    assert rc != 0 and "would break mail, so nothing was changed" in output and "candidate_weak_signature" in output
+    doc = state(lab)
+    assert all(server(doc, n)["writes"] == 0 for n in SERVERS)
+    rc, output = rollout(lab, candidate, "-e", '{"connector_tls_rollout_accept": ["candidate_weak_signature"]}')
+    assert rc == 0, output
+    assert all(weak.thumbprint in thumbprints(state(lab), n) for n in SERVERS)
