@@ -197,8 +197,8 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
     elif not (_objects(raw, "read|server") or [{}])[0].get("IsEdgeServer"):
         kept.append("Get-AuthConfig could not be read, so it is not known whether this is the Auth certificate")
     new_pair = (str((new or {}).get("Issuer") or ""), str((new or {}).get("Subject") or ""))
-    same_pair = new is not None and tls_name.names_match(tls_name.format_tls_certificate_name(*new_pair),
-                                                          tls_name.format_tls_certificate_name(issuer, subject))
+    old_name = tls_name.format_tls_certificate_name(issuer, subject)
+    same_pair = new is not None and tls_name.names_match(tls_name.format_tls_certificate_name(*new_pair), old_name)
     for kind, step_id, cmdlet in (("send connector", "read|send", "Get-SendConnector"),
                                   ("receive connector", "read|receive", "Get-ReceiveConnector")):
         objects = _objects(raw, step_id)
