@@ -12,7 +12,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout.plan import targets
 
 
-def rollout_targets(facts, thumbprint, tls_certificate_name):
+def rollout_targets(facts, thumbprint, tls_certificate_name, not_after=None):
     if isinstance(facts, dict) and isinstance(facts.get("ansible_facts"), dict):
         facts = facts["ansible_facts"].get("exchange_tls")
     if not isinstance(facts, dict) or "certificates" not in facts:
@@ -24,7 +24,7 @@ def rollout_targets(facts, thumbprint, tls_certificate_name):
         tls_name.split_tls_certificate_name(str(tls_certificate_name))
     except (ValueError, tls_name.TlsCertificateNameError) as exc:
         raise AnsibleFilterError(f"rollout_targets: {exc}") from None
-    return targets(facts, thumbprint, str(tls_certificate_name))
+    return targets(facts, thumbprint, str(tls_certificate_name), str(not_after) if not_after else None)
 
 
 class FilterModule:

@@ -132,3 +132,16 @@ def test_targets_are_the_names_of_the_superseded_certificate_only():
     assert found["receive_connectors"] == ["EX01\\A"]
     assert found["send_connectors"] == ["Out"] and found["hybrid_configuration"] is True
     assert [c["thumbprint"] for c in found["superseded"]] == [OLD]
+
+
+def test_a_certificate_expiring_after_the_renewal_is_not_superseded():
+    facts = {
+        "certificates": [
+            {"thumbprint": OLD, "subject": "CN=mail.contoso.com", "issuer": "CN=R10", "not_after": "2026-11-30T00:00:00Z"},
+            {"thumbprint": ITC, "subject": "CN=mail.contoso.com", "issuer": "CN=R12", "not_after": "2027-06-01T00:00:00Z"},
+        ],
+        "receive_connectors": [], "send_connectors": [], "hybrid_configuration": None,
+    }
+    found = plan.targets(facts, NEW, R11, "2027-02-18T00:00:00Z")
+    assert [c["thumbprint"] for c in found["superseded"]] == [OLD]
+    assert [c["thumbprint"] for c in plan.targets(facts, NEW, R11)["superseded"]] == [OLD, ITC]

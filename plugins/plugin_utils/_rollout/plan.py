@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     Change,
     guard_id,
@@ -255,10 +256,12 @@ def removed(raw: dict, thumbprint: str) -> bool:
 # -- rename targets ---------------------------------------------------------------------------------
 
 
-def targets(facts: dict, thumbprint: str, tls_certificate_name: str) -> dict:
+def targets(facts: dict, thumbprint: str, tls_certificate_name: str, not_after: Optional[str] = None) -> dict:
     """What the rollout renames and retires on one server, from its exchange_tls facts and the renewed certificate.
 
-    Superseded: every other certificate in the store with the renewed one's subject (what a CA renewal keeps).
+    Superseded: every other certificate in the store with the renewed one's subject (what a CA renewal keeps),
+    not self-signed, and (with ``not_after``, the renewal's) expiring no later than the renewal: a newer certificate
+    staged beside it is never superseded by it.
     Renamed: this server's receive connectors, the send connectors it sees and the hybrid configuration whose
     TlsCertificateName names a superseded certificate and not the renewed one.
     """
@@ -266,7 +269,8 @@ def targets(facts: dict, thumbprint: str, tls_certificate_name: str) -> dict:
     fold = tls_name._fold  # pylint: disable=protected-access
     superseded = [c for c in facts.get("certificates") or []
                   if str(c.get("thumbprint") or "").upper() != thumbprint and c.get("subject")
-                  and fold(c["subject"]) == fold(renewed.subject) and not c.get("self_signed")]
+                  and fold(c["subject"]) == fold(renewed.subject) and not c.get("self_signed")
+                  and not _later(c.get("not_after"), not_after)]
 
     def stale(name: Optional[str]) -> bool:
         return bool(name) and not names_certificate(name, renewed.issuer or "", renewed.subject) and any(
@@ -281,3 +285,13 @@ def targets(facts: dict, thumbprint: str, tls_certificate_name: str) -> dict:
         "send_connectors": sorted(c["name"] for c in facts.get("send_connectors") or [] if stale(c.get("tls_certificate_name"))),
         "hybrid_configuration": stale(hybrid.get("tls_certificate_name")),
     }
+
+
+def _later(text: Optional[str], than: Optional[str]) -> bool:
+    """Whether the facts timestamp ``text`` is after ``than`` (False when either is unknown)."""
+    if not text or not than:
+        return False
+    try:
+        return parse_time(text) > parse_time(than)
+    except ValueError:
+        return False
