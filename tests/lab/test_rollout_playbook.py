@@ -285,3 +285,26 @@ def test_the_impact_analysis_runs_first_and_a_breaking_finding_stops_every_write
     rc, output = rollout(lab, candidate, "-e", '{"connector_tls_rollout_accept": ["candidate_weak_signature"]}')
     assert rc == 0, output
     assert all(weak.thumbprint in thumbprints(state(lab), n) for n in SERVERS)
+
+
+def test_a_rename_holds_against_a_concurrent_change_and_a_rerun_converges(running_lab, tmp_path):
+    # Between the rename's read and its write, someone sets EX04's connector to the old name again.
+    scenario = yaml.safe_load(FIXTURE.read_text())
+    ex04 = next(s for s in scenario["servers"] if s["name"] == "EX04")
+    ex04["faults"] = [{"kind": "concurrent_change", "cmdlet": "Set-ReceiveConnector", "connector": "Default Frontend EX04",
+                       "value": "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=MAIL.contoso.com"}]
+    path = tmp_path / "concurrent-rename.yml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    lab = running_lab(path)
+    new = renewal()
+    candidate = write_pfx(tmp_path, new)
+    rc, output = rollout(lab, candidate)
+    assert rc != 0 and "changed since it was read" in output
+    doc = state(lab)
+    # The guard held: the other administrator's value stands, and nothing of ours overwrote it.
+    assert names(doc)["EX04\\Default Frontend EX04"] == "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=MAIL.contoso.com"
+    for name in ("EX01", "EX02", "EX03", "EDGE01"):
+        assert presented(lab, name) == new.thumbprint, name
+    rc, output = rollout(lab, candidate)
+    assert rc == 0, output
+    assert set(names(state(lab)).values()) == {R11} and presented(lab, "EX04") == new.thumbprint
