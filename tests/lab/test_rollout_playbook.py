@@ -308,3 +308,10 @@ def test_a_rename_holds_against_a_concurrent_change_and_a_rerun_converges(runnin
     rc, output = rollout(lab, candidate)
     assert rc == 0, output
     assert set(names(state(lab)).values()) == {R11} and presented(lab, "EX04") == new.thumbprint
+
+
+def test_the_pfx_password_stays_out_of_verbose_output(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "-vvv")
+    assert rc == 0, output[-3000:]
+    assert PASSWORD not in output
