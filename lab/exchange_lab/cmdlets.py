@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name, x500
 
-from . import enums
+from . import enums, pfx
 from .model import (
     AUTH_BITS,
     SERVICE_BITS,
@@ -744,6 +744,163 @@ def restart_service(ctx: Context, p: dict) -> list[dict]:
     return []
 
 
+# -- certificate rollout (lab-scenarios.md, Additions) ------------------------------------------
+
+
+def _rpc_error(server: Server, text: str, cmdlet: str, error_id: str) -> CmdletError:
+    # The store cmdlets run on the target server through Exchange's RPC to its service host; a refusal
+    # there reaches the client prefixed like this (Microsoft Learn, "Can't remove a certificate that's
+    # installed in Exchange Server").
+    return CmdletError(f"A special Rpc error occurs on server {server.name}: {text}",
+                       f"{error_id},Microsoft.Exchange.Management.SystemConfigurationTasks.{cmdlet}", "InvalidOperation")
+
+
+def _new_id(server: Server, thumbprint: str) -> str:
+    base = f"imported-{thumbprint[:8].lower()}"
+    taken = {c.id for c in server.certificates}
+    return base if base not in taken else next(f"{base}-{n}" for n in range(2, 1000) if f"{base}-{n}" not in taken)
+
+
+def import_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
+    server = _target_server(ctx, p.get("Server"), "ImportExchangeCertificate")
+    data = p["FileData"]
+    if not isinstance(data, (bytes, bytearray)):
+        raise CmdletError(
+            "Cannot bind parameter 'FileData'. Cannot convert value to type \"System.Byte[]\".",
+            "CannotConvertArgumentNoMessage,Microsoft.Exchange.Management.SystemConfigurationTasks.ImportExchangeCertificate",
+            "InvalidArgument",
+        )
+    try:
+        content = pfx.read_pfx(bytes(data), p.get("Password"))
+    except pfx.PfxError as exc:
+        # Windows' CryptographicException for a PFX its password does not open (the lab's wording for
+        # Exchange's wrapper around it).
+        text = "The specified network password is not correct." if exc.wrong_password else str(exc)
+        raise CmdletError(
+            f"Cannot import the certificate: {text}",
+            "CryptographicException,Microsoft.Exchange.Management.SystemConfigurationTasks.ImportExchangeCertificate",
+            "InvalidData",
+        ) from None
+    thumbprint = content.minted.thumbprint
+    if server.certificate(thumbprint) is not None:
+        # The lab's wording: Exchange refuses a certificate its store already holds.
+        raise CmdletError(
+            f"The certificate with thumbprint {thumbprint} already exists in the certificate store on {server.name}.",
+            "InvalidOperation,Microsoft.Exchange.Management.SystemConfigurationTasks.ImportExchangeCertificate",
+        )
+    server.certificates = [c for c in server.certificates if c.thumbprint != thumbprint]
+    cert = Certificate(
+        id=_new_id(server, thumbprint),
+        subject=content.minted.subject,
+        issuer=content.minted.issuer,
+        self_signed=content.self_signed,
+        domains=content.domains,
+        not_before=content.not_before,
+        not_after=content.not_after,
+        services=set(),
+        has_private_key=content.has_private_key,
+        status="Valid",
+        in_store=True,
+        minted=content.minted,
+        friendly_name=content.friendly_name,
+        root_ca_type="Registry" if content.self_signed else "ThirdParty",
+        key=content.key,
+        signature_hash=content.signature_hash,
+        eku=content.eku,
+        include_chain=content.include_chain,
+        exportable=bool(p.get("PrivateKeyExportable", False)),
+    )
+    server.certificates.append(cert)
+    ctx.wrote = True
+    return [certificate_object(cert, server)]
+
+
+def _named_by_send_connectors(ctx: Context, server: Server, cert: Certificate) -> list[str]:
+    names = []
+    for sc in ctx.org.send_connectors:
+        if server.is_edge and server.name not in sc.source_transport_servers:
+            continue
+        value = ctx.org.name_on(sc, server) if server.is_edge else sc.tls_certificate_name
+        try:
+            wanted = tls_name.parse_tls_certificate_name(value) if value else None
+        except tls_name.TlsCertificateNameError:
+            wanted = None
+        if wanted is not None and cert.subject.lower() == wanted.subject.lower() and (
+                wanted.issuer is None or cert.issuer.lower() == wanted.issuer.lower()):
+            names.append(sc.name)
+    return names
+
+
+def remove_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
+    server, cert = _certificate(ctx, p, "RemoveExchangeCertificate")
+    if cert is None:
+        raise CmdletError(
+            "Cannot process command because of one or more missing mandatory parameters: Thumbprint.",
+            "MissingMandatoryParameter,Microsoft.Exchange.Management.SystemConfigurationTasks.RemoveExchangeCertificate",
+            "InvalidArgument",
+        )
+    if p.get("Confirm", True):
+        # ConfirmImpact High: "Are you sure you want to perform this action? Remove certificate with thumbprint
+        # ... from the computer's certificate store?" cannot be answered without a host (-Confirm:$false can).
+        raise CmdletError(
+            f"Are you sure you want to perform this action?\nRemove certificate with thumbprint {cert.thumbprint} from "
+            "the computer's certificate store?\nPowerShell is running non-interactively and cannot ask for confirmation: "
+            "Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+            "HostException,Microsoft.Exchange.Management.SystemConfigurationTasks.RemoveExchangeCertificate",
+            "NotSpecified",
+        )
+    connectors = _named_by_send_connectors(ctx, server, cert)
+    if connectors:
+        raise _rpc_error(server, (
+            f"These certificates are tagged with following Send Connectors : {', '.join(connectors)}. Removing and "
+            "replacing certificates from Send Connector would break the mail flow. If you still want to proceed then "
+            "replace or remove these certificates from Send Connector and then try this command."),
+            "RemoveExchangeCertificate", "InvalidOperation")
+    if server.internal_transport_certificate == cert.thumbprint:
+        raise _rpc_error(server, (
+            "The internal transport certificate cannot be removed because that would cause the Microsoft Exchange "
+            "Transport service to stop. To replace the internal transport certificate, create a new certificate. The "
+            "new certificate will automatically become the internal transport certificate. You can then remove the "
+            "existing certificate."), "RemoveExchangeCertificate", "DCA528C3")
+    auth = ctx.org.auth_certificates()
+    if cert.thumbprint in auth.values():
+        which = "current" if auth.get("current") == cert.thumbprint else "next"
+        # The lab's wording: the organisation's Auth configuration names it (Get-AuthConfig).
+        raise _rpc_error(server, (
+            f"The certificate with thumbprint {cert.thumbprint} is the {which} Auth certificate of the organization "
+            "(Get-AuthConfig) and cannot be removed."), "RemoveExchangeCertificate", "InvalidOperation")
+    server.certificates.remove(cert)
+    ctx.wrote = True
+    return []
+
+
+def export_exchange_certificate(ctx: Context, p: dict) -> list[dict]:
+    server, cert = _certificate(ctx, p, "ExportExchangeCertificate")
+    if cert is None:
+        raise CmdletError(
+            "Cannot process command because of one or more missing mandatory parameters: Thumbprint.",
+            "MissingMandatoryParameter,Microsoft.Exchange.Management.SystemConfigurationTasks.ExportExchangeCertificate",
+            "InvalidArgument",
+        )
+    if not cert.has_private_key or not cert.exportable:
+        raise CmdletError(
+            "The private key couldn't be exported as PKCS-12. It either couldn't be accessed or isn't exportable.",
+            "InvalidOperation,Microsoft.Exchange.Management.SystemConfigurationTasks.ExportExchangeCertificate",
+        )
+    return [{"FileData": pfx.build_pfx(cert.minted, p.get("Password"), friendly_name=cert.friendly_name)}]
+
+
+def get_auth_config(ctx: Context, p: dict) -> list[dict]:
+    _hybrid(ctx, "Get-AuthConfig")  # not on an Edge server: its shell has no organisation configuration
+    auth = ctx.org.auth_certificates()
+    return [_read(ctx, ("auth",), {
+        "Identity": "Auth Configuration",
+        "CurrentCertificateThumbprint": auth.get("current"),
+        "NextCertificateThumbprint": auth.get("next"),
+        "ServiceName": "00000002-0000-0ff1-ce00-000000000000",
+    })]
+
+
 @dataclass
 class CmdletSpec:
     name: str
@@ -816,6 +973,23 @@ CMDLETS: dict[str, CmdletSpec] = {
             get_win_event,
         ),
         CmdletSpec("Restart-Service", [Param("Name", "strlist", mandatory=True)], restart_service),
+        CmdletSpec(
+            "Import-ExchangeCertificate",
+            [Param("FileData", "any", mandatory=True), Param("Password"), Param("PrivateKeyExportable", "switch"),
+             Param("Server"), Param("FriendlyName"), Param("Confirm", "switch")] + _COMMON,
+            import_exchange_certificate,
+        ),
+        CmdletSpec(
+            "Remove-ExchangeCertificate",
+            [Param("Thumbprint"), Param("Identity"), Param("Server"), Param("Confirm", "switch")] + _COMMON,
+            remove_exchange_certificate,
+        ),
+        CmdletSpec(
+            "Export-ExchangeCertificate",
+            [Param("Thumbprint"), Param("Identity"), Param("Server"), Param("Password"), Param("BinaryEncoded", "switch")] + _COMMON,
+            export_exchange_certificate,
+        ),
+        CmdletSpec("Get-AuthConfig", _COMMON, get_auth_config),
     ]
 }
 

@@ -358,6 +358,9 @@ class Organization:
                 sending_transport_servers=[self.server(n).name for n in hc["sending_transport_servers"]],
                 edge_transport_servers=[self.server(n).name for n in hc["edge_transport_servers"]],
             )
+        # What Get-AuthConfig names (scenario auth_certificate): kept as references, since Exchange refuses to
+        # remove the Auth certificate, so the certificates they name stay.
+        self.auth_certificate = scenario.get("auth_certificate")
         # Transport starts: it loads each connector's certificate and logs what it cannot find.
         for server in self.servers.values():
             self.reload_transport(server, None)
@@ -449,6 +452,16 @@ class Organization:
         # The loader validated the reference, so it resolves.
         host, cert = scenario_mod.resolve_certificate(self._scenario, value["certificate"], server and server.name)
         return self.server(host["name"]).certificate_by_id(cert["id"]).tls_certificate_name
+
+    def auth_certificates(self) -> dict[str, str]:
+        """Get-AuthConfig's thumbprints: {'current': ..., 'next': ...}, each only when the scenario names it."""
+        out = {}
+        for key, field_name in (("current", "certificate"), ("next", "next_certificate")):
+            ref = (self.auth_certificate or {}).get(field_name)
+            if ref:
+                host, cert = scenario_mod.resolve_certificate(self._scenario, ref)
+                out[key] = self.server(host["name"]).certificate_by_id(cert["id"]).thumbprint
+        return out
 
     # -- lookups ------------------------------------------------------------
 

@@ -301,6 +301,9 @@ class PayloadRunner:
                     fault = take_fault(server, ("access_denied", "cmdlet_error"), [cmdlet], first=index == 0, call=call)
                     if fault is not None:
                         raise _fault_error(fault["kind"], cmdlet, server, self.org)
+                    if cmdlet == "Import-ExchangeCertificate":
+                        # A copy: the journal keeps what the step sent, without the password.
+                        parameters = _import_parameters(dict(parameters), params.get("certificate_password"))
                     objects = run_cmdlet(ctx, cmdlet, parameters)
                 except CmdletError as exc:
                     if cmdlet == "Get-WinEvent" and exc.error_id.startswith("NoMatchingEventsFound"):
@@ -355,6 +358,22 @@ class PayloadRunner:
         sc = self.org.send_connector(name)
         if sc is not None:
             sc.tls_certificate_name = fault.get("value")
+
+
+def _import_parameters(parameters: dict, password: str | None) -> dict:
+    """As exchange_command.ps1: FileData from base64 to bytes, -Password from the no_log option."""
+    if "FileData" in parameters:
+        try:
+            parameters["FileData"] = base64.b64decode(str(parameters["FileData"]), validate=True)
+        except ValueError:
+            # [Convert]::FromBase64String's FormatException, which the step reports as its error.
+            raise CmdletError(
+                "Exception calling \"FromBase64String\" with \"1\" argument(s): \"The input is not a valid Base-64 string as "
+                "it contains a non-base 64 character, more than two padding characters, or an illegal character among the "
+                "padding characters.\"", "FormatException", "NotSpecified") from None
+    if password:
+        parameters["Password"] = password
+    return parameters
 
 
 def take_fault(server: Server, kinds, cmdlets: list[str], first: bool = True, call: int | None = None) -> dict | None:

@@ -292,7 +292,9 @@ EKU_NAMES = ("serverAuth", "clientAuth")
 # Documented key order (also the dump order).
 TOP_KEYS = ("format", "organization", "now", "latency", "hybrid_configuration",
             "send_connectors", "servers",
-            "replication_lag_seconds")
+            "replication_lag_seconds", "auth_certificate")
+# auth_certificate (rollout): what Get-AuthConfig names, {certificate: SERVER/id[, next_certificate: SERVER/id]}.
+AUTH_CERTIFICATE_KEYS = ("certificate", "next_certificate")
 LATENCY_KEYS = ("launch_seconds",)
 HYBRID_KEYS = ("tls_certificate_name", "receiving_transport_servers",
                "sending_transport_servers", "edge_transport_servers")
@@ -1410,6 +1412,25 @@ def _servers(index: _Index) -> Check:
     return check
 
 
+def _auth_certificate(index: _Index) -> Check:
+    """auth_certificate: null or {certificate: SERVER/id, next_certificate: SERVER/id (optional)}."""
+    def check(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
+        if value is None:
+            return None
+        m = _open_map(ctx, value, path, line, AUTH_CERTIFICATE_KEYS, expected="a mapping or null")
+        if m is None:
+            return _BAD
+        out = {}
+        for key in AUTH_CERTIFICATE_KEYS:
+            ref = m.get(key, _string, None) if key != "certificate" else m.get(key, _string)
+            if ref is None or ref is _BAD:
+                continue
+            if _check_ref(ctx, ref, m.p(key), m.vline(key), index, None, allow_local=False):
+                out[key] = ref
+        return out if "certificate" in out else _BAD
+    return check
+
+
 def _nullable(check: Check) -> Check:
     def wrapped(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
         return None if value is None else check(ctx, value, path, line)
@@ -1431,6 +1452,7 @@ def _validate(data: Any, filename: str) -> dict:
         "send_connectors": top.get("send_connectors", _send_connectors(index), list),
         "servers": top.get("servers", _servers(index)),
         "replication_lag_seconds": top.get("replication_lag_seconds", _launch_seconds, 0.0),
+        "auth_certificate": top.get("auth_certificate", _auth_certificate(index), None),
     }
     if ctx.problems:
         problems = sorted(ctx.problems, key=lambda p: (p.line or 0))
@@ -1595,7 +1617,8 @@ def dump_state(scenario: dict) -> str:
     """Deterministic YAML (format v1) for normalised scenario data."""
     # The December 2026 additions are written only when they say something, so older states read the same.
     doc = _ordered(scenario, TOP_KEYS, "the scenario",
-                   ["replication_lag_seconds"] if not scenario.get("replication_lag_seconds") else [])
+                   (["replication_lag_seconds"] if not scenario.get("replication_lag_seconds") else [])
+                   + (["auth_certificate"] if not scenario.get("auth_certificate") else []))
     if isinstance(scenario.get("latency"), dict):
         doc["latency"] = _ordered(scenario["latency"], LATENCY_KEYS, "latency")
     if isinstance(scenario.get("hybrid_configuration"), dict):

@@ -429,6 +429,7 @@ def state_of(org: Organization, scenario: dict) -> dict[str, Any]:
         ],
         "servers": servers,
         "replication_lag_seconds": org.directory.lag,
+        "auth_certificate": org.auth_certificate,
     }
 
 

@@ -35,7 +35,7 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_con
 
 
 def problem_of(args: dict) -> str | None:
-    problem = type_problem(args, SESSION_SPEC)
+    problem = type_problem(args, dict(SESSION_SPEC, certificate_password={"type": "str", "no_log": True}))
     if problem:
         return problem
     if args.get("steps") == []:

@@ -64,9 +64,11 @@ PROPERTIES = {
     "certificate": SERVICES,
     "transport_service": DEFAULT_SMTP,
     "service": "Restart",
+    # The rollout (plugin_utils/_rollout/plan.py): a certificate imported ("absent" -> "present") or removed.
+    "certificate_store": "InStore",
 }
 # Objects on one server (the entry's ``server`` is where they live): their host must be that server.
-_LOCAL = ("receive_connector", "certificate", "transport_service", "service")
+_LOCAL = ("receive_connector", "certificate", "transport_service", "service", "certificate_store")
 _SERVICES = ("MSExchangeFrontEndTransport", "MSExchangeTransport")
 _THUMBPRINT = re.compile(r"\A[0-9A-Fa-f]{40}\Z")
 _RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}\.[0-9]{3}Z(?:-[0-9]{1,4})?\Z")
@@ -161,7 +163,7 @@ def _shape_problem(change: dict) -> Optional[str]:
         if owner.casefold() != server.casefold():
             return (f"{_where(change)} is a connector of server {owner}, but the entry's server is {server}: a host"
                     " restores only its own server's connectors")
-    if object_type in ("certificate",) and not _THUMBPRINT.match(obj):
+    if object_type in ("certificate", "certificate_store") and not _THUMBPRINT.match(obj):
         return f"{_where(change)} is not a certificate thumbprint (40 hexadecimal digits)"
     if object_type == "transport_service" and obj.casefold() != server.casefold():
         return f"{_where(change)} is the transport service of {obj}, but the entry's server is {server}"
@@ -265,6 +267,14 @@ def _why_not(change: dict) -> Optional[str]:
     if change["object_type"] == "service":
         return (f"the restart of {change['object']} on {change.get('server')} has nothing to undo; the rollback restarts"
                 " nothing (restart that service by hand if the probe after the rollback shows the old certificate).")
+    if change["object_type"] == "certificate_store":
+        if change["after"] == "absent":
+            return (f"the removal of certificate {change['object']} from {change.get('server')} cannot be undone:"
+                    " Remove-ExchangeCertificate deleted it and its private key; only an import of the same PKCS#12 file"
+                    " brings it back.")
+        return (f"certificate {change['object']} stays in the store of {change.get('server')}: taking an imported"
+                " certificate out is a removal, which cannot be undone in turn; the rollback puts every name back to the"
+                " previous certificate, and exchange.transport_tls.exchange_certificate_retire removes it once nothing needs it.")
     if change["property"] == SERVICES:
         added = [s for s in _services(change["after"]) if s not in _services(change["before"])]
         what = ", ".join(added) or "the added services"

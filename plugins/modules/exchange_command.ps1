@@ -29,6 +29,7 @@ $spec = @{
         connection_uri = @{ type = 'str' }
         username = @{ type = 'str' }
         password = @{ type = 'str'; no_log = $true }
+        certificate_password = @{ type = 'str'; no_log = $true }
         domain_controller = @{ type = 'str' }
     }
     required_together = @(, @('username', 'password'))
@@ -50,7 +51,8 @@ $exchangeCmdlets = @(
     'Get-ExchangeServer', 'Get-ExchangeCertificate', 'Enable-ExchangeCertificate',
     'Get-ReceiveConnector', 'Set-ReceiveConnector', 'Get-SendConnector', 'Set-SendConnector',
     'Get-TransportService', 'Get-HybridConfiguration', 'Set-HybridConfiguration',
-    'Test-EdgeSynchronization'
+    'Test-EdgeSynchronization',
+    'Get-AuthConfig', 'Import-ExchangeCertificate', 'Remove-ExchangeCertificate'
 )
 $allowedCmdlets = $exchangeCmdlets + @('Get-WinEvent', 'Restart-Service')
 # What only reads (payload_contract.READ_CMDLETS): Get-*, and Test-EdgeSynchronization, a diagnostic that compares
@@ -72,12 +74,16 @@ $allowedParameters = @{
     'Get-HybridConfiguration' = @('DomainController')
     'Set-HybridConfiguration' = @('TlsCertificateName', 'DomainController')
     'Test-EdgeSynchronization' = @('ExcludeRecipientTest', 'DomainController')
+    'Get-AuthConfig' = @('DomainController')
+    'Import-ExchangeCertificate' = @('Server', 'FileData', 'PrivateKeyExportable', 'DomainController')
+    'Remove-ExchangeCertificate' = @('Server', 'Thumbprint', 'Confirm', 'DomainController')
     'Get-WinEvent' = @('LogName', 'FilterXPath', 'MaxEvents')
     'Restart-Service' = @('Name')
 }
 $allowedValues = @{
     'Enable-ExchangeCertificate' = @{ Services = @('SMTP'); Force = @($true) }
     'Test-EdgeSynchronization' = @{ ExcludeRecipientTest = @($true) }
+    'Remove-ExchangeCertificate' = @{ Confirm = @($false) }
     'Get-WinEvent' = @{ LogName = @('Application') }
     'Restart-Service' = @{ Name = @('MSExchangeTransport', 'MSExchangeFrontEndTransport') }
 }
@@ -290,6 +296,15 @@ try {
         $params = @{}
         foreach ($key in $step.parameters.Keys) { $params[$key] = ConvertTo-SplatValue -Value $step.parameters[$key] }
         if ($module.Params.domain_controller -and -not $isEdge -and $exchangeCmdlets -contains $name) { $params.DomainController = $module.Params.domain_controller }
+        if ($name -eq 'Import-ExchangeCertificate') {
+            # JSON has no bytes: the PFX travels as base64 and the cmdlet takes a Byte[] (the 2016 CU23 and
+            # 2019 CU12 cmdlets have no -FileName). The password is never a step parameter, so it is not in
+            # the steps the result echoes; Ansible.Basic masks the no_log option wherever it appears.
+            if ($params.ContainsKey('FileData')) { $params.FileData = [System.Convert]::FromBase64String([string]$params.FileData) }
+            if ($module.Params.certificate_password) {
+                $params.Password = ConvertTo-SecureString -String $module.Params.certificate_password -AsPlainText -Force
+            }
+        }
         $live = @(); $stepWarnings = $null
         try {
             # A command object, not a string: for a remote session this is Import-PSSession's proxy.

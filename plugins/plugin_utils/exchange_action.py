@@ -223,8 +223,11 @@ class ExchangeActionBase(ActionBase):
             "set the option server to this host's Exchange server name (as Get-ExchangeServer shows it)"
         )
 
-    def run_batch(self, steps: list[dict], args: dict, task_vars: dict) -> dict:
-        """One PowerShell launch on the target host; raises BatchFailed when the payload fails."""
+    def run_batch(self, steps: list[dict], args: dict, task_vars: dict, extra: dict | None = None) -> dict:
+        """One PowerShell launch on the target host; raises BatchFailed when the payload fails.
+
+        ``extra``: more exchange_command options (certificate_password for an import), passed as they are.
+        """
         # The collection's own steps must pass the payload's allow-lists; one that does not is a bug
         # here, and would otherwise cost a launch and come back as a user-facing refusal.
         problem = steps_problem(steps)
@@ -232,6 +235,7 @@ class ExchangeActionBase(ActionBase):
             raise AnsibleActionFail(f"internal error, please report it: this module built a step exchange_command refuses: {problem}")
         module_args = {key: args.get(key) for key in SESSION_SPEC if args.get(key) is not None}
         module_args["steps"] = steps
+        module_args.update(extra or {})
         result = self._execute_module(module_name=PAYLOAD, module_args=module_args, task_vars=task_vars)
         if result.get("failed") or result.get("unreachable"):
             explained = session_failure_message(result)

@@ -30,6 +30,7 @@ EXCHANGE_CMDLETS = (
     "Get-ReceiveConnector", "Set-ReceiveConnector", "Get-SendConnector", "Set-SendConnector",
     "Get-TransportService", "Get-HybridConfiguration", "Set-HybridConfiguration",
     "Test-EdgeSynchronization",
+    "Get-AuthConfig", "Import-ExchangeCertificate", "Remove-ExchangeCertificate",
 )
 CMDLETS = EXCHANGE_CMDLETS + WINDOWS_CMDLETS
 # What only reads: every Get-* cmdlet, and Test-EdgeSynchronization, a diagnostic that compares Active
@@ -52,6 +53,13 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "Get-HybridConfiguration": ("DomainController",),
     "Set-HybridConfiguration": ("TlsCertificateName", "DomainController"),
     "Test-EdgeSynchronization": ("ExcludeRecipientTest", "DomainController"),
+    "Get-AuthConfig": ("DomainController",),
+    # FileData: the PFX as a base64 string, which the payload turns into the Byte[] the cmdlet takes. The
+    # password is no step parameter: it is the module's no_log option certificate_password, which the
+    # payload passes as -Password (a SecureString) to Import-ExchangeCertificate alone.
+    "Import-ExchangeCertificate": ("Server", "FileData", "PrivateKeyExportable", "DomainController"),
+    # Confirm: only false. Removal is ConfirmImpact High and would prompt, which fails without a host.
+    "Remove-ExchangeCertificate": ("Server", "Thumbprint", "Confirm", "DomainController"),
     "Get-WinEvent": ("LogName", "FilterXPath", "MaxEvents"),
     "Restart-Service": ("Name",),
 }
@@ -63,6 +71,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
 VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
     "Enable-ExchangeCertificate": {"Services": ("SMTP",), "Force": (True,)},
     "Test-EdgeSynchronization": {"ExcludeRecipientTest": (True,)},
+    "Remove-ExchangeCertificate": {"Confirm": (False,)},
     "Get-WinEvent": {"LogName": ("Application",)},
     "Restart-Service": {"Name": ("MSExchangeTransport", "MSExchangeFrontEndTransport")},
 }

@@ -165,10 +165,10 @@ def test_check_mode_refuses_a_set_and_runs_nothing(running_lab, tmp_path):
 def test_a_cmdlet_outside_the_allow_list_is_refused(running_lab, tmp_path):
     lab = running_lab(SCENARIOS / "demo.yml")
     rc, output, results = play(
-        lab, tmp_path, [command({"cmdlet": "Remove-ExchangeCertificate", "parameters": {"Thumbprint": "00"}})], hosts="EX01"
+        lab, tmp_path, [command({"cmdlet": "New-ExchangeCertificate", "parameters": {"Thumbprint": "00"}})], hosts="EX01"
     )
     r = results["EX01"]["r0"]
-    assert r["failed"] is True and "cmdlet 'Remove-ExchangeCertificate' is not allowed" in r["msg"]
+    assert r["failed"] is True and "cmdlet 'New-ExchangeCertificate' is not allowed" in r["msg"]
     assert state(lab)["servers"][0]["launches"] == 0
 
 

@@ -65,6 +65,8 @@ EXERCISED = {
         "test_verify_environment.py::test_the_verify_environment_page_commands_run",
     ("README.md", "ansible-playbook exchange.transport_tls.impact"): "test_impact_playbook.py::test_the_readme_and_impact_page_commands_run",
     ("docs/impact.md", "# a PKCS#12 file"): "test_impact_playbook.py::test_the_readme_and_impact_page_commands_run",
+    ("docs/rollout.md", "ansible-playbook exchange.transport_tls.rollout"):
+        "test_rollout_playbook.py::test_the_rollout_page_commands_run",
     ("docs/verify-environment.md", "ansible-test windows-integration"):
         "test_integration_targets.py::test_ansible_test_windows_integration_runs_the_targets_against_the_lab",
 }

@@ -279,8 +279,8 @@ def test_check_mode_refuses_every_non_get_step_before_anything_runs():
 
 def test_a_cmdlet_outside_the_allow_list_is_refused_by_name():
     org = org_of("no-certificate-12014.yml")
-    result, code = run(org, "EX01", [{"cmdlet": "Get-ExchangeServer"}, {"cmdlet": "Remove-ExchangeCertificate", "parameters": {"Thumbprint": "AB"}}])
-    assert code == 1 and "'Remove-ExchangeCertificate' is not allowed" in result["msg"]
+    result, code = run(org, "EX01", [{"cmdlet": "Get-ExchangeServer"}, {"cmdlet": "New-ExchangeCertificate", "parameters": {"Thumbprint": "AB"}}])
+    assert code == 1 and "'New-ExchangeCertificate' is not allowed" in result["msg"]
     assert org.server("EX01").launches == 0
 
 
@@ -469,7 +469,7 @@ def test_get_winevent_filters_by_id_and_age_and_a_miss_is_not_an_error():
 @pytest.mark.parametrize(
     "args, message",
     [
-        ({"steps": [], "colour": "red"}, "Unsupported parameters for (exchange_command) module: colour. Supported parameters include: connection_uri, domain_controller, password, session, steps, username"),
+        ({"steps": [], "colour": "red"}, "Unsupported parameters for (exchange_command) module: colour. Supported parameters include: certificate_password, connection_uri, domain_controller, password, session, steps, username"),
         ({}, "missing required arguments: steps"),
         ({"steps": [{"parameters": {}}]}, "missing required arguments: cmdlet found in steps"),
         ({"steps": [{"cmdlet": "Get-ExchangeServer", "shape": 1}]}, "Unsupported parameters for (exchange_command) module: shape found in steps."),

@@ -281,7 +281,7 @@ servers:
             }],
             "faults": [], "launches": 0, "writes": 0, "restarts": 0, "events": [], "edgesync": None,
         }],
-        "replication_lag_seconds": 0.0,
+        "replication_lag_seconds": 0.0, "auth_certificate": None,
     }
 
 

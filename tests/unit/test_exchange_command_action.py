@@ -17,6 +17,13 @@ def test_a_secret_of_the_wrong_type_is_refused_without_being_shown(value):
     assert SECRET not in problem
 
 
+@pytest.mark.parametrize("value", [{"pfx": SECRET}, [SECRET]], ids=["dictionary", "list"])
+def test_a_certificate_password_of_the_wrong_type_is_refused_without_being_shown(value):
+    problem = problem_of({"steps": [STEP], "certificate_password": value})
+    assert problem.startswith("certificate_password must be a string, got a ") and "not shown" in problem
+    assert SECRET not in problem
+
+
 def test_session_rules_are_the_action_modules_rules():
     problem = problem_of({"steps": [STEP], "session": "snapin", "username": "CONTOSO\\audit", "password": "x"})
     assert "cannot be combined with session=snapin" in problem
