@@ -18,7 +18,7 @@ from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load
 from exchange_lab.server import state_of
 
 from ..conftest import SCENARIOS
-from .test_model_rules import run, thumb
+from lab.tests.test_model_rules import run, thumb
 
 X509_MEMBERS = {"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey", "SerialNumber",
                 "FriendlyName", "SignatureAlgorithm", "RawData"}

@@ -23,8 +23,8 @@ from exchange_lab.server import state_of
 
 from ..conftest import SCENARIOS
 from .test_connector_tls_role import run, state_text
-from .test_model_rules import run as run_steps
-from .test_model_rules import thumb
+from lab.tests.test_model_rules import run as run_steps
+from lab.tests.test_model_rules import thumb
 
 # Report keys that differ between two runs whatever the lab returns: clocks, run ids, paths, durations,
 # and the probe's port (each lab listens on its own ephemeral SMTP port).

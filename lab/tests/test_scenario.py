@@ -30,7 +30,7 @@ from exchange_lab.scenario import (
     resolve_certificate,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "lab" / "fixtures"
 DOC = Path("/work/shared/docs/lab-scenarios.md")
 UTC = timezone.utc
 
