@@ -1,4 +1,4 @@
-"""One test per rule of lab-scenarios.md, against the lab's Exchange model.
+"""One test per rule of lab/docs/scenario-format.md, against the lab's Exchange model.
 
 Cmdlets run through the lab's payload runner (the same code a WinRM module run
 reaches); STARTTLS is checked with a real SMTP client against the lab's

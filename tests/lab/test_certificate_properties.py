@@ -1,4 +1,4 @@
-"""certificate_properties: Get-ExchangeCertificate over a plain remote session (exchange-reference.md section 1).
+"""certificate_properties: Get-ExchangeCertificate over a plain remote session (docs/exchange-behaviour.md#sessions).
 
 Cmdlets run through the lab's payload runner, as in test_model_rules.py, asking
 for every property of the EMS view; a property the object lacks projects as null.

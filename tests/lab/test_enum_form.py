@@ -1,7 +1,7 @@
 """Exchange values as they really arrive: enums by name or by number, certificates as RawData alone.
 
 A session that could not rehydrate Exchange's types may hand the payload every
-enum as its integer (lab-scenarios.md, Additions: `enum_form: number`); the
+enum as its integer (lab/docs/scenario-format.md, Additions: `enum_form: number`); the
 audit, the planned remediation (--check) and a real remediation must come out
 exactly as with names. With `certificate_properties: raw_data` every
 certificate still shows subject, issuer, expiry and domains, and the decisions

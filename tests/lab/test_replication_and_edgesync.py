@@ -1,6 +1,6 @@
 """The lab's directory replication (dc1/dc2, replication_lag_seconds) and EdgeSync copies with the 256-character cap.
 
-lab-scenarios.md, Additions: a write through one domain controller is read at
+lab/docs/scenario-format.md, Additions: a write through one domain controller is read at
 once through the same one and only after the lag through the other; an Edge
 reads its own EdgeSync copy of a send connector, which never receives a name
 longer than 256 characters (KB 4052493). Cmdlets run through the lab's

@@ -32,7 +32,7 @@ def _certificate(ctx: Context, p: dict, cmdlet: str) -> tuple[Server, Certificat
 
 
 # What reaches the client when the Exchange types cannot be rehydrated
-# (exchange-reference.md section 1; real-object-shapes.md section 2): PowerShell
+# (docs/exchange-behaviour.md#sessions): PowerShell
 # serializes an X509Certificate2 as RawData alone and rebuilds it on the client
 # (types.ps1xml: PropertySerializationSet RawData, DeserializingTypeConverter), so
 # a plain remote session sees the X509Certificate2 members of that copy: no

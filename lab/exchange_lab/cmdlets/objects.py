@@ -81,7 +81,7 @@ def _version_string(version: str) -> str:
 
 
 def _server_role(server: Server) -> str:
-    # Exchange 2013 kept Client Access as a role of its own: "Mailbox, ClientAccess" (real-object-shapes.md section 7).
+    # Exchange 2013 kept Client Access as a role of its own: "Mailbox, ClientAccess" (CSS-Exchange E15 GetExchangeServer.xml).
     if server.is_edge:
         return "Edge"
     return "Mailbox, ClientAccess" if server.version.startswith("15.0.") else "Mailbox"

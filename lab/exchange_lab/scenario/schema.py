@@ -34,13 +34,13 @@ FAULT_KINDS = (
 )
 EDGESYNC_STATES = ("intact", "broken")
 # What Get-ExchangeCertificate objects keep on the way to the client
-# (exchange-reference.md section 1): the EMS view, a plain remote session's
+# (docs/exchange-behaviour.md#sessions): the EMS view, a plain remote session's
 # X509Certificate2 members, or RawData alone after a failed signed deserialisation.
 CERTIFICATE_PROPERTIES = ("full", "remote", "raw_data")
-# How Exchange enum values reach the client (lab-scenarios.md, Additions): by name
+# How Exchange enum values reach the client (lab/docs/scenario-format.md, Additions): by name
 # ("IMAP, POP, IIS, SMTP") or, from a session that could not rehydrate them, as integers (27).
 ENUM_FORMS = ("name", "number")
-# Certificate quality (lab-scenarios.md, Additions): what the minted certificate really is.
+# Certificate quality (lab/docs/scenario-format.md, Additions): what the minted certificate really is.
 CERTIFICATE_KEY_TYPES = ("RSA 1024", "RSA 2048", "RSA 3072", "RSA 4096", "ECDSA P-256", "ECDSA P-384")
 SIGNATURE_HASHES = ("sha1", "sha256", "sha384", "sha512")
 # The lab's key when a scenario names none: what it minted before the key was a choice, so every
