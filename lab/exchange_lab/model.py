@@ -1,6 +1,6 @@
 """The simulated Exchange organisation: its objects and the transport's rules.
 
-Built from a validated scenario (scenario.py). Cmdlets (cmdlets.py) read and
+Built from a validated scenario (scenario/). Cmdlets (cmdlets/) read and
 change it; the SMTP listener asks it which certificate STARTTLS presents. The
 rules are those of lab/docs/scenario-format.md, which follow Microsoft's documentation
 (docs/exchange-behaviour.md).
