@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
 
 from .checks import (
-    Check, _AUTH, _BAD, _CERTIFICATE_PROPERTIES, _Ctx, _EDGESYNC, _ENUM_FORM, _FAULT_KIND, _KEY_TYPE,
+    Check, _AUTH, _BAD, _CERTIFICATE_PROPERTIES, _REQUIRED, _Map, _Ctx, _EDGESYNC, _ENUM_FORM, _FAULT_KIND, _KEY_TYPE,
     _PERMISSION, _ROLE, _ROOT_CA_TYPE, _SERVICES, _SIGNATURE_HASH, _STATUS, _TLS_AUTH_LEVEL, _TRANSPORT_ROLE,
     _any_string, _binding, _boolean, _cert_id, _cmdlet, _count, _domain_capability, _edge_copies, _eku,
     _format, _fqdn, _ip_range, _items, _launch_seconds, _maps, _names, _nullable_any_string, _nullable_fqdn,
@@ -247,6 +247,44 @@ def _send_connectors(index: _Index) -> Check:
     return check
 
 
+# Sections whose keys each take one check and a default are tables of (key, check, default), in dump
+# order (_REQUIRED: the key must be present); adding such a key is one row. Sections whose checks need
+# the cross-reference index or the server's role build their dicts in their own functions below.
+CERTIFICATE_FIELDS: tuple = (
+    ("id", _cert_id, _REQUIRED),
+    ("subject", _string, _REQUIRED),
+    ("issuer", _nullable_string, None),
+    ("self_signed", _boolean, False),
+    ("domains", _string_list, list),
+    ("not_before", _when, _REQUIRED),
+    ("not_after", _when, _REQUIRED),
+    ("services", _SERVICES.flags, list),
+    ("has_private_key", _boolean, True),
+    ("status", _STATUS.check, "Valid"),
+    ("in_store", _boolean, True),
+    ("friendly_name", _nullable_any_string, None),
+    ("root_ca_type", _ROOT_CA_TYPE.check, None),
+    ("key", _KEY_TYPE.check, DEFAULT_KEY_TYPE),
+    ("signature_hash", _SIGNATURE_HASH.check, "sha256"),
+    ("eku", _eku, lambda: list(EKU_NAMES)),
+    ("include_chain", _boolean, True),
+    ("exportable", _boolean, False),
+    ("thumbprint", _thumbprint, None),
+)
+
+EVENT_FIELDS: tuple = (
+    ("id", _count, _REQUIRED),
+    ("source", _string, _REQUIRED),
+    ("level", _string, _REQUIRED),
+    ("time", _when, _REQUIRED),
+    ("message", _any_string, _REQUIRED),
+)
+
+
+def _fields(m: _Map, fields: tuple) -> dict:
+    return {key: m.get(key, check, default) for key, check, default in fields}
+
+
 def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
     maps = _maps(ctx, value, path, line, CERTIFICATE_KEYS)
     if maps is None:
@@ -254,27 +292,7 @@ def _certificates(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
     seen: dict[str, str] = {}
     out = []
     for m in maps:
-        cert = {
-            "id": m.get("id", _cert_id),
-            "subject": m.get("subject", _string),
-            "issuer": m.get("issuer", _nullable_string, None),
-            "self_signed": m.get("self_signed", _boolean, False),
-            "domains": m.get("domains", _string_list, list),
-            "not_before": m.get("not_before", _when),
-            "not_after": m.get("not_after", _when),
-            "services": m.get("services", _SERVICES.flags, list),
-            "has_private_key": m.get("has_private_key", _boolean, True),
-            "status": m.get("status", _STATUS.check, "Valid"),
-            "in_store": m.get("in_store", _boolean, True),
-            "friendly_name": m.get("friendly_name", _nullable_any_string, None),
-            "root_ca_type": m.get("root_ca_type", _ROOT_CA_TYPE.check, None),
-            "key": m.get("key", _KEY_TYPE.check, DEFAULT_KEY_TYPE),
-            "signature_hash": m.get("signature_hash", _SIGNATURE_HASH.check, "sha256"),
-            "eku": m.get("eku", _eku, lambda: list(EKU_NAMES)),
-            "include_chain": m.get("include_chain", _boolean, True),
-            "exportable": m.get("exportable", _boolean, False),
-            "thumbprint": m.get("thumbprint", _thumbprint, None),
-        }
+        cert = _fields(m, CERTIFICATE_FIELDS)
         if cert["root_ca_type"] is None and isinstance(cert["self_signed"], bool):
             cert["root_ca_type"] = "Registry" if cert["self_signed"] else "ThirdParty"
         _unique(ctx, seen, cert["id"], m.p("id"), m.vline("id"), "certificate id", fold=False)
@@ -402,13 +420,7 @@ def _events(ctx: _Ctx, value: Any, path: str, line: int) -> Any:
         return _BAD
     out = []
     for m in maps:
-        out.append({
-            "id": m.get("id", _count),
-            "source": m.get("source", _string),
-            "level": m.get("level", _string),
-            "time": m.get("time", _when),
-            "message": m.get("message", _any_string),
-        })
+        out.append(_fields(m, EVENT_FIELDS))
     return out
 
 
