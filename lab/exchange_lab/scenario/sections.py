@@ -280,6 +280,14 @@ EVENT_FIELDS: tuple = (
     ("message", _any_string, _REQUIRED),
 )
 
+# Every fault's keys; concurrent_change adds connector and value, checked against the index.
+FAULT_FIELDS: tuple = (
+    ("kind", _FAULT_KIND.check, _REQUIRED),
+    ("cmdlet", _cmdlet, None),
+    ("times", _positive, 1),
+    ("occurrence", _positive, 1),
+)
+
 
 def _fields(m: _Map, fields: tuple) -> dict:
     return {key: m.get(key, check, default) for key, check, default in fields}
@@ -376,12 +384,7 @@ def _faults(index: _Index, local: _ServerInfo | None) -> Check:
             m = _open_map(ctx, raw, item_path, item_line, allowed, hint)
             if m is None:
                 continue
-            fault = {
-                "kind": m.get("kind", _FAULT_KIND.check),
-                "cmdlet": m.get("cmdlet", _cmdlet, None),
-                "times": m.get("times", _positive, 1),
-                "occurrence": m.get("occurrence", _positive, 1),
-            }
+            fault = _fields(m, FAULT_FIELDS)
             if fault["occurrence"] not in (1, _BAD) and fault["cmdlet"] is None:
                 # "The Nth call" needs a cmdlet to count; without one it would silently mean the first step.
                 ctx.err(m.vline("occurrence"), m.p("occurrence"),
