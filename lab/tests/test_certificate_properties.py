@@ -17,8 +17,9 @@ from exchange_lab.model import Organization
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
-from lab.tests.test_model_rules import run, thumb
+from tests.conftest import SCENARIOS
+
+from .test_model_rules import run, thumb
 
 X509_MEMBERS = {"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey", "SerialNumber",
                 "FriendlyName", "SignatureAlgorithm", "RawData"}
