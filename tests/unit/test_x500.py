@@ -28,7 +28,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.x500 import
 # Renderings that Windows itself produced (CertNameToStrW, as X509Certificate2.Subject/.Issuer use it),
 # collected from tests that run on Windows: dotnet/runtime's X509 NameTests and PropsTests and Wine's
 # crypt32 tests (the file's "about" says so too; docs/exchange-behaviour.md#x500-names explains the rules).
-FIXTURE_VECTORS_PATH = Path(__file__).parent / "fixtures" / "x500-vectors.json"
+FIXTURE_VECTORS_PATH = Path(__file__).parent / "fixtures" / "windows-name-vectors.json"
 
 CN = "2.5.4.3"
 O = "2.5.4.10"  # noqa: E741 - the X.500 key is literally O
@@ -99,7 +99,7 @@ def utf8(text: str) -> bytes:
 
 
 # --------------------------------------------------------------------------
-# Test vectors from Windows-run tests (fixtures/x500-vectors.json)
+# Test vectors from Windows-run tests (fixtures/windows-name-vectors.json)
 # --------------------------------------------------------------------------
 
 
