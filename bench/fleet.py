@@ -1,4 +1,4 @@
-"""Synthetic Exchange fleets for the benchmark, in the lab's scenario format (lab-scenarios.md).
+"""Synthetic Exchange fleets for the benchmark, in the lab's scenario format (lab/docs/scenario-format.md).
 
 ``fleet(n, launch_seconds)`` returns a scenario of ``n`` servers the morning after a
 certificate renewal, with the mix a real organisation has. Per block of ten servers:

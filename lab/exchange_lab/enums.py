@@ -1,9 +1,9 @@
 """Exchange enum properties as integers, for servers with ``enum_form: number``.
 
 A session that cannot rehydrate Exchange's types may hand a client an enum
-as its bare integer instead of its name (lab-scenarios.md, Additions;
-real-object-shapes.md sections 3, 7 and 8: every enum travels as its name in
-ToString and its value in an I32). With ``enum_form: number`` the lab returns
+as its bare integer instead of its name (lab/docs/scenario-format.md, Additions;
+docs/exchange-behaviour.md#enums: every enum travels as its name in ToString and
+its value in an I32). With ``enum_form: number`` the lab returns
 every Exchange enum property of its objects as that integer, so the collection
 must decode both forms.
 

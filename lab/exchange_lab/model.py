@@ -1,9 +1,9 @@
 """The simulated Exchange organisation: its objects and the transport's rules.
 
-Built from a validated scenario (scenario.py). Cmdlets (cmdlets.py) read and
+Built from a validated scenario (scenario/). Cmdlets (cmdlets/) read and
 change it; the SMTP listener asks it which certificate STARTTLS presents. The
-rules are those of lab-scenarios.md, which follow Microsoft's documentation
-(exchange-reference.md sections 2, 3, 4 and 6).
+rules are those of lab/docs/scenario-format.md, which follow Microsoft's documentation
+(docs/exchange-behaviour.md).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Directory:
 
     With ``lag`` seconds (scenario ``replication_lag_seconds``), a write made
     through one domain controller is read at once through the same one and
-    only ``lag`` seconds later through the other (lab-scenarios.md, Additions).
+    only ``lag`` seconds later through the other (lab/docs/scenario-format.md, Additions).
     When two writes reach the same attribute, the later one wins once both are
     visible (AD's last-writer-wins). The model's objects always hold the latest
     value (what transport acts on); only the cmdlets' reads go through here.
@@ -137,7 +137,7 @@ class Certificate:
     minted: MintedCertificate
     friendly_name: str | None = None
     root_ca_type: str | None = None
-    # Certificate quality (lab-scenarios.md, Additions); the minted certificate is what these say.
+    # Certificate quality (lab/docs/scenario-format.md, Additions); the minted certificate is what these say.
     key: str = "ECDSA P-256"
     signature_hash: str = "sha256"
     eku: list[str] = field(default_factory=lambda: ["serverAuth", "clientAuth"])
@@ -477,7 +477,7 @@ class Organization:
     # -- transport rules ----------------------------------------------------
 
     def select(self, connector: ReceiveConnector) -> Selection:
-        """Inbound STARTTLS certificate selection (exchange-reference.md section 6)."""
+        """Inbound STARTTLS certificate selection (docs/exchange-behaviour.md#starttls-selection)."""
         server = connector.server
         if "Tls" not in connector.auth_mechanism:
             return Selection(False, None, False, "Tls is not in AuthMechanism")

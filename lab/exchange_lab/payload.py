@@ -32,7 +32,7 @@ DOC_PATH = COLLECTION_ROOT / "plugins" / "modules" / "exchange_command.yml"
 PAYLOAD_SCRIPT_NAME = "ansible_collections.exchange.transport_tls.plugins.modules.exchange_command.ps1"
 
 # What the payload runs is its allow-list (payload_contract, the same table as the .ps1), not every
-# cmdlet the lab models: cmdlets.py keeps Exchange's wider parameter sets, as real Exchange accepts them.
+# cmdlet the lab models: cmdlets/ keeps Exchange's wider parameter sets, as real Exchange accepts them.
 ALLOW_LIST = [CMDLETS[name.lower()].name for name in payload_contract.CMDLETS]
 EXCHANGE_CMDLETS = list(payload_contract.EXCHANGE_CMDLETS)
 _ALLOWED_BY_LOWER = {n.lower(): n for n in ALLOW_LIST}

@@ -34,7 +34,7 @@ _CURVE = ec.SECP256R1()
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _P384_ORDER = int(
     "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16)
-# The key a scenario names (lab-scenarios.md, certificates[].key) -> (algorithm, size or curve).
+# The key a scenario names (lab/docs/scenario-format.md, certificates[].key) -> (algorithm, size or curve).
 KEY_TYPES = ("RSA 1024", "RSA 2048", "RSA 3072", "RSA 4096", "ECDSA P-256", "ECDSA P-384")
 DEFAULT_KEY = "ECDSA P-256"
 _HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which certificate Exchange transport uses for a connector, computed from facts.
 
-Microsoft's "Selection of Inbound STARTTLS Certificates" (exchange-reference.md
-section 6): no ``Tls`` in AuthMechanism means no STARTTLS; the search key is
+Microsoft's "Selection of Inbound STARTTLS Certificates" (docs/exchange-behaviour.md#starttls-selection):
+no ``Tls`` in AuthMechanism means no STARTTLS; the search key is
 the connector's TlsCertificateName, else its FQDN, else the server's FQDN;
 only certificates in the store with a private key qualify; among several,
 CA-issued before self-signed, then the newest NotBefore. A send connector

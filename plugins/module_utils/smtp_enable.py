@@ -8,7 +8,7 @@ a certificate that is not the default (internal transport) certificate asks
 "Overwrite the existing default SMTP certificate?". A non-interactive host
 cannot answer, and ``-Force`` answers Yes: it replaces the default, which
 breaks EdgeSync on an Edge server and goes against Microsoft's advice to keep
-the self-signed default (exchange-reference.md section 2). No cmdlet sets the
+the self-signed default (docs/exchange-behaviour.md#smtp-enabling). No cmdlet sets the
 default directly, so this follows Microsoft's own non-interactive pattern
 (New-ExchangeAuthCertificate.ps1):
 
@@ -271,7 +271,7 @@ def record(items: List[SmtpEnable], result: dict) -> None:
         item.enabled = steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok"
         item.restored = steps.get(f"restore|{item.key}", {}).get("status") == "ok"
         if item.enabled and not item.restored:
-            # -Force makes the enabled certificate the default (exchange-reference.md section 2).
+            # -Force makes the enabled certificate the default (docs/exchange-behaviour.md#smtp-enabling).
             item.default_after = item.thumbprint
     record_readback(items, result)
 

@@ -7,7 +7,7 @@ Connectors and the hybrid configuration name their certificate by issuer and
 subject instead of thumbprint, so a renewal keeps working only while those
 strings still match the new certificate's ``.Issuer``/``.Subject``. This
 module reproduces how Exchange (``SmtpX509Identifier``, see
-``docs/x500-format.md`` section 6) accepts such a value and how Exchange and
+``docs/x500-names.md`` section 6) accepts such a value and how Exchange and
 HealthChecker compare two of them, so the collection can tell "matches",
 "does not match" and "would match if it had not been typed by hand".
 """
@@ -220,7 +220,7 @@ def is_smtp_domain(value: str) -> bool:
 def parse_tls_certificate_name(value: str) -> TlsCertificateName:
     """Accept or refuse ``value`` exactly as ``Set-ReceiveConnector -TlsCertificateName`` would.
 
-    Exchange's rule (x500-format section 6): the value matches
+    Exchange's rule (docs/x500-names.md section 6): the value matches
     ``^(<I>([^<]+))?(<S>(.+))`` ignoring case; the raw subject contains
     ``CN=(.*?)($|,)`` whose value is an SMTP domain (``*.`` wildcard
     allowed); and both parts parse and encode as X.500 names. The returned
@@ -325,7 +325,7 @@ _TYPED_SPACE = " \t\n\v\f\r"
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _rdn_keys(part: str) -> tuple[tuple[tuple[str, str], ...], ...]:
     # Attributes of one RDN are compared as a multiset because whether
-    # Windows re-sorts a multi-valued RDN is not known (x500-format 8.5).
+    # Windows re-sorts a multi-valued RDN is not known (docs/x500-names.md section 8.5).
     keys = []
     for rdn in parse_name(part):
         keys.append(

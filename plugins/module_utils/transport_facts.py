@@ -59,7 +59,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils import exch
 __all__ = ["FactsError", "MISSING_PROPERTIES_REMEDY", "missing_property_reason", "parse_read", "read_steps", "same_server"]
 
 UNKNOWN = "unknown"
-# What to do when Exchange's certificate properties did not arrive (exchange-reference: Exchange's own
+# What to do when Exchange's certificate properties did not arrive (docs/exchange-behaviour.md#sessions: Exchange's own
 # _NewExchangeRunspace asks for serializationLevel=Full; CSS-Exchange PR #1448 on serialization-data signing).
 MISSING_PROPERTIES_REMEDY = (
     "the payload opens the session with serializationLevel=Full; if properties are still missing, "

@@ -7,7 +7,7 @@ Exchange builds ``TlsCertificateName`` from ``X509Certificate2.Issuer`` and
 ``.Subject`` and later compares those strings, so "the same name" means "the
 same Windows string", not "the same DER" or "the same RFC 4514 string".
 This module reproduces the two crypt32 calls involved, following
-``docs/x500-format.md`` (section numbers below refer to it):
+``docs/x500-names.md`` (section numbers below refer to it):
 
 * :func:`render_name` is ``CertNameToStrW(CERT_X500_NAME_STR [| REVERSE])``,
   which is what ``.Subject``, ``.Issuer``, ``X500DistinguishedName.Name``

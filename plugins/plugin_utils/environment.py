@@ -39,7 +39,7 @@ CHECK_NAMES = (
 SCHEMA = "exchange.transport_tls/environment/v1"
 
 # The certificate properties the collection decides from that only a full-fidelity session returns
-# (real-object-shapes: they live in SerializationData, which a session without serializationLevel=Full
+# (docs/exchange-behaviour.md#sessions: they live in SerializationData, which a session without serializationLevel=Full
 # does not send; CSS-Exchange PRs #1200 and #2388).
 FIDELITY_PROPERTIES = ("Services", "Status", "HasPrivateKey", "RootCAType")
 # Where Exchange enums arrive in the read batch: step id -> properties.

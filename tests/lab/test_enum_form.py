@@ -1,7 +1,7 @@
 """Exchange values as they really arrive: enums by name or by number, certificates as RawData alone.
 
 A session that could not rehydrate Exchange's types may hand the payload every
-enum as its integer (lab-scenarios.md, Additions: `enum_form: number`); the
+enum as its integer (lab/docs/scenario-format.md, Additions: `enum_form: number`); the
 audit, the planned remediation (--check) and a real remediation must come out
 exactly as with names. With `certificate_properties: raw_data` every
 certificate still shows subject, issuer, expiry and domains, and the decisions
@@ -23,8 +23,8 @@ from exchange_lab.server import state_of
 
 from ..conftest import SCENARIOS
 from .test_connector_tls_role import run, state_text
-from .test_model_rules import run as run_steps
-from .test_model_rules import thumb
+from lab.tests.test_model_rules import run as run_steps
+from lab.tests.test_model_rules import thumb
 
 # Report keys that differ between two runs whatever the lab returns: clocks, run ids, paths, durations,
 # and the probe's port (each lab listens on its own ephemeral SMTP port).

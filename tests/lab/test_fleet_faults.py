@@ -36,7 +36,7 @@ from .test_connector_tls_role import run
 pytestmark = pytest.mark.ansible
 
 FLEET = ROOT / "tests/lab/fixtures/fleet5.yml"
-DOC = pathlib.Path("/work/shared/docs/lab-scenarios.md")
+DOC = ROOT / "lab/docs/scenario-format.md"
 FAULTY = "EX02"
 OTHERS = ("EX01", "EX03", "EX04", "EDGE01")
 READ_CMDLET = "Get-ExchangeServer"      # only the facts read runs it
@@ -83,8 +83,8 @@ def documented_kinds(text: str, section: str) -> list[str]:
     """The fault kinds a document lists, in its order."""
     body = text.split(section, 1)[1]
     body = body.split("\n#", 1)[0]
-    if "Kinds:" in body:  # lab-scenarios.md: "`http_500`, `connection_reset`, `timeout` (never ...), ..."
-        return re.findall(r"`([a-z][a-z0-9_]*)`\s*(?:\([^)]*\))?\s*[,.]", body.split("Kinds:", 1)[1])
+    if "Kinds:" in body:  # lab/docs/scenario-format.md: "- `http_500`: ...", one kind a line
+        return re.findall(r"^- `([a-z][a-z0-9_]*)`:", body.split("Kinds:", 1)[1], re.M)
     return re.findall(r"^\| `([a-z][a-z0-9_]*)` \|", body, re.M)  # lab/README.md's table
 
 
@@ -93,9 +93,8 @@ def assert_every_documented_kind_is_injected() -> None:
     readme = documented_kinds((ROOT / "lab/README.md").read_text(), "## Faults")
     assert sorted(KINDS + AFTER_RUN_KINDS) == sorted(readme), \
         f"lab/README.md documents the fault kinds {readme}, this suite injects {KINDS + AFTER_RUN_KINDS}"
-    if DOC.exists():  # the format's own page, outside the repository
-        documented = documented_kinds(DOC.read_text(), "## Faults")
-        assert sorted(KINDS) == sorted(documented), f"{DOC} documents the fault kinds {documented}, this suite injects {KINDS}"
+    documented = documented_kinds(DOC.read_text(), "## Faults")
+    assert sorted(KINDS) == sorted(documented), f"{DOC} documents the fault kinds {documented}, this suite injects {KINDS}"
 
 
 # --------------------------------------------------------------------------

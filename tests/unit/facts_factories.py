@@ -117,7 +117,7 @@ def receive_connector(**overrides) -> dict:
         "require_tls": False,
         "enabled": True,
         "hybrid": False,
-        # As a real session returns them (IPv6 first; real-object-shapes.md).
+        # As a real session returns them (IPv6 first; CSS-Exchange HealthChecker test data GetReceiveConnector.xml).
         "remote_ip_ranges": ["::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "0.0.0.0-255.255.255.255"],
     }
     facts.update(overrides)

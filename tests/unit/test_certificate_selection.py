@@ -4,7 +4,7 @@
 """Tests for module_utils/certificate_selection.py: the certificate transport picks for a connector.
 
 The rules are Microsoft's "Selection of Inbound STARTTLS Certificates"
-(exchange-reference.md section 6): no Tls in AuthMechanism means no STARTTLS;
+(docs/exchange-behaviour.md#starttls-selection): no Tls in AuthMechanism means no STARTTLS;
 the key is TlsCertificateName, else the connector FQDN, else the server FQDN;
 only certificates with a private key; CA-issued before self-signed, then the
 newest NotBefore; expired and SMTP-less certificates are still selected.

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exchange enums by name, by integer and by integer text: one decoder per enum, the same names out.
 
-The pairs are the serialized values in real-object-shapes.md (CSS-Exchange
-samples: a ToString and its I32), not values the lab produced.
+The pairs are serialized values from Microsoft's CSS-Exchange HealthChecker test
+data (a ToString and its I32; docs/exchange-behaviour.md#enums), not values the lab produced.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.exchange_en
     EnumValueError,
 )
 
-# (enum, ToString as serialized, its I32) from real-object-shapes.md sections 2, 3, 4 and 7.
+# (enum, ToString as serialized, its I32) from the CSS-Exchange samples (docs/exchange-behaviour.md#enums).
 OBSERVED_FLAGS = [
     (ALLOWED_SERVICES, "SMTP", 16),
     (ALLOWED_SERVICES, "IMAP, POP, IIS, SMTP", 27),

@@ -328,7 +328,7 @@ def test_comparisons_never_raise_and_are_symmetric(reliability) -> None:
 # Valid names
 # --------------------------------------------------------------------------
 
-# CertStrToName's PrintableString repertoire (x500-format section 4).
+# CertStrToName's PrintableString repertoire (docs/x500-names.md section 4).
 PRINTABLE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
 VALUE_CHAR = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 SPECIALS = list(',+="\n\r\t\v\f <>#;\'\\') + [

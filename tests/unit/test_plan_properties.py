@@ -351,7 +351,7 @@ def _names(name: str, certificate: dict) -> bool:
 
 
 def _transport_selects(name: str, certificates: list):
-    """The certificate transport uses for a TlsCertificateName (exchange-reference.md section 6), or None.
+    """The certificate transport uses for a TlsCertificateName (docs/exchange-behaviour.md#starttls-selection), or None.
 
     Among the certificates with that issuer and subject and a private key (one not known to lack it),
     CA-issued before self-signed, then the newest NotBefore, then the latest NotAfter.

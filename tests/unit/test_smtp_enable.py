@@ -144,7 +144,7 @@ def test_plan_refuses_when_the_default_has_no_private_key_to_put_back() -> None:
 def test_the_restore_names_smtp_only(default_services) -> None:
     # Services are additive: the previous default keeps the others. Naming UM/UMCallRouter (fails while
     # UMStartupMode is TCP), Federation or IIS (rebinds the web site) again could only make the restore fail
-    # and leave the new certificate as the default (fidelity review WRONG-4).
+    # and leave the new certificate as the default (docs/exchange-behaviour.md#smtp-enabling).
     facts = facts_of(certificates=[own_certificate_of("EX01", services=default_services), renewed()])
     planned = smtp_enable.plan(facts, renewed())
     (restore,) = [s for s in smtp_enable.enable_steps([planned]) if s["id"].startswith("restore|")]

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Facts from Exchange objects in the shapes real sessions return (real-object-shapes.md).
+"""Facts from Exchange objects in the shapes real sessions return (docs/exchange-behaviour.md#sessions; CSS-Exchange HealthChecker test data).
 
 Enums by integer give the same facts as by name; a certificate that arrived as
 RawData alone, or as the client's rebuilt X509Certificate2, still shows what
@@ -31,9 +31,9 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_f
 
 from .test_transport_facts import certificate, make_result, receive_connector, send_connector, with_objects
 
-# real-object-shapes.md section 2.2: the subject of sample #13, in .NET's rendering (S=, CN first).
+# CSS-Exchange GetExchangeCertificateBroken.xml: a sample certificate's subject, in .NET's rendering (S=, CN first).
 SUBJECT_13 = "CN=domain.com, OU=IT, O=Contoso, L=Cologne, S=NRW, C=Germany"
-# Section 2.3: the E19 default certificate, self-signed, SANs host + FQDN, RSA 2048 (signed sha1RSA there;
+# CSS-Exchange E19 GetExchangeCertificate.xml: the default certificate, self-signed, SANs host + FQDN, RSA 2048 (signed sha1RSA there;
 # this cryptography build refuses to sign with SHA-1, so sha256RSA, as the samples' WMSvc certificates).
 E19 = "CN=Solo-E19A"
 
@@ -81,7 +81,7 @@ def only_certificate(obj: dict) -> dict:
 
 
 def test_a_certificate_by_numbers_has_the_same_facts_as_by_names() -> None:
-    # Section 2.3: the default certificate, Services 27, Status 1, RootCAType 3.
+    # CSS-Exchange E19 GetExchangeCertificate.xml: the default certificate, Services 27, Status 1, RootCAType 3.
     by_name = certificate(Services="IMAP, POP, IIS, SMTP", Status="Valid", RootCAType="Registry")
     by_number = certificate(Services=27, Status=1, RootCAType=3)
     by_text = certificate(Services="27", Status="1", RootCAType="3")
@@ -99,7 +99,7 @@ def test_services_none_by_number_is_no_service_not_unknown() -> None:
 
 
 def test_receive_connectors_by_numbers_have_the_same_facts_as_by_names() -> None:
-    # Section 3: Default Frontend: AuthMechanism 31, PermissionGroups 13, TransportRole 16384; Client Proxy: 31, 6, 32.
+    # CSS-Exchange E19 GetReceiveConnector.xml: Default Frontend: AuthMechanism 31, PermissionGroups 13, TransportRole 16384; Client Proxy: 31, 6, 32.
     named = [receive_connector("Default Frontend EX01"),
              receive_connector("Client Proxy EX01", TransportRole="HubTransport",
                                PermissionGroups="ExchangeUsers, ExchangeServers")]
@@ -151,7 +151,7 @@ def test_site_is_the_last_part_of_its_canonical_path(site, name) -> None:
 
 
 def test_receive_connectors_of_a_server_named_in_another_case_are_its_own() -> None:
-    # Section 1: Name SOLO-E19A, Fqdn Solo-E19A.Solo.com: the connector's Server may differ in case.
+    # CSS-Exchange E19 GetExchangeServer.xml: Name SOLO-E19A, Fqdn Solo-E19A.Solo.com: the connector's Server may differ in case.
     facts = parse_read(with_objects("receive_connectors", receive_connector("Default Frontend EX01", server="ex01")), "EX01")
     assert [c["name"] for c in facts["receive_connectors"]] == ["Default Frontend EX01"]
 

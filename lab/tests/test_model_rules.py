@@ -1,4 +1,4 @@
-"""One test per rule of lab-scenarios.md, against the lab's Exchange model.
+"""One test per rule of lab/docs/scenario-format.md, against the lab's Exchange model.
 
 Cmdlets run through the lab's payload runner (the same code a WinRM module run
 reaches); STARTTLS is checked with a real SMTP client against the lab's
@@ -22,7 +22,7 @@ from exchange_lab.winrm import CommandRequest, ModuleRun, TransportFault
 from exchange_lab.server import Lab
 from exchange_lab.payload import PAYLOAD_PATH, PAYLOAD_SCRIPT_NAME
 
-from ..conftest import SCENARIOS, StartTls, scenario_variant, starttls
+from tests.conftest import SCENARIOS, StartTls, scenario_variant, starttls
 
 
 def org_of(name: str) -> Organization:

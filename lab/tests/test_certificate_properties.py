@@ -1,4 +1,4 @@
-"""certificate_properties: Get-ExchangeCertificate over a plain remote session (exchange-reference.md section 1).
+"""certificate_properties: Get-ExchangeCertificate over a plain remote session (docs/exchange-behaviour.md#sessions).
 
 Cmdlets run through the lab's payload runner, as in test_model_rules.py, asking
 for every property of the EMS view; a property the object lacks projects as null.
@@ -17,7 +17,8 @@ from exchange_lab.model import Organization
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
+
 from .test_model_rules import run, thumb
 
 X509_MEMBERS = {"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey", "SerialNumber",

@@ -1,4 +1,4 @@
-"""Certificate quality in the lab is real (lab-scenarios.md, Additions): key, signature hash, EKUs, chain, exportable.
+"""Certificate quality in the lab is real (lab/docs/scenario-format.md, Additions): key, signature hash, EKUs, chain, exportable.
 
 What a scenario says is what a TLS client is shown on the lab's SMTP listener (checked here with the standard
 library's ssl and cryptography, not with the lab's own code), what Get-ExchangeCertificate reports as

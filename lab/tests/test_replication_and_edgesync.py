@@ -1,6 +1,6 @@
 """The lab's directory replication (dc1/dc2, replication_lag_seconds) and EdgeSync copies with the 256-character cap.
 
-lab-scenarios.md, Additions: a write through one domain controller is read at
+lab/docs/scenario-format.md, Additions: a write through one domain controller is read at
 once through the same one and only after the lag through the other; an Edge
 reads its own EdgeSync copy of a send connector, which never receives a name
 longer than 256 characters (KB 4052493). Cmdlets run through the lab's
@@ -18,7 +18,7 @@ from exchange_lab.payload import PayloadRunner
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 DC1, DC2 = "dc1.contoso.lab", "dc2.contoso.lab"
 FRONTEND = "EX01\\Default Frontend EX01"

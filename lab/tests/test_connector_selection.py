@@ -1,4 +1,4 @@
-"""The lab's SMTP listener answers as the receive connector Exchange would select (lab-scenarios.md, Additions).
+"""The lab's SMTP listener answers as the receive connector Exchange would select (lab/docs/scenario-format.md, Additions).
 
 Microsoft Learn, "Receive connectors", "Receive connector remote addresses": among connectors that share a
 binding, the one whose RemoteIPRanges match the sender most specifically answers. A probe from 127.0.0.1 is

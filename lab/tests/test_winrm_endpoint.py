@@ -575,7 +575,7 @@ def run_playbook(venv: Path, tmp_path: Path, server: WinRMServer, *extra: str) -
     (tmp_path / "library" / "test_legacy.ps1").write_bytes(LEGACY_MODULE)
     (tmp_path / "site.yml").write_text(PLAYBOOK, encoding="utf-8")
     (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = False\n")
-    # ansible_shell_type deliberately unset (see winrm-notes).
+    # ansible_shell_type deliberately unset (see lab/docs/winrm.md).
     (tmp_path / "inventory.ini").write_text(
         f"ex01 ansible_connection=winrm ansible_host=127.0.0.1 ansible_port={server.port} "
         f"ansible_user={USER} ansible_password={PASSWORD} ansible_winrm_scheme=http "
