@@ -20,6 +20,7 @@ ARGUMENT_SPEC = {
     "ignore_source_servers": {"type": "list", "elements": "str", "default": []},
     "update_hybrid_configuration": {"type": "bool", "default": False},
     "expiring_days": {"type": "int", "default": 30},
+    "receive_plans": {"type": "list", "elements": "dict", "default": []},
     **SESSION_SPEC,
 }
 
@@ -47,7 +48,8 @@ class ActionModule(ConvergeActionBase):
             fleet = _fleet(task_vars)
             unknown = _unknown_ignored(args["ignore_source_servers"], fleet)
             plan = send_plan.plan(fleet, runner, identities or None, thumbprint, args["enable_smtp"],
-                                  args["ignore_source_servers"], args["update_hybrid_configuration"], args["expiring_days"])
+                                  args["ignore_source_servers"], args["update_hybrid_configuration"], args["expiring_days"],
+                                  enabled_by_run=send_plan.planned_smtp_enables(args["receive_plans"]))
         except ValueError as exc:  # PlanError included
             return dict(result, failed=True, msg=str(exc))
         result["run_on"] = runner

@@ -115,6 +115,20 @@ options:
         configuration.
     type: bool
     default: false
+  receive_plans:
+    description:
+      - The registered results of M(exchange.transport_tls.receive_connector_tls) in check mode on the other
+        servers of the same run, when the real run converges those servers before this task (as role
+        C(exchange.transport_tls.connector_tls) does). The SMTP enables they plan count as done, so a connector
+        whose only obstacle is SMTP missing on a source server that the same run enables it on is planned as a
+        change (its reason says C(after SMTP is enabled on EDGE01 by this run)) instead of blocked, and the
+        check-mode plan shows every write the run makes.
+      - A result that failed leaves the connectors that depend on its server blocked, with its message.
+      - Pass only results whose changes the real run makes in full (the same connectors, not a narrower
+        O(identity)); otherwise the plan announces a write the run will not make.
+    type: list
+    elements: dict
+    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session
