@@ -51,6 +51,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     same_name,
     step,
 )
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
     FOUND,
     choose_replacement,
@@ -220,7 +221,9 @@ class _Planner:
         if missing:
             return Decision(OBJECT_TYPE, name, BLOCKED, current, None,
                             f"no facts for source server(s) {', '.join(missing)}: gather exchange_certificate_facts on them"
-                            " in this play, or list them in ignore_source_servers", details=details)
+                            " in this play (in the role: include them in the play, connector_tls_target); if they no longer"
+                            " send, list them in ignore_source_servers (connector_tls_ignore_source_servers in the role);"
+                            " or exempt the connector with a reason (connector_tls_exempt)", details=details)
         if not sources:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "no source server to check", details=details)
         self.check_edge_copies(sources, connector, details)
@@ -393,13 +396,19 @@ def connector_named(connectors: List[dict], identity: str) -> dict:
 def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = None, certificate: Optional[str] = None,
          enable_smtp: bool = True, ignore_source_servers: Optional[List[str]] = None,
          update_hybrid_configuration: bool = False, expiring_days: int = 30,
-         enabled_by_run: Optional[Dict[str, object]] = None) -> SendPlan:
+         enabled_by_run: Optional[Dict[str, object]] = None, certificates: Optional[Dict[str, str]] = None,
+         exempt: Optional[Dict[str, str]] = None) -> SendPlan:
     """Decide for the organisation's send connectors from the facts of every host (inventory name -> facts).
 
     ``enabled_by_run`` (from planned_smtp_enables()): the SMTP enables the same run makes on other servers before
     the send connectors are written. A connector whose only obstacle is SMTP missing there is planned as a change,
     so the check-mode plan and the planned changes.json show every write the run makes.
+
+    ``certificates`` (name in lower case -> thumbprint) names the certificate of single connectors instead of
+    ``certificate`` (in a sweep only where the current name needs replacing); ``exempt`` (name in lower case, or
+    "hybrid configuration" -> reason) leaves those objects alone, decided ``exempt``.
     """
+    certificates, exempt = certificates or {}, exempt or {}
     planner = _Planner(fleet, runner, enable_smtp, ignore_source_servers or [], expiring_days, enabled_by_run)
     connectors = planner.runner_facts["send_connectors"]
     explicit = bool(identities)
@@ -409,11 +418,31 @@ def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = 
         if connector["name"] in seen:
             continue
         seen.add(connector["name"])
-        decision = planner.decide(connector, certificate, explicit)
+        reason = exempt.get(connector["name"].strip().lower())
+        if reason is not None:
+            current = connector.get("tls_certificate_name")
+            planner.plan.decisions.append(Decision(OBJECT_TYPE, connector["name"], EXEMPT, current, current, f"exempt: {reason}"))
+            continue
+        pinned = certificates.get(connector["name"].strip().lower())
+        try:
+            decision = planner.decide(connector, pinned or certificate, explicit)
+        except PlanError as exc:
+            if pinned is None or explicit:
+                raise
+            # In a sweep a pinned certificate that cannot be named blocks its connector only.
+            current = connector.get("tls_certificate_name")
+            decision = Decision(OBJECT_TYPE, connector["name"], BLOCKED, current, None, str(exc))
+        if pinned is not None and decision.status == BLOCKED:
+            decision.reason += (f" (the certificate given for it in certificates, connector_tls_certificates in the role:"
+                                f" {pinned})")
         if explicit and decision.status == BLOCKED:
             raise PlanError(f"send connector {decision.object} cannot be converged: {decision.reason}")
         planner.plan.decisions.append(decision)
-    if update_hybrid_configuration:
+    if update_hybrid_configuration and HYBRID_OBJECT.lower() in exempt and planner.runner_facts.get("hybrid_configuration"):
+        current = planner.runner_facts["hybrid_configuration"].get("tls_certificate_name")
+        planner.plan.decisions.append(Decision(HYBRID, HYBRID_OBJECT, EXEMPT, current, current,
+                                               f"exempt: {exempt[HYBRID_OBJECT.lower()]}"))
+    elif update_hybrid_configuration:
         decision = planner.hybrid(planner.plan.decisions)
         if decision is not None:
             planner.plan.decisions.append(decision)

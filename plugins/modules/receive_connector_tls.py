@@ -120,6 +120,32 @@ options:
         needs this option.
       - A name (letters, digits and hyphens, or an FQDN), not an IP address and not empty.
     type: str
+  certificates:
+    description:
+      - The certificate to name on single connectors, instead of the replacement policy's choice (or
+        O(certificate)), as a dictionary of connector identity (C(SERVER\Name), any case) to thumbprint (40
+        hexadecimal characters, any case, spaces allowed). Role C(exchange.transport_tls.connector_tls) passes its
+        variable C(connector_tls_certificates) here.
+      - Without O(identity), a pinned connector changes only when it needs a fix (its name is stale, unusable or
+        expiring, or the policy could not choose, as with C(ambiguous_replacement_certificate)). The certificate
+        then follows the rules of a thumbprint in O(certificate); SMTP is enabled on it if needed, keeping the
+        default SMTP certificate; one that is not on the server, cannot be used or does not cover the connector's
+        names leaves the connector blocked, with the reason.
+      - Keys of other servers' connectors are ignored on this server, so one dictionary serves every host. A key
+        that names no connector of any server whose facts the play holds (or no connector of this server, for a
+        key with its name) is refused before any write, naming the key and the connectors.
+    type: dict
+    default: {}
+  exempt:
+    description:
+      - Connectors to leave alone, as a dictionary of connector identity (C(SERVER\Name), any case) to the
+        reason (a non-empty string). Role C(exchange.transport_tls.connector_tls) passes C(connector_tls_exempt).
+      - An exempt connector is decided C(exempt) with its reason in RV(plans), never changed, and reported as
+        exempt rather than as drift or an error.
+      - A key that names no connector of any server whose facts the play holds is a warning (an exemption for a
+        connector that is gone should not fail the run, but stays visible).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session

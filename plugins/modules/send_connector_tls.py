@@ -129,6 +129,29 @@ options:
     type: list
     elements: dict
     default: []
+  certificates:
+    description:
+      - The certificate to name on single send connectors, instead of the replacement policy's choice (or
+        O(certificate)), as a dictionary of send connector name (any case) to thumbprint (40 hexadecimal
+        characters, any case, spaces allowed). Role C(exchange.transport_tls.connector_tls) passes its variable
+        C(connector_tls_certificates) here; keys of receive connectors (C(SERVER\Name)) are ignored.
+      - Without O(identity), like a thumbprint in O(certificate), it only replaces a name that some source server
+        cannot use or that expires within O(expiring_days); every source server must hold a usable certificate
+        with its issuer and subject, else the connector is blocked, with the reason.
+      - The hybrid configuration cannot be pinned, because it follows the connector to Microsoft 365.
+      - A key that names no connector of any server whose facts the play holds is refused before any write,
+        naming the key and the connectors.
+    type: dict
+    default: {}
+  exempt:
+    description:
+      - Send connectors (by name) and the hybrid configuration (key C(Hybrid Configuration)) to leave alone, as
+        a dictionary of identity to the reason (a non-empty string). Role C(exchange.transport_tls.connector_tls)
+        passes C(connector_tls_exempt).
+      - An exempt object is decided C(exempt) with its reason in RV(plans) and never changed.
+      - A key that names no connector of any server whose facts the play holds is a warning.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - exchange.transport_tls.session

@@ -736,3 +736,42 @@ def test_a_mailbox_source_the_same_run_enables_is_not_enabled_twice() -> None:
     decision = decision_of(plan)
     assert decision.status == CHANGE and decision.smtp == [] and plan.smtp == []
     assert "after SMTP is enabled on EX02 by this run" in decision.reason
+
+
+# --------------------------------------------------------------------------
+# certificates and exempt (issue 19 item 10)
+# --------------------------------------------------------------------------
+
+
+def test_a_pinned_certificate_is_named_on_a_broken_send_connector() -> None:
+    hosts = fleet(ex01=[r11(), r12()], ex02=[r11(), r12()])
+    decision = decision_of(send_plan.plan(hosts, "ex01", certificates={OUTBOUND.lower(): R11_THUMB}))
+    assert (decision.status, decision.expected) == (CHANGE, R11_NAME)
+    # Without the pin the policy takes the newest.
+    assert decision_of(send_plan.plan(hosts, "ex01")).expected == R12_NAME
+
+
+def test_a_pinned_certificate_in_no_store_blocks_only_its_connector() -> None:
+    connectors = [outbound(), partner()]
+    hosts = fleet(connectors=connectors)
+    plan = send_plan.plan(hosts, "ex01", certificates={PARTNER.lower(): "CD" * 20})
+    assert decision_of(plan, PARTNER).status == BLOCKED
+    assert "in the store of none of the source servers" in decision_of(plan, PARTNER).reason
+    assert "connector_tls_certificates in the role: " + "CD" * 20 in decision_of(plan, PARTNER).reason
+    assert decision_of(plan).status == CHANGE
+
+
+def test_an_exempt_send_connector_and_hybrid_configuration_are_left_alone() -> None:
+    hosts = fleet(hybrid=hybrid_configuration(tls_certificate_name=R10_NAME))
+    plan = send_plan.plan(hosts, "ex01", update_hybrid_configuration=True,
+                          exempt={OUTBOUND.lower(): "owned by the HCW team", "hybrid configuration": "HCW owns it"})
+    assert [(d.object, d.status, d.reason) for d in plan.decisions] == [
+        (OUTBOUND, "exempt", "exempt: owned by the HCW team"), ("Hybrid Configuration", "exempt", "exempt: HCW owns it")]
+    assert plan.changes == [] and plan.blocked == []
+
+
+def test_a_source_without_facts_names_the_role_variables() -> None:
+    hosts = fleet(ex02=None)
+    hosts.pop("ex02")
+    reason = decision_of(send_plan.plan(hosts, "ex01")).reason
+    assert "connector_tls_ignore_source_servers" in reason and "connector_tls_exempt" in reason
