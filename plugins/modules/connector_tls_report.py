@@ -82,6 +82,14 @@ options:
       - The run directory under O(dest) to write into, as RV(run_id) of the planned stage returned it. Without it a new
         run directory is made. A value that is not the id of an existing run directory is refused.
     type: str
+  exempt:
+    description:
+      - Connectors the user exempted, as a dictionary of identity (C(SERVER\Name), a send connector's name, or
+        C(Hybrid Configuration)) to the reason; the role passes C(connector_tls_exempt).
+      - Their connectors get status C(exempt) and their findings the key C(exempt) with the reason; they count
+        neither as drift nor as an error (report.json, report.html, junit.xml as a skipped test case, RV(lines)).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:

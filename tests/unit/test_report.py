@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import FilterModule
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
 from ansible_collections.exchange.transport_tls.plugins.module_utils import (
     certificate_selection, findings, receive_plan, report, report_html, report_junit, send_plan, smtp_probe)
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
@@ -170,9 +171,9 @@ def read_org(runs: dict) -> dict:
     return {"runner": next(iter(sorted(runs)), None), "plan": plan, "send": None}
 
 
-def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30) -> dict:
+def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30, exempt=None) -> dict:
     """report.build, checked against report-v1.schema.json (and JSON-serialisable) every time."""
-    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days)
+    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days, exempt)
     REPORT_SCHEMA.validate(json.loads(json.dumps(doc)))
     assert doc["summary"]["hosts"] == len(runs) == sum(v for k, v in doc["summary"].items() if k != "hosts")
     return doc
@@ -274,8 +275,36 @@ def test_drift_left_after_a_remediation_is_blocked_naming_the_codes() -> None:
     host = doc["hosts"]["EX01"]
     assert host["status"] == "blocked"
     assert host["message"] == ("still drifted after the remediation, and no module of this collection fixes it:"
-                               " tls_not_in_auth_mechanism. Act on the findings' messages by hand.")
+                               " tls_not_in_auth_mechanism. Act on the findings' messages by hand, or, for a connector"
+                               " that is so by design, exempt it with the reason (connector_tls_exempt).")
     assert report.exit_failure(doc, fail_on_drift=False) == "1 host(s) blocked"
+
+
+def test_an_exempt_connector_is_reported_exempt_with_its_reason_and_fails_nothing() -> None:
+    # The same by-design connector without TLS, exempted: neither drift nor blocked, in an audit or a remediation.
+    for mode in ("audit", "remediate"):
+        doc = build(mode, {"EX01": run(without_tls())}, exempt={FRONTEND.upper(): "partners submit without TLS on this connector by contract"})
+        host = doc["hosts"]["EX01"]
+        (connector,) = [c for c in host["connectors"] if c["identity"] == FRONTEND]
+        assert connector["status"] == "exempt" and connector["exempt"] == "partners submit without TLS on this connector by contract"
+        assert [f["exempt"] for f in host["findings"] if f["object"] == FRONTEND] == [connector["exempt"]]
+        assert host["status"] == "compliant", host
+        assert report.host_failures(doc, True, ["EX01"]) == {}
+    # Without the exemption the same facts fail the audit: the test above is not vacuous.
+    assert build("audit", {"EX01": run(without_tls())})["hosts"]["EX01"]["status"] == "drift"
+
+
+
+def test_an_exempt_connector_is_a_skipped_junit_case_and_shown_with_its_reason() -> None:
+    why = "partners submit without TLS on this connector by contract"
+    doc = build("audit", {"EX01": run(without_tls())}, exempt={FRONTEND: why})
+    junit = report_junit.render(doc)
+    assert f'<skipped message="exempt: {why}"' in junit and "<failure" not in junit
+    page = report_html.render(doc)
+    assert why in page and ">exempt<" in page
+    lines = report_text.summary_lines(doc)
+    assert f"  EX01: {FRONTEND}: {why}" in lines and "Exempt (connector_tls_exempt; not counted as drift):" in lines
+    assert "  nothing: every host read is compliant" in lines
 
 
 @pytest.mark.parametrize("mode, check_mode", [("audit", False), ("remediate", True)])
