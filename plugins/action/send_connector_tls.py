@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import send_plan
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (

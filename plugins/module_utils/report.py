@@ -815,5 +815,5 @@ def restart_changes(runs: Dict[str, dict]) -> List[dict]:
     return result
 
 
-__all__ = ["build", "changes_document", "counts", "exempt_reason", "exit_failure", "facts_now", "host_failures", "planned_changes", "probe_problem", "probe_reach_problem",
-           "probe_target", "probe_tls_problem", "run_problems", "worst"]
+__all__ = ["build", "changes_document", "counts", "exempt_reason", "exit_failure", "facts_now", "host_failures", "planned_changes",
+           "probe_problem", "probe_reach_problem", "probe_target", "probe_tls_problem", "run_problems", "worst"]
