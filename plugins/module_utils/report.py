@@ -732,13 +732,39 @@ def planned_changes(runs: Dict[str, dict], org: dict) -> List[dict]:
     for host, plan_result, scope in sources:
         if not host or not _ran(plan_result):
             continue
-        for c in scoped_changes(plan_result, scope):
+        for c in scoped_changes(plan_result, scope) + _swaps(plan_result, scoped_changes(plan_result, scope)):
             key = change_key(c)
             if key in seen:
                 continue
             seen.add(key)
-            result.append(dict(_change(c), host=host, status=PLANNED, message=None))
+            result.append(dict(_change(c), host=host, status=PLANNED, message=c.get("message")))
     return result
+
+
+_SWAP = "InternalTransportCertificateThumbprint"
+
+
+def _swap_message(before: object, after: object) -> str:
+    return (f"Enable-ExchangeCertificate -Force makes {after} the default SMTP certificate; the same launch puts {before}"
+            " back (restored by the same launch, then read back)")
+
+
+def _swaps(plan_result: dict, kept: List[dict]) -> List[dict]:
+    """The default-SMTP-certificate swap each planned SMTP enable makes and undoes in its launch (smtp_enable.py).
+
+    Planned, then attempted, like every write: if the controller dies between the enable and the restore, a
+    rollback finds the default still swapped and puts it back; otherwise it finds the value from before.
+    """
+    enabling = {(c["object"].lower(), (c.get("server") or "").lower()) for c in kept
+                if c["object_type"] == "certificate" and c["property"] == "Services"}
+    swaps = []
+    for item in plan_result.get("smtp") or []:
+        default = (item.get("internal_transport_certificate") or {}).get("before")
+        if not default or (str(item.get("enabled") or "").lower(), str(item.get("server") or "").lower()) not in enabling:
+            continue
+        swaps.append({"object_type": "transport_service", "object": item["server"], "property": _SWAP, "before": default,
+                      "after": item["enabled"], "server": item["server"], "message": _swap_message(default, item["enabled"])})
+    return swaps
 
 
 def changes_document(mode: str, check_mode: bool, generated_at: str, planned: List[dict],
@@ -774,6 +800,7 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
         if _failed(result):
             failures[(host, kind)] = _with_advice(_message(result))
     changes = []
+    applied_keys, unsure_keys = set(made), set(unsure)
     for c in planned:
         key = change_key(c)
         done, maybe = made.pop(key, None), unsure.pop(key, None)
@@ -783,6 +810,15 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             changes.append(dict(c, status=PLANNED))
         elif maybe is not None:
             changes.append(dict(maybe, status=UNKNOWN, message=_UNKNOWN_WHY))
+        elif c["object_type"] == "transport_service" and c["property"] == _SWAP and (
+                ("certificate", str(c["after"]).lower(), "Services", (c.get("server") or "").lower()) in applied_keys):
+            # The enable was applied and no change of the default came back: the same launch put it back.
+            changes.append(dict(c, after=c["before"], status=APPLIED, message=(
+                f"{c['after']} was the default SMTP certificate for a moment during the launch that enabled SMTP on it,"
+                f" and the same launch put {c['before']} back (read back)")))
+        elif c["object_type"] == "transport_service" and c["property"] == _SWAP and (
+                ("certificate", str(c["after"]).lower(), "Services", (c.get("server") or "").lower()) in unsure_keys):
+            changes.append(dict(c, status=UNKNOWN, message=_UNKNOWN_WHY))
         else:
             kinds = ("organization",) if c["object_type"] in ORGANIZATION_TYPES else ("host", "organization")
             why = next((failures[(c["host"], k)] for k in kinds if (c["host"], k) in failures),

@@ -624,8 +624,13 @@ def test_changes_before_any_write_are_all_planned() -> None:
     _fleet, runs, org = remediation()
     planned = report.planned_changes(runs, org)
     assert [(c["host"], c["object_type"]) for c in planned] == [
-        ("EX01", "receive_connector"), ("EX01", "certificate"), ("EX02", "receive_connector"),
+        ("EX01", "receive_connector"), ("EX01", "certificate"), ("EX01", "transport_service"), ("EX02", "receive_connector"),
         ("EX01", "send_connector"), ("EX01", "hybrid_configuration")]
+    # The default SMTP certificate swap that Enable-ExchangeCertificate -Force makes is planned too (issue 19 item 2),
+    # with its before/after, marked as put back by the same launch.
+    (swap,) = [c for c in planned if c["object_type"] == "transport_service"]
+    assert (swap["object"], swap["property"], swap["after"], swap["server"]) == ("EX01", "InternalTransportCertificateThumbprint", R11_THUMB, "EX01")
+    assert swap["before"] != R11_THUMB and "restored by the same launch" in swap["message"]
     doc = changes_doc("remediate", False, planned)
     # Recorded before the write launches: a run killed after this point leaves entries a rollback checks and restores.
     assert doc["complete"] is False and {c["status"] for c in doc["changes"]} == {"attempted"}
@@ -644,7 +649,7 @@ def test_a_write_whose_outcome_is_unknown_is_recorded_unknown() -> None:
     doc = changes_doc("remediate", False, planned, runs, org)
     ex01 = {(c["object_type"], c["status"]) for c in doc["changes"] if c["host"] == "EX01" and c["object_type"] not in (
         "send_connector", "hybrid_configuration")}
-    assert ex01 == {("receive_connector", "unknown"), ("certificate", "unknown")}
+    assert ex01 == {("receive_connector", "unknown"), ("certificate", "unknown"), ("transport_service", "unknown")}
     assert all("may have been applied" in c["message"] for c in doc["changes"] if c["status"] == "unknown")
 
 
@@ -667,10 +672,14 @@ def test_changes_after_say_what_happened_to_each() -> None:
     org["send"] = {"changed": True, "launches": 1, "plans": [], "smtp": [], "changes": copy.deepcopy(org["plan"]["changes"])}
     doc = changes_doc("remediate", False, planned, runs, org)
     assert doc["complete"] is True
-    assert [(c["host"], c["object_type"], c["status"], c["message"]) for c in doc["changes"]] == [
+    assert [(c["host"], c["object_type"], c["status"], c["message"]) for c in doc["changes"] if c["object_type"] != "transport_service"] == [
         ("EX01", "receive_connector", "applied", None), ("EX01", "certificate", "applied", None),
         ("EX02", "receive_connector", "not_applied", "not attempted: the task that makes it did not run (the host failed earlier)"),
         ("EX01", "send_connector", "applied", None), ("EX01", "hybrid_configuration", "applied", None)]
+    # The swap was put back by the same launch: applied, and the value after is the value before (nothing to roll back).
+    (swap,) = [c for c in doc["changes"] if c["object_type"] == "transport_service"]
+    assert swap["status"] == "applied" and swap["before"] == swap["after"] != R11_THUMB
+    assert swap["message"].startswith(f"{R11_THUMB} was the default SMTP certificate for a moment")
 
 
 @pytest.mark.parametrize("mode, check_mode", [("audit", False), ("remediate", True)])
@@ -700,7 +709,7 @@ def test_a_not_applied_change_carries_its_own_tasks_failure() -> None:
     doc = changes_doc("remediate", False, planned, runs, org)
     assert {(c["object_type"], c["message"]) for c in doc["changes"] if c["host"] == "EX01"} == {
         ("receive_connector", "receive: guard failed"), ("certificate", "receive: guard failed"),
-        ("send_connector", "send: guard failed"), ("hybrid_configuration", "send: guard failed")}
+        ("transport_service", "receive: guard failed"), ("send_connector", "send: guard failed"), ("hybrid_configuration", "send: guard failed")}
 
 
 # --- The exit rule, and what passes through ---
