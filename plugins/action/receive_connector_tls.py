@@ -62,7 +62,7 @@ class ActionModule(ConvergeActionBase):
         try:
             # Every host's facts the play holds, and this server's: an identity that names no connector of any of
             # them is refused before any write (a typo would otherwise pin or exempt nothing, silently).
-            fleet = dict(connector_choice.fleet_from_hostvars(task_vars), **{"(this server)": facts})
+            fleet = dict(connector_choice.fleet_from_hostvars(task_vars, strict=False), **{"(this server)": facts})
             certificates, exempt, warnings = connector_choice.check(args["certificates"], args["exempt"], fleet)
             plan = receive_plan.plan(facts, identities or None, thumbprint, args["state"], args["enable_smtp"], args["expiring_days"],
                                      certificates=certificates, exempt=exempt)

@@ -55,3 +55,14 @@ def test_an_unknown_pin_is_an_error_and_an_unknown_exemption_a_warning_both_nami
 
 def test_without_facts_nothing_is_called_unknown() -> None:
     assert connector_choice.check({"EX09\\Gone": R11_THUMB}, {"x": "y"}, {})[2] == []
+
+
+def test_the_fleet_is_every_host_with_facts_and_a_broken_one_fails_only_when_strict() -> None:
+    good = FLEET["ex01"]
+    task_vars = {"groups": {"all": ["ex01", "ex02", "ex03"]},
+                 "hostvars": {"ex01": {"ansible_facts": {"exchange_tls": good}}, "ex02": {"ansible_facts": {"exchange_tls": {"x": 1}}},
+                              "ex03": {}}}
+    with pytest.raises(PlanError) as raised:
+        connector_choice.fleet_from_hostvars(task_vars)
+    assert "hostvars['ex02'].exchange_tls" in str(raised.value)
+    assert connector_choice.fleet_from_hostvars(task_vars, strict=False) == {"ex01": good}

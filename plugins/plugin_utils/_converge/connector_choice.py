@@ -126,8 +126,11 @@ def check(certificates: object, exempt: object, fleet: Dict[str, dict], option_p
     return pinned, excused, warnings
 
 
-def fleet_from_hostvars(task_vars: dict) -> Dict[str, dict]:
-    """inventory host -> exchange_tls facts, for every host that has them (from this play or an earlier one)."""
+def fleet_from_hostvars(task_vars: dict, strict: bool = True) -> Dict[str, dict]:
+    """inventory host -> exchange_tls facts, for every host that has them (from this play or an earlier one).
+
+    ``strict`` False skips a host whose facts are not usable: a per-server task must not fail for another host.
+    """
     hostvars = task_vars.get("hostvars") or {}
     fleet = {}
     for host in (task_vars.get("groups") or {}).get("all", []):
@@ -138,7 +141,8 @@ def fleet_from_hostvars(task_vars: dict) -> Dict[str, dict]:
         try:
             fleet[host] = facts_from(value, option=f"hostvars[{host!r}].exchange_tls")
         except ValueError as exc:
-            raise PlanError(str(exc)) from None
+            if strict:
+                raise PlanError(str(exc)) from None
     return fleet
 
 
