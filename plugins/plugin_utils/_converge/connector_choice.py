@@ -44,7 +44,11 @@ def parse_certificates(value: object, option: str = "certificates") -> Dict[str,
             raise PlanError(
                 f"{_named(option)} pins a certificate on {identity!r}, but the hybrid configuration follows the connector"
                 " to Microsoft 365: pin that send connector's certificate instead (or exempt the hybrid configuration)")
-        result[key(identity)] = parse_thumbprint(thumbprint, option=f"{_named(option)}[{identity!r}]")
+        try:
+            result[key(identity)] = parse_thumbprint(thumbprint)
+        except PlanError:
+            raise PlanError(f"{_named(option)}[{_quoted(identity)}] must be a certificate thumbprint (40 hexadecimal"
+                            f" characters, any case, spaces allowed), got {thumbprint!r}") from None
     return result
 
 
@@ -53,7 +57,7 @@ def parse_exempt(value: object, option: str = "exempt") -> Dict[str, str]:
     result = {}
     for identity, reason in _mapping(value, option, "the reason it is exempt").items():
         if not isinstance(reason, str) or not reason.strip():
-            raise PlanError(f"{_named(option)}[{identity!r}] must be the reason the connector is exempt (a non-empty"
+            raise PlanError(f"{_named(option)}[{_quoted(identity)}] must be the reason the connector is exempt (a non-empty"
                             f" string, for the reports), got {reason!r}")
         result[key(identity)] = reason.strip()
     return result
