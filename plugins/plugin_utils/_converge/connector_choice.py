@@ -17,7 +17,7 @@ keyed in lower case (``key()``), so they look an object up the same way.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import facts_from
@@ -150,9 +150,5 @@ def fleet_from_hostvars(task_vars: dict, strict: bool = True) -> Dict[str, dict]
     return fleet
 
 
-def exempt_reason(exempt: Optional[Dict[str, str]], identity: Optional[str]) -> Optional[str]:
-    return (exempt or {}).get(key(identity)) if identity else None
-
-
-__all__ = ["HYBRID_IDENTITY", "check", "exempt_reason", "fleet_from_hostvars", "key", "known_identities", "parse_certificates",
+__all__ = ["HYBRID_IDENTITY", "check", "fleet_from_hostvars", "key", "known_identities", "parse_certificates",
            "parse_exempt", "unknown_identities"]
