@@ -29,6 +29,7 @@ ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "str"},
     "organization_host": {"type": "str"},
     "run_id": {"type": "str"},
+    "exempt": {"type": "dict", "default": {}},
 }
 # What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed.
 _HOST_VARS = {
@@ -76,7 +77,7 @@ class ActionModule(ActionBase):
                 run_dir.point_latest(report_dir, run_id)
                 return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
                             files=[os.path.join(dest, "changes.json")], planned=len(planned))
-            doc = report.build(args["mode"], check_mode, now, runs, org, args["scope"], args["expiring_days"])
+            doc = report.build(args["mode"], check_mode, now, runs, org, args["scope"], args["expiring_days"], args["exempt"])
             files = {
                 "report.json": _json(doc),
                 "junit.xml": report_junit.render(doc),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, transport_facts
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
@@ -22,6 +23,8 @@ ARGUMENT_SPEC = {
     "facts": {"type": "dict"},
     "expiring_days": {"type": "int", "default": 30},
     "server": {"type": "str"},
+    "certificates": {"type": "dict", "default": {}},
+    "exempt": {"type": "dict", "default": {}},
     **SESSION_SPEC,
 }
 
@@ -43,6 +46,7 @@ class ActionModule(ConvergeActionBase):
             facts = facts_from(args["facts"])
             if facts is not None:
                 _check_server(facts, server)
+            connector_choice.check(args["certificates"], args["exempt"], {})   # the values, before any launch
         except ValueError as exc:
             return dict(result, failed=True, msg=str(exc))
         launches = 0
@@ -56,9 +60,15 @@ class ActionModule(ConvergeActionBase):
             except transport_facts.FactsError as exc:
                 return dict(result, failed=True, launches=1, msg=str(exc))
         try:
-            plan = receive_plan.plan(facts, identities or None, thumbprint, args["state"], args["enable_smtp"], args["expiring_days"])
+            # Every host's facts the play holds, and this server's: an identity that names no connector of any of
+            # them is refused before any write (a typo would otherwise pin or exempt nothing, silently).
+            fleet = dict(connector_choice.fleet_from_hostvars(task_vars, strict=False), **{"(this server)": facts})
+            certificates, exempt, warnings = connector_choice.check(args["certificates"], args["exempt"], fleet)
+            plan = receive_plan.plan(facts, identities or None, thumbprint, args["state"], args["enable_smtp"], args["expiring_days"],
+                                     certificates=certificates, exempt=exempt)
         except PlanError as exc:
             return dict(result, failed=True, launches=launches, msg=str(exc))
+        plan.warnings.extend(warnings)
         result = self.converge(result, plan, lambda: receive_plan.write_steps(plan), args, task_vars, launches)
         if result["changed"] and not self._task.check_mode:
             # Later tasks (send_connector_tls reads every host's exchange_tls) see the server as it is now.

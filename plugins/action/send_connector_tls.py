@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import send_plan
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
@@ -20,6 +21,9 @@ ARGUMENT_SPEC = {
     "ignore_source_servers": {"type": "list", "elements": "str", "default": []},
     "update_hybrid_configuration": {"type": "bool", "default": False},
     "expiring_days": {"type": "int", "default": 30},
+    "receive_plans": {"type": "list", "elements": "dict", "default": []},
+    "certificates": {"type": "dict", "default": {}},
+    "exempt": {"type": "dict", "default": {}},
     **SESSION_SPEC,
 }
 
@@ -44,16 +48,20 @@ class ActionModule(ConvergeActionBase):
                 raise ValueError("identity must name at least one send connector when given; omit it to converge every drifted one")
             if not 0 <= args["expiring_days"] <= 3650:
                 raise ValueError(f"expiring_days must be between 0 and 3650, got {args['expiring_days']}")
-            fleet = _fleet(task_vars)
+            fleet = connector_choice.fleet_from_hostvars(task_vars)
+            certificates, exempt, warnings = connector_choice.check(args["certificates"], args["exempt"], fleet)
             unknown = _unknown_ignored(args["ignore_source_servers"], fleet)
             plan = send_plan.plan(fleet, runner, identities or None, thumbprint, args["enable_smtp"],
-                                  args["ignore_source_servers"], args["update_hybrid_configuration"], args["expiring_days"])
+                                  args["ignore_source_servers"], args["update_hybrid_configuration"], args["expiring_days"],
+                                  enabled_by_run=send_plan.planned_smtp_enables(args["receive_plans"]),
+                                  certificates=certificates, exempt=exempt)
         except ValueError as exc:  # PlanError included
             return dict(result, failed=True, msg=str(exc))
         result["run_on"] = runner
         result = self.converge(result, plan, lambda: send_plan.write_steps(plan, fleet), args, task_vars, 0)
-        if unknown:
-            result["warnings"] = list(result.get("warnings") or []) + [unknown]
+        warnings += [unknown] if unknown else []
+        if warnings:
+            result["warnings"] = list(result.get("warnings") or []) + warnings
         return result
 
 
@@ -69,19 +77,3 @@ def _unknown_ignored(ignored: list, fleet: dict) -> str | None:
         return None
     return (f"ignore_source_servers names {', '.join(map(repr, unknown))}, which is the source server of no send connector"
             f" in the facts; the source servers are: {', '.join(sorted(sources)) or 'none'}. It ignores nothing.")
-
-
-def _fleet(task_vars: dict) -> dict:
-    """inventory host -> exchange_tls facts, for every host that has them (from this play or an earlier one)."""
-    hostvars = task_vars.get("hostvars") or {}
-    fleet = {}
-    for host in (task_vars.get("groups") or {}).get("all", []):
-        variables = hostvars.get(host) or {}
-        value = (variables.get("ansible_facts") or {}).get("exchange_tls")
-        if value is None:
-            continue
-        try:
-            fleet[host] = facts_from(value, option=f"hostvars[{host!r}].exchange_tls")
-        except ValueError as exc:
-            raise PlanError(str(exc)) from None
-    return fleet

@@ -10,14 +10,15 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.role_preflight import preflight
 
 
-def connector_tls_preflight(names, strings=None, scope=None, expiring_days=None, batch=None, play_hosts=None):
+def connector_tls_preflight(names, strings=None, scope=None, expiring_days=None, batch=None, play_hosts=None,
+                            certificates=None, exempt=None):
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
         raise AnsibleFilterError(
             "connector_tls_preflight expects the list of connector_tls_* variable names"
             f" (query('ansible.builtin.varnames', '^connector_tls_')), got {type(names).__name__}")
     if strings is not None and not isinstance(strings, dict):
         raise AnsibleFilterError(f"connector_tls_preflight: strings must be a dictionary of variable name to value, got {type(strings).__name__}")
-    return preflight(names, strings, scope, expiring_days, batch, play_hosts)
+    return preflight(names, strings, scope, expiring_days, batch, play_hosts, certificates, exempt)
 
 
 class FilterModule:

@@ -34,6 +34,9 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement
 )
 
 ERROR, WARNING, INFO = "error", "warning", "info"
+# The status of an object the user exempted (connector_tls_exempt, the modules' exempt option): its findings are
+# reported with the reason, and it is neither planned, nor changed, nor counted as drift.
+EXEMPT = "exempt"
 
 # code: (default severity, what it means). The module's documentation lists these.
 CODES = {
@@ -149,7 +152,9 @@ class _Analysis:
             self.add(
                 "ambiguous_replacement_certificate", *where,
                 f"{choice.basis[0].upper() + choice.basis[1:]} for several certificates with different subjects: {listing}. "
-                "The policy does not guess between different certificates: choose one and pass its thumbprint as certificate.",
+                "The policy does not guess between different certificates: choose one and name it for this connector (the"
+                " certificate option, or connector_tls_certificates in the role: identity to thumbprint), or exempt the"
+                " connector with a reason (connector_tls_exempt).",
                 current=finding["current"], certificates=thumbprints, severity=finding["severity"],
             )
         else:

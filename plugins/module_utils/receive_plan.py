@@ -38,6 +38,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     same_name,
     step,
 )
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import unusable_because
 
 OBJECT_TYPE = "receive_connector"
@@ -222,7 +223,8 @@ class _Planner:
 
 
 def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optional[str] = None,
-         state: str = "present", enable_smtp: bool = True, expiring_days: int = 30) -> ReceivePlan:
+         state: str = "present", enable_smtp: bool = True, expiring_days: int = 30,
+         certificates: Optional[Dict[str, str]] = None, exempt: Optional[Dict[str, str]] = None) -> ReceivePlan:
     """Decide for the receive connectors of the server in ``facts``.
 
     ``identities`` None means every enabled connector, of which only drifted
@@ -231,7 +233,21 @@ def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optio
     normalised thumbprint. Raises
     PlanError for a refusal; with explicit identities a blocked connector is a
     refusal too, so nothing changes.
+
+    ``certificates`` (identity in lower case -> thumbprint) names the certificate for single connectors instead
+    of ``certificate``: in a sweep, only where the connector needs a fix. ``exempt`` (identity in lower case ->
+    reason): those connectors are decided ``exempt`` and never changed. Keys of other servers are ignored here; a
+    key with this server's prefix that names no connector of it is refused.
     """
+    certificates, exempt = certificates or {}, exempt or {}
+    server = facts["server"]["name"].lower()
+    here = {c["identity"].lower() for c in facts["receive_connectors"]}
+    strays = [k for k in certificates if k.split("\\", 1)[0] == server and k not in here]
+    if strays:
+        known = ", ".join(f"'{c.get('identity')}'" for c in facts["receive_connectors"]) or "none"
+        named = ", ".join("'" + k + "'" for k in strays)
+        raise PlanError(f"certificates (connector_tls_certificates in the role) names {named}, which is"
+                        f" not a receive connector of {facts['server']['name']}; its receive connectors are: {known}")
     if state not in ("present", "absent"):
         raise PlanError(f"state must be 'present' or 'absent', got {state!r}")
     if state == "absent" and certificate is not None:
@@ -248,7 +264,21 @@ def plan(facts: dict, identities: Optional[List[str]] = None, certificate: Optio
         if connector["identity"] in seen:
             continue
         seen.add(connector["identity"])
-        decision = planner.decide(connector, state, certificate, explicit)
+        reason = exempt.get(connector["identity"].strip().lower())
+        if reason is not None:
+            current = connector.get("tls_certificate_name")
+            planner.plan.decisions.append(Decision(OBJECT_TYPE, connector["identity"], EXEMPT, current, current, f"exempt: {reason}"))
+            continue
+        pinned = certificates.get(connector["identity"].strip().lower())
+        try:
+            decision = planner.decide(connector, state, pinned or certificate, explicit)
+        except PlanError as exc:
+            if pinned is None:
+                raise
+            raise PlanError(f"{exc} (the certificate given for {connector['identity']} in certificates,"
+                            " connector_tls_certificates in the role)") from None
+        if pinned is not None and decision.status == BLOCKED:
+            decision.reason += f" (the certificate given for it in certificates, connector_tls_certificates in the role: {pinned})"
         if explicit and decision.status == BLOCKED:
             raise PlanError(f"{decision.object} cannot be converged: {decision.reason}")
         planner.plan.decisions.append(decision)

@@ -34,6 +34,9 @@ COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE = (
 HOST_STATUSES = (COMPLIANT, DRIFT, REMEDIATED, BLOCKED, ERROR, UNREACHABLE)
 _RANK = {COMPLIANT: 0, REMEDIATED: 1, DRIFT: 2, BLOCKED: 3, ERROR: 4, UNREACHABLE: 4}
 ORGANIZATION_TYPES = ("send_connector", "hybrid_configuration")
+# What connector_tls_exempt can name, and the status it gives them in the report (findings.EXEMPT).
+_EXEMPTABLE = ("receive_connector", "send_connector", "hybrid_configuration")
+EXEMPT = "exempt"
 # The statuses of a change in changes.json (schemas/changes-v1.schema.json).
 PLANNED, ATTEMPTED, APPLIED, NOT_APPLIED, UNKNOWN = "planned", "attempted", "applied", "not_applied", "unknown"
 _UNKNOWN_WHY = ("the write was launched but its outcome could not be established (the reply was lost or could not be"
@@ -137,12 +140,25 @@ def drifts(finding: dict) -> bool:
     return finding["severity"] == "error" or bool(finding.get("expected"))
 
 
-def _finding(f: dict, in_scope: bool = True) -> dict:
-    return {
+def _finding(f: dict, in_scope: bool = True, exempt: Optional[str] = None) -> dict:
+    entry = {
         "code": f["code"], "severity": f["severity"], "object_type": f["object_type"], "object": f["object"],
         "message": f["message"], "current": f.get("current"), "expected": f.get("expected"),
         "certificates": list(f.get("certificates") or []), "in_scope": in_scope,
     }
+    if exempt:
+        entry["exempt"] = exempt
+    return entry
+
+
+def counts(finding: dict) -> bool:
+    """A finding that makes its host or the organisation drift: in scope, not exempted by the user, and drifting."""
+    return finding.get("in_scope", True) and not finding.get("exempt") and drifts(finding)
+
+
+def exempt_reason(exempt: Optional[Dict[str, str]], obj: Optional[str]) -> Optional[str]:
+    """The user's reason for exempting ``obj`` (connector_tls_exempt, keys compared without case), or None."""
+    return {str(k).strip().lower(): v for k, v in (exempt or {}).items()}.get(str(obj or "").strip().lower())
 
 
 def _plan(d: dict) -> dict:
@@ -334,8 +350,10 @@ def _in_scope(identity: str, scope: Optional[List[str]]) -> bool:
 class _Host:
     """One host's verdict, from its registered results and the facts as they are after the run."""
 
-    def __init__(self, name: str, run: dict, mode: str, check_mode: bool, now: Optional[dict]):
+    def __init__(self, name: str, run: dict, mode: str, check_mode: bool, now: Optional[dict],
+                 exempt: Optional[Dict[str, str]] = None):
         self.name, self.run, self.mode, self.check_mode, self.now = name, run, mode, check_mode, now
+        self.exempt = exempt or {}
 
     def build(self) -> dict:
         gathered = self.run.get("gathered")
@@ -349,7 +367,7 @@ class _Host:
         scope = self.run.get("scope")
         self.before, self.scope = before, scope
         errors: List[str] = []
-        findings = [_finding(f, self._finding_in_scope(f)) for f in now.get("findings") or []
+        findings = [_finding(f, self._finding_in_scope(f), self._exempt_of(f)) for f in now.get("findings") or []
                     if f["object_type"] not in ORGANIZATION_TYPES]
         probes, probe_findings = self._probes()
         findings.extend(probe_findings)
@@ -372,9 +390,9 @@ class _Host:
         launches += sum(1 for r in self.run.get("restarts") or [] if _ran(r) and not r.get("unreachable"))
         connectors = self._connectors(plans, changes, errors)
         blocked = [p for p in plans if p["status"] == "blocked"]
-        statuses = [c["status"] for c in connectors if c["status"] not in ("out_of_scope", "disabled")]
+        statuses = [c["status"] for c in connectors if c["status"] not in ("out_of_scope", "disabled", EXEMPT)]
         # Connector findings count through their connector's status; probe findings just below.
-        statuses += [DRIFT for f in findings if f["in_scope"] and drifts(f) and f["object_type"] != "receive_connector"]
+        statuses += [DRIFT for f in findings if counts(f) and f["object_type"] != "receive_connector"]
         if any(f["code"] in PROBE_CODES for f in findings):
             statuses.append(ERROR if self._remediating() or any(f["code"] == "smtp_probe_failed" for f in findings) else DRIFT)
         if any(f["code"] == "starttls_probe_other_connector" for f in findings):
@@ -405,6 +423,9 @@ class _Host:
 
     def _remediating(self) -> bool:
         return self.mode == "remediate" and not self.check_mode
+
+    def _exempt_of(self, f: dict) -> Optional[str]:
+        return exempt_reason(self.exempt, f["object"]) if f["object_type"] in _EXEMPTABLE else None
 
     def _finding_in_scope(self, f: dict) -> bool:
         return f["object_type"] != "receive_connector" or _in_scope(f["object"], self.scope)
@@ -437,8 +458,11 @@ class _Host:
             own = [f for f in self.now.get("findings") or [] if f["object_type"] == "receive_connector" and f["object"] == identity]
             in_scope = _in_scope(identity, self.scope)
             plan = planned.get(identity)
+            reason = exempt_reason(self.exempt, identity)
             if not in_scope:
                 status = "out_of_scope"
+            elif reason:
+                status = EXEMPT
             elif not c.get("enabled", True):
                 status = "disabled"
             elif plan and plan["status"] == "blocked":
@@ -450,6 +474,7 @@ class _Host:
             else:
                 status = COMPLIANT
             result.append({
+                **({"exempt": reason} if reason and in_scope else {}),
                 "identity": identity, "in_scope": in_scope, "enabled": bool(c.get("enabled", True)),
                 "ports": list(c.get("ports") or []), "status": status,
                 "tls_certificate_name": {"before": (before.get(identity) or c).get("tls_certificate_name"),
@@ -473,7 +498,7 @@ class _Host:
         for cert in self.now["certificates"]:
             thumbprint = cert["thumbprint"]
             users = used.get(thumbprint, [])
-            own = [f for f in findings if (
+            own = [f for f in findings if not f.get("exempt") and (
                 (f["code"] in _CERTIFICATE_CODES and f["object"] in users)
                 or (f["code"].startswith("internal_transport_certificate") and f.get("current") == thumbprint)
                 or (f["object_type"] == "certificate" and thumbprint in f["certificates"]))]
@@ -491,7 +516,7 @@ class _Host:
 
 
 def _organization(org: dict, now: Dict[str, Optional[dict]], mode: str, check_mode: bool,
-                  scope_of_runner: Optional[List[str]], org_changes: List[dict]) -> dict:
+                  scope_of_runner: Optional[List[str]], org_changes: List[dict], exempt: Optional[Dict[str, str]] = None) -> dict:
     plan_result, send = org.get("plan"), org.get("send")
     errors: List[str] = []
     org_in_scope = _org_scope(plan_result, scope_of_runner)
@@ -508,11 +533,12 @@ def _organization(org: dict, now: Dict[str, Optional[dict]], mode: str, check_mo
             if f["object_type"] not in ORGANIZATION_TYPES:
                 continue
             in_scope = org_in_scope(f["object_type"], f["object"])
-            entry = merged.setdefault((f["code"], f["object_type"], f["object"]), dict(_finding(f, in_scope), servers=[]))
+            entry = merged.setdefault((f["code"], f["object_type"], f["object"]),
+                                      dict(_finding(f, in_scope, exempt_reason(exempt, f["object"])), servers=[]))
             entry["servers"].append(name)
     findings = list(merged.values())
     statuses = [BLOCKED for p in plans if p["status"] == "blocked"]
-    statuses += [DRIFT for f in findings if f["in_scope"] and drifts(f)]
+    statuses += [DRIFT for f in findings if counts(f)]
     statuses += [DRIFT for p in plans if p["status"] == "change" and (mode == "audit" or check_mode)]
     if errors:
         statuses.append(ERROR)
@@ -561,20 +587,21 @@ def org_changes_of(org: dict, check_mode: bool) -> List[dict]:
 
 
 def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict], org: dict,
-          scope: Optional[str] = None, expiring_days: int = 30) -> dict:
+          scope: Optional[str] = None, expiring_days: int = 30, exempt: Optional[Dict[str, str]] = None) -> dict:
     """The report (schemas/report-v1.schema.json) from each host's registered results and the organisation's.
 
     ``runs``: inventory host -> {gathered, scope (identities or None), receive_plan, receive, probes, restarts};
-    ``org``: {runner, plan, send}.
+    ``org``: {runner, plan, send}; ``exempt``: connector identity -> the user's reason (connector_tls_exempt):
+    those connectors and their findings are reported ``exempt`` and count neither as drift nor as an error.
     """
     if mode not in ("audit", "remediate"):
         raise ValueError(f"mode must be 'audit' or 'remediate', got {mode!r}")
     org_changes = org_changes_of(org, check_mode)
     # Once per host: the facts as the run left them (facts_after recomputes selection and findings).
     now = {name: facts_now(run, org_changes, expiring_days) for name, run in sorted(runs.items())}
-    hosts = {name: _Host(name, run, mode, check_mode, now[name]).build() for name, run in sorted(runs.items())}
+    hosts = {name: _Host(name, run, mode, check_mode, now[name], exempt).build() for name, run in sorted(runs.items())}
     runner = org.get("runner")
-    organization = _organization(org, now, mode, check_mode, (runs.get(runner) or {}).get("scope"), org_changes)
+    organization = _organization(org, now, mode, check_mode, (runs.get(runner) or {}).get("scope"), org_changes, exempt)
     _block_missing_sources(hosts, organization)
     if mode == "audit" or check_mode:
         # Nothing was written: what a remediation would change is drift.
@@ -585,11 +612,12 @@ def build(mode: str, check_mode: bool, generated_at: str, runs: Dict[str, dict],
         # A remediation that ends with drift did not converge: no module changes what is left.
         for entry in list(hosts.values()) + [organization]:
             if entry["status"] == DRIFT:
-                left = sorted({f["code"] for f in entry["findings"] if f["in_scope"] and drifts(f)})
+                left = sorted({f["code"] for f in entry["findings"] if counts(f)})
                 entry["status"] = BLOCKED
                 entry["message"] = entry["message"] or (
                     "still drifted after the remediation, and no module of this collection fixes it: "
-                    + (", ".join(left) or "see findings") + ". Act on the findings' messages by hand.")
+                    + (", ".join(left) or "see findings") + ". Act on the findings' messages by hand, or, for a connector"
+                    " that is so by design, exempt it with the reason (connector_tls_exempt).")
     problems = run_problems(runs, scope)
     summary = {"hosts": len(hosts), **{s: 0 for s in HOST_STATUSES}}
     for host in hosts.values():
@@ -646,7 +674,7 @@ def host_failures(report: dict, fail_on_drift: bool, play_hosts: List[str]) -> D
     result: Dict[str, List[str]] = {}
     for name, host in report["hosts"].items():
         if host["status"] in failing:
-            why = host["message"] or "; ".join(sorted({f["code"] for f in host["findings"] if f["in_scope"] and drifts(f)}))
+            why = host["message"] or "; ".join(sorted({f["code"] for f in host["findings"] if counts(f)}))
             result.setdefault(name, []).append(f"{host['status']}: {why}" if why else host["status"])
     organization = report["organization"]
     first = next(iter(play_hosts or report["hosts"]), None)
@@ -704,13 +732,39 @@ def planned_changes(runs: Dict[str, dict], org: dict) -> List[dict]:
     for host, plan_result, scope in sources:
         if not host or not _ran(plan_result):
             continue
-        for c in scoped_changes(plan_result, scope):
+        for c in scoped_changes(plan_result, scope) + _swaps(plan_result, scoped_changes(plan_result, scope)):
             key = change_key(c)
             if key in seen:
                 continue
             seen.add(key)
-            result.append(dict(_change(c), host=host, status=PLANNED, message=None))
+            result.append(dict(_change(c), host=host, status=PLANNED, message=c.get("message")))
     return result
+
+
+_SWAP = "InternalTransportCertificateThumbprint"
+
+
+def _swap_message(before: object, after: object) -> str:
+    return (f"Enable-ExchangeCertificate -Force makes {after} the default SMTP certificate; the same launch puts {before}"
+            " back (restored by the same launch, then read back)")
+
+
+def _swaps(plan_result: dict, kept: List[dict]) -> List[dict]:
+    """The default-SMTP-certificate swap each planned SMTP enable makes and undoes in its launch (smtp_enable.py).
+
+    Planned, then attempted, like every write: if the controller dies between the enable and the restore, a
+    rollback finds the default still swapped and puts it back; otherwise it finds the value from before.
+    """
+    enabling = {(c["object"].lower(), (c.get("server") or "").lower()) for c in kept
+                if c["object_type"] == "certificate" and c["property"] == "Services"}
+    swaps = []
+    for item in plan_result.get("smtp") or []:
+        default = (item.get("internal_transport_certificate") or {}).get("before")
+        if not default or (str(item.get("enabled") or "").lower(), str(item.get("server") or "").lower()) not in enabling:
+            continue
+        swaps.append({"object_type": "transport_service", "object": item["server"], "property": _SWAP, "before": default,
+                      "after": item["enabled"], "server": item["server"], "message": _swap_message(default, item["enabled"])})
+    return swaps
 
 
 def changes_document(mode: str, check_mode: bool, generated_at: str, planned: List[dict],
@@ -746,6 +800,7 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
         if _failed(result):
             failures[(host, kind)] = _with_advice(_message(result))
     changes = []
+    applied_keys, unsure_keys = set(made), set(unsure)
     for c in planned:
         key = change_key(c)
         done, maybe = made.pop(key, None), unsure.pop(key, None)
@@ -755,6 +810,15 @@ def changes_document(mode: str, check_mode: bool, generated_at: str, planned: Li
             changes.append(dict(c, status=PLANNED))
         elif maybe is not None:
             changes.append(dict(maybe, status=UNKNOWN, message=_UNKNOWN_WHY))
+        elif c["object_type"] == "transport_service" and c["property"] == _SWAP and (
+                ("certificate", str(c["after"]).lower(), "Services", (c.get("server") or "").lower()) in applied_keys):
+            # The enable was applied and no change of the default came back: the same launch put it back.
+            changes.append(dict(c, after=c["before"], status=APPLIED, message=(
+                f"{c['after']} was the default SMTP certificate for a moment during the launch that enabled SMTP on it,"
+                f" and the same launch put {c['before']} back (read back)")))
+        elif c["object_type"] == "transport_service" and c["property"] == _SWAP and (
+                ("certificate", str(c["after"]).lower(), "Services", (c.get("server") or "").lower()) in unsure_keys):
+            changes.append(dict(c, status=UNKNOWN, message=_UNKNOWN_WHY))
         else:
             kinds = ("organization",) if c["object_type"] in ORGANIZATION_TYPES else ("host", "organization")
             why = next((failures[(c["host"], k)] for k in kinds if (c["host"], k) in failures),
@@ -787,5 +851,5 @@ def restart_changes(runs: Dict[str, dict]) -> List[dict]:
     return result
 
 
-__all__ = ["build", "changes_document", "exit_failure", "facts_now", "host_failures", "planned_changes", "probe_problem", "probe_reach_problem",
-           "probe_target", "probe_tls_problem", "run_problems", "worst"]
+__all__ = ["build", "changes_document", "counts", "exempt_reason", "exit_failure", "facts_now", "host_failures", "planned_changes",
+           "probe_problem", "probe_reach_problem", "probe_target", "probe_tls_problem", "run_problems", "worst"]

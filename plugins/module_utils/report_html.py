@@ -40,6 +40,7 @@ _STATUS_CLASS = {
     "unreachable": "s-grey",
     "disabled": "s-muted",
     "out_of_scope": "s-muted",
+    "exempt": "s-muted",
     "warning": "s-drift",
     "info": "s-fixed",
     "change": "s-drift",
@@ -456,7 +457,7 @@ def _connectors_table(connectors) -> str:
         rows.append([
             _td(_t(c.get("identity"))),
             _td(escape(", ".join(str(p) for p in c.get("ports") or [])) or '<span class="none">\u2014</span>', "nowrap"),
-            _td(_badge(c.get("status"))),
+            _td(_badge(c.get("status")) + ('<br><span class="dim">%s</span>' % _t(c["exempt"]) if c.get("exempt") else "")),
             _td(name_html),
             _td(starttls_html, "nowrap"),
             _td(_chips(c.get("findings"))),
@@ -598,7 +599,7 @@ def _problems(name: str, entry: dict) -> list:
     plans = {(p.get("object_type"), p.get("object")): p for p in entry.get("plans") or []}
     objects: dict = {}
     for f in entry.get("findings") or []:
-        if id(f) in history or not f.get("in_scope", True) or f.get("severity") not in ("error", "warning"):
+        if id(f) in history or not f.get("in_scope", True) or f.get("severity") not in ("error", "warning") or f.get("exempt"):
             continue
         key = (f.get("object_type"), f.get("object"))
         # What this run changed was dealt with, and a host that is fine now needs a person only for a warning.

@@ -248,6 +248,10 @@ def _host_suite(name: str, host: dict, timestamp: str) -> _Suite:
                 extra.append("plan (%s): %s" % (plan.get("status"), plan["reason"]))
             fallback = (plan or {}).get("reason") or host.get("message") or "the connector is %s" % cstatus
             _fail_with_findings(suite, case, own, extra, fallback, cstatus)
+        elif cstatus == "exempt":
+            # Skipped with the user's reason, so CI shows it on every run rather than hiding it.
+            suite.skip(case, "exempt: %s" % _shown(connector.get("exempt")))
+            _note(case, _finding_lines(_sorted_findings(own)))
         elif cstatus in _SKIPPED_CONNECTOR:
             suite.skip(case, _SKIPPED_CONNECTOR[cstatus])
         else:
@@ -324,6 +328,12 @@ def _organization_suite(org: dict, timestamp: str) -> _Suite:
 
     for (object_type, obj), parts in objects.items():
         case = suite.case("organization.%s" % object_type, obj)
+        exempt = next((f["exempt"] for f in parts["findings"] if f.get("exempt")), None) or next(
+            (p.get("reason") for p in parts["plans"] if p.get("status") == "exempt"), None)
+        if exempt:
+            suite.skip(case, exempt if str(exempt).startswith("exempt: ") else "exempt: %s" % exempt)
+            _note(case, _finding_lines(_sorted_findings(parts["findings"])))
+            continue
         blocked = [p for p in parts["plans"] if p.get("status") == "blocked"]
         pending = [p for p in parts["plans"] if p.get("status") == "change"]
         extra = []

@@ -51,6 +51,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     same_name,
     step,
 )
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
     FOUND,
     choose_replacement,
@@ -80,6 +81,7 @@ class _Holding:
     problem: Optional[str] = None        # why it cannot send with the name
     needs_smtp: bool = False
     services_unknown: bool = False
+    smtp_by_run: bool = False            # SMTP is missing, and this run enables it there before the send write
 
     @property
     def usable(self) -> bool:
@@ -90,12 +92,18 @@ class _Holding:
             "role": self.role,
             "thumbprint": self.certificate["thumbprint"] if self.certificate else None,
             "status": "missing" if self.problem else ("smtp_to_enable" if self.needs_smtp else (
-                "services_unknown" if self.services_unknown else "ok")),
+                "smtp_enabled_by_run" if self.smtp_by_run else ("services_unknown" if self.services_unknown else "ok"))),
             "reason": self.problem,
         }
 
 
-def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _Holding:
+def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool,
+             enabled_by_run: Optional[Dict[str, object]] = None) -> _Holding:
+    """What the server of ``facts`` holds for ``name``.
+
+    ``enabled_by_run`` (planned_smtp_enables()): SERVER\\THUMBPRINT -> True for the SMTP enables this run's
+    per-server plans make before the send connectors are written; SERVER -> why that server's plan failed.
+    """
     server, role = facts["server"]["name"], facts["server"].get("role") or "Mailbox"
     now = parse_time(facts["collected_at"])
     matches = [c for c in matching_certificates(name, facts["certificates"]) if c.get("has_private_key") is not False]
@@ -114,13 +122,20 @@ def _holding(facts: dict, name: str, public_only: bool, enable_smtp: bool) -> _H
         return _Holding(server, role, certificate, services_unknown=True)
     if not missing:
         return _Holding(server, role, certificate)
+    planned = enabled_by_run or {}
+    if planned.get(f"{server}\\{certificate['thumbprint']}".upper()) is True:
+        # The receive side of this server enables it first (the role's remediation runs receive_connector_tls on
+        # every server before send_connector_tls), so the real run will find it enabled: plan the write now.
+        return _Holding(server, role, certificate, smtp_by_run=True)
     if not enable_smtp:
         return _Holding(server, role, certificate, f"{certificate['thumbprint']} is not enabled for SMTP (enable_smtp=false)")
     if role == "Edge":
         return _Holding(server, role, certificate,
                         f"{certificate['thumbprint']} is not enabled for SMTP, and on an Edge server only a run on the"
                         " Edge itself can enable it: run receive_connector_tls there, or Enable-ExchangeCertificate"
-                        " keeping the default, then gather facts again")
+                        " keeping the default, then gather facts again"
+                        + (f" ({server}'s own plan in this run cannot enable it: {planned[server.upper()]})"
+                           if isinstance(planned.get(server.upper()), str) else ""))
     try:
         smtp_enable.plan(facts, certificate)
     except PlanError as exc:
@@ -136,8 +151,10 @@ def _renews(renewal: Optional[dict], current: dict, fqdn: Optional[str]) -> bool
 
 
 class _Planner:
-    def __init__(self, fleet: Dict[str, dict], runner: str, enable_smtp: bool, ignore: List[str], expiring_days: int):
+    def __init__(self, fleet: Dict[str, dict], runner: str, enable_smtp: bool, ignore: List[str], expiring_days: int,
+                 enabled_by_run: Optional[Dict[str, object]] = None):
         self.fleet = fleet
+        self.enabled_by_run = enabled_by_run or {}
         self.runner = runner
         self.enable_smtp = enable_smtp
         self.expiring_days = expiring_days
@@ -174,7 +191,7 @@ class _Planner:
         return found, missing, ignored
 
     def holdings(self, sources: List[dict], name: str, public_only: bool) -> List[_Holding]:
-        return [_holding(f, name, public_only, self.enable_smtp) for f in sources]
+        return [_holding(f, name, public_only, self.enable_smtp, self.enabled_by_run) for f in sources]
 
     def candidates(self, sources: List[dict], connector: dict, certificate: Optional[str]) -> List[str]:
         if certificate is not None:
@@ -204,7 +221,9 @@ class _Planner:
         if missing:
             return Decision(OBJECT_TYPE, name, BLOCKED, current, None,
                             f"no facts for source server(s) {', '.join(missing)}: gather exchange_certificate_facts on them"
-                            " in this play, or list them in ignore_source_servers", details=details)
+                            " in this play (in the role: include them in the play, connector_tls_target); if they no longer"
+                            " send, list them in ignore_source_servers (connector_tls_ignore_source_servers in the role);"
+                            " or exempt the connector with a reason (connector_tls_exempt)", details=details)
         if not sources:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, current, "no source server to check", details=details)
         self.check_edge_copies(sources, connector, details)
@@ -299,8 +318,10 @@ class _Planner:
                 smtp.append(item.key)
         if same_name(current, candidate) and not smtp:
             return Decision(OBJECT_TYPE, name, UNCHANGED, current, candidate, "every source server holds it", details=details)
+        later = [h.server for h in held if h.smtp_by_run]
         return Decision(OBJECT_TYPE, name, CHANGE, current, candidate,
-                        "every source server holds it" + (" (SMTP enabled first)" if smtp else ""),
+                        "every source server holds it" + (" (SMTP enabled first)" if smtp else "")
+                        + (f", after SMTP is enabled on {', '.join(later)} by this run" if later else ""),
                         smtp=smtp, details=details)
 
     def hybrid(self, decisions: List[Decision]) -> Optional[Decision]:
@@ -374,9 +395,21 @@ def connector_named(connectors: List[dict], identity: str) -> dict:
 
 def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = None, certificate: Optional[str] = None,
          enable_smtp: bool = True, ignore_source_servers: Optional[List[str]] = None,
-         update_hybrid_configuration: bool = False, expiring_days: int = 30) -> SendPlan:
-    """Decide for the organisation's send connectors from the facts of every host (inventory name -> facts)."""
-    planner = _Planner(fleet, runner, enable_smtp, ignore_source_servers or [], expiring_days)
+         update_hybrid_configuration: bool = False, expiring_days: int = 30,
+         enabled_by_run: Optional[Dict[str, object]] = None, certificates: Optional[Dict[str, str]] = None,
+         exempt: Optional[Dict[str, str]] = None) -> SendPlan:
+    """Decide for the organisation's send connectors from the facts of every host (inventory name -> facts).
+
+    ``enabled_by_run`` (from planned_smtp_enables()): the SMTP enables the same run makes on other servers before
+    the send connectors are written. A connector whose only obstacle is SMTP missing there is planned as a change,
+    so the check-mode plan and the planned changes.json show every write the run makes.
+
+    ``certificates`` (name in lower case -> thumbprint) names the certificate of single connectors instead of
+    ``certificate`` (in a sweep only where the current name needs replacing); ``exempt`` (name in lower case, or
+    "hybrid configuration" -> reason) leaves those objects alone, decided ``exempt``.
+    """
+    certificates, exempt = certificates or {}, exempt or {}
+    planner = _Planner(fleet, runner, enable_smtp, ignore_source_servers or [], expiring_days, enabled_by_run)
     connectors = planner.runner_facts["send_connectors"]
     explicit = bool(identities)
     chosen = [connector_named(connectors, i) for i in identities] if explicit else list(connectors)
@@ -385,17 +418,59 @@ def plan(fleet: Dict[str, dict], runner: str, identities: Optional[List[str]] = 
         if connector["name"] in seen:
             continue
         seen.add(connector["name"])
-        decision = planner.decide(connector, certificate, explicit)
+        reason = exempt.get(connector["name"].strip().lower())
+        if reason is not None:
+            current = connector.get("tls_certificate_name")
+            planner.plan.decisions.append(Decision(OBJECT_TYPE, connector["name"], EXEMPT, current, current, f"exempt: {reason}"))
+            continue
+        pinned = certificates.get(connector["name"].strip().lower())
+        try:
+            decision = planner.decide(connector, pinned or certificate, explicit)
+        except PlanError as exc:
+            if pinned is None or explicit:
+                raise
+            # In a sweep a pinned certificate that cannot be named blocks its connector only.
+            current = connector.get("tls_certificate_name")
+            decision = Decision(OBJECT_TYPE, connector["name"], BLOCKED, current, None, str(exc))
+        if pinned is not None and decision.status == BLOCKED:
+            decision.reason += (f" (the certificate given for it in certificates, connector_tls_certificates in the role:"
+                                f" {pinned})")
         if explicit and decision.status == BLOCKED:
             raise PlanError(f"send connector {decision.object} cannot be converged: {decision.reason}")
         planner.plan.decisions.append(decision)
-    if update_hybrid_configuration:
+    if update_hybrid_configuration and HYBRID_OBJECT.lower() in exempt and planner.runner_facts.get("hybrid_configuration"):
+        current = planner.runner_facts["hybrid_configuration"].get("tls_certificate_name")
+        planner.plan.decisions.append(Decision(HYBRID, HYBRID_OBJECT, EXEMPT, current, current,
+                                               f"exempt: {exempt[HYBRID_OBJECT.lower()]}"))
+    elif update_hybrid_configuration:
         decision = planner.hybrid(planner.plan.decisions)
         if decision is not None:
             planner.plan.decisions.append(decision)
     wanted = {key for d in planner.plan.decisions if d.status == CHANGE for key in d.smtp}
     planner.plan.smtp = [item for item in planner._smtp.values() if item.key in wanted]
     return planner.plan
+
+
+def planned_smtp_enables(receive_plans: List[dict]) -> Dict[str, object]:
+    """SERVER\\THUMBPRINT (upper case) -> True for each SMTP enable the per-server plans make, from registered
+    check-mode receive_connector_tls results; a server whose plan failed maps its certificates' keys to nothing,
+    but the server itself (SERVER, upper case) to the failure, so a blocked send connector says why.
+
+    A skipped result (no facts on that host) contributes nothing: nothing will be enabled there.
+    """
+    enabled: Dict[str, object] = {}
+    for result in receive_plans or []:
+        if not isinstance(result, dict) or result.get("skipped"):
+            continue
+        for change in result.get("changes") or []:
+            if change.get("object_type") == "certificate" and change.get("property") == "Services" and change.get("server"):
+                if "SMTP" in (change.get("after") or []):
+                    enabled[f"{change['server']}\\{change['object']}".upper()] = True
+        if result.get("failed") or result.get("unreachable"):
+            servers = {str(p.get("object", "")).split("\\", 1)[0] for p in result.get("plans") or [] if "\\" in str(p.get("object", ""))}
+            for server in servers:
+                enabled.setdefault(server.upper(), str(result.get("msg") or "its plan failed").strip())
+    return enabled
 
 
 def write_steps(plan_: SendPlan, fleet: Dict[str, dict]) -> List[dict]:
@@ -434,4 +509,4 @@ def write_steps(plan_: SendPlan, fleet: Dict[str, dict]) -> List[dict]:
     return steps
 
 
-__all__ = ["SendPlan", "connector_named", "plan", "write_steps"]
+__all__ = ["SendPlan", "connector_named", "plan", "planned_smtp_enables", "write_steps"]

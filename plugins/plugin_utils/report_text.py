@@ -25,8 +25,8 @@ def _meaning(code: str) -> str:
 
 
 def _wrong(found: list) -> list:
-    """What needs acting on: errors, and warnings with a proposed fix (the remediation's own rule)."""
-    return [f for f in found if f.get("in_scope", True) and _report.drifts(f)]
+    """What needs acting on: errors, and warnings with a proposed fix (the remediation's own rule), unless exempted."""
+    return [f for f in found if _report.counts(f)]
 
 
 def _name(value: Optional[str]) -> str:
@@ -76,6 +76,13 @@ def summary_lines(report: dict, dest: Optional[str] = None) -> List[str]:
         anything = True
     if not anything:
         lines.append("  nothing: every host read is compliant" if audit else "  nothing")
+    exempt = {(host, c["identity"]): c["exempt"] for host, e in (report.get("hosts") or {}).items()
+              for c in e.get("connectors") or [] if c.get("exempt")}
+    exempt.update({("organisation", f["object"]): f["exempt"] for f in org.get("findings") or [] if f.get("exempt")})
+    exempt.update({("organisation", p["object"]): p["reason"] for p in org.get("plans") or [] if p.get("status") == "exempt"})
+    if exempt:
+        lines.append("Exempt (connector_tls_exempt; not counted as drift):")
+        lines.extend(f"  {host}: {obj}: {str(why).replace('exempt: ', '', 1)}" for (host, obj), why in exempt.items())
     if not audit:
         lines.append("What this run changed (guarded writes, read back; changes.json):")
         changes = [(h, c) for h, e in (report.get("hosts") or {}).items() for c in e.get("changes") or []]

@@ -25,7 +25,9 @@ from typing import Dict, Iterable, List, Optional
 
 import yaml
 
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 
 _COLLECTION = pathlib.Path(__file__).resolve().parents[2]
 _ROLE = _COLLECTION / "roles" / "connector_tls"
@@ -73,12 +75,15 @@ def unknown_variables(names: Iterable[str]) -> List[str]:
 
 
 def preflight(names: Iterable[str], strings: Optional[Dict[str, object]] = None, scope: object = None,
-              expiring_days: object = None, batch: Optional[list] = None, play_hosts: Optional[list] = None) -> List[str]:
+              expiring_days: object = None, batch: Optional[list] = None, play_hosts: Optional[list] = None,
+              certificates: object = None, exempt: object = None) -> List[str]:
     """Every reason the role must not start, each naming the variable and what would be valid; [] when none.
 
     ``names``: the connector_tls_* variables defined for the host; ``strings``: options that must be strings
     (Ansible's argument validation turns ["EX01"] into the text "['EX01']" and goes on); ``batch`` and
-    ``play_hosts``: ansible_play_batch and ansible_play_hosts_all, which differ only under ``serial``.
+    ``play_hosts``: ansible_play_batch and ansible_play_hosts_all, which differ only under ``serial``;
+    ``certificates`` and ``exempt``: connector_tls_certificates and connector_tls_exempt, whose values (thumbprints,
+    reasons) are checked here; whether their keys name connectors needs the facts, so the modules check that.
     """
     problems = unknown_variables(names)
     for name, value in sorted((strings or {}).items()):
@@ -88,6 +93,12 @@ def preflight(names: Iterable[str], strings: Optional[Dict[str, object]] = None,
         try:
             compile_expression(scope)
         except ScopeError as exc:
+            problems.append(str(exc))
+    for name, value, parse in (("connector_tls_certificates", certificates, connector_choice.parse_certificates),
+                               ("connector_tls_exempt", exempt, connector_choice.parse_exempt)):
+        try:
+            parse(value, option=name)
+        except PlanError as exc:
             problems.append(str(exc))
     low, high = EXPIRING_DAYS_RANGE
     if expiring_days is not None:

@@ -192,7 +192,7 @@ def refusal_tasks(lab) -> list[tuple[str, dict, str]]:
         ("no private key", {"identity": FE, "certificate": store["nokey"]}, "it has no private key"),
         ("self-signed for hybrid", {"identity": FE, "certificate": store["selfsigned-mail"]}, "self-signed"),
         ("not covering the FQDN", {"identity": FE, "certificate": store["other-name"]}, "covers neither mail.contoso.com ("),
-        ("ambiguous auto", {"identity": "Partner EX01"}, "choose one and pass its thumbprint"),
+        ("ambiguous auto", {"identity": "Partner EX01"}, "choose one and name it for this connector"),
         ("unknown connector", {"identity": "Default Frontend EX09"}, "is not a receive connector of EX01"),
         ("malformed thumbprint", {"identity": FE, "certificate": "12345"}, "40 hexadecimal characters"),
         ("absent with a thumbprint", {"identity": FE, "state": "absent", "certificate": spaced}, "cannot be combined with state=absent"),

@@ -359,13 +359,14 @@ CONNECTOR = ("receive_connector", "TlsCertificateName")
 DEFAULT_SMTP = ("transport_service", "InternalTransportCertificateThumbprint")
 UNKNOWN_OUTCOME = {
     # The connector launch ran to the end; its reply is lost, or unreadable. The enabling launch before it was confirmed.
+    # (DEFAULT_SMTP: the planned swap of the default, put back by the same enabling launch: applied, after == before.)
     "reply_lost": ({"kind": "reply_lost", "cmdlet": "Set-ReceiveConnector"},
-                   {SERVICES: "applied", CONNECTOR: "applied"}),
+                   {SERVICES: "applied", DEFAULT_SMTP: "applied", CONNECTOR: "applied"}),
     "stray_error_record": ({"kind": "stray_error_record", "cmdlet": "Set-ReceiveConnector"},
-                           {SERVICES: "applied", CONNECTOR: "applied"}),
+                           {SERVICES: "applied", DEFAULT_SMTP: "applied", CONNECTOR: "applied"}),
     # The enabling launch ran to the end and its reply was lost: the connector launch never came.
     "reply_lost_enabling": ({"kind": "reply_lost", "cmdlet": "Enable-ExchangeCertificate"},
-                            {SERVICES: "applied", CONNECTOR: "not_applied"}),
+                            {SERVICES: "applied", DEFAULT_SMTP: "applied", CONNECTOR: "not_applied"}),
     # The second Enable-ExchangeCertificate (putting the previous default back) fails after the first made the renewal
     # the default: the dangerous case, recorded as a change of the default so that rollback puts it back.
     "restore_fails": ({"kind": "cmdlet_error", "cmdlet": "Enable-ExchangeCertificate", "occurrence": 2},

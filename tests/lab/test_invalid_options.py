@@ -171,6 +171,13 @@ def receive_cases(lab) -> list[Case]:
         case("expiring_days", "wrong type", {"expiring_days": "30 days"}, "expiring_days", NOT_INT),
         case("server", "wrong type", {"server": ["EX01"]}, "server must be a string"),
         case("server", "bad format", {"server": "EX01;EX02"}, "server must be an Exchange server name"),
+        case("certificates", "wrong type", {"certificates": ["EX01"]}, "certificates", NOT_DICT),
+        case("certificates", "bad thumbprint", {"certificates": {FE: "12345"}},
+             "certificates (connector_tls_certificates in the role)['EX01\\Default Frontend EX01'] must be a certificate thumbprint"),
+        case("certificates", "unknown connector", {"certificates": {"EX09\\Gone": FOREIGN_THUMBPRINT}, **facts},
+             "names 'EX09\\Gone', which is no connector read from any server", FE, after_facts=True),
+        case("exempt", "wrong type", {"exempt": "EX01"}, "exempt", NOT_DICT),
+        case("exempt", "empty reason", {"exempt": {FE: " "}}, "exempt (connector_tls_exempt in the role)", "non-empty string"),
         case(UNKNOWN, "unknown option", {"thumbprint": FOREIGN_THUMBPRINT}, "thumbprint", UNSUPPORTED, "certificate"),
         *session_cases("receive_connector_tls"),
     ]
@@ -196,6 +203,13 @@ def send_cases(lab) -> list[Case]:
              "update_hybrid_configuration", NOT_BOOL),
         case("expiring_days", "huge", {"expiring_days": 5000}, "expiring_days", "between 0 and 3650"),
         case("expiring_days", "wrong type", {"expiring_days": "a month"}, "expiring_days", NOT_INT),
+        case("certificates", "wrong type", {"certificates": "auto"}, "certificates", NOT_DICT),
+        case("certificates", "bad thumbprint", {"certificates": {SEND: "5B:2F"}}, "must be a certificate thumbprint"),
+        case("certificates", "unknown connector", {"certificates": {"Outbound to Fabrikam": FOREIGN_THUMBPRINT}},
+             "names 'Outbound to Fabrikam', which is no connector read from any server", SEND, after_facts=True),
+        case("exempt", "wrong type", {"exempt": [SEND]}, "exempt", NOT_DICT),
+        case("exempt", "empty reason", {"exempt": {SEND: ""}}, "exempt (connector_tls_exempt in the role)", "non-empty string"),
+        case("receive_plans", "wrong type", {"receive_plans": "EX01"}, "receive_plans", "unable to convert to dict"),
         case(UNKNOWN, "unknown option", {"server": "EX01"}, "server", UNSUPPORTED, "ignore_source_servers"),
         *session_cases("send_connector_tls"),
     ]
@@ -551,6 +565,7 @@ def report_cases(tmp_path: pathlib.Path) -> list[Case]:
         case("mode", "missing", report(mode=None), "missing required arguments: mode"),
         case("mode", "unknown choice", report(mode="fix"), "mode", "audit, remediate"),
         case("scope", "wrong type", report(scope=["receive_connectors"]), "scope must be a string"),
+        case("exempt", "wrong type", report(exempt="EX01"), "exempt", NOT_DICT),
         case("scope", "bad format", report(scope="receive_connectors[?"), "scope", "not a valid JMESPath expression",
              "Example of a valid one"),
         case("expiring_days", "negative", report(expiring_days=-1), "expiring_days", "between 0 and 3650"),
@@ -753,7 +768,7 @@ def role_options() -> dict:
 
 
 # One wrong value per variable and per kind; the role's argument validation names each of them.
-WRONG_TYPE = {"bool": "sometimes", "int": "many", "list": {"EX02": True}}
+WRONG_TYPE = {"bool": "sometimes", "int": "many", "list": {"EX02": True}, "dict": ["EX01"]}
 BAD_CHOICE = "bogus"
 # String variables given a list: argument validation would turn it into the string "['x']".
 STRING_AS_LIST = {"str": ["EX01"], "path": ["./reports"]}

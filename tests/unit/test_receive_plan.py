@@ -485,7 +485,7 @@ def test_ambiguous_replacement_blocks_a_sweep_and_refuses_an_explicit_identity()
     assert plan.changes == []
     with pytest.raises(PlanError) as raised:
         receive_plan.plan(ambiguous(), identities=[FRONTEND])
-    assert "choose one and pass its thumbprint" in str(raised.value)
+    assert "choose one and name it for this connector (the certificate option, or connector_tls_certificates in the role" in str(raised.value)
 
 
 def test_ambiguous_replacement_is_resolved_by_a_thumbprint() -> None:
@@ -695,3 +695,45 @@ def test_an_edge_receive_connector_is_never_given_a_name_longer_than_256_charact
 def test_an_edge_receive_connector_takes_a_name_that_fits() -> None:
     (decision,) = receive_plan.plan(edge([r11()])).decisions
     assert (decision.status, decision.expected) == (CHANGE, R11_NAME)
+
+
+# --------------------------------------------------------------------------
+# certificates and exempt: per-connector choices from the playbook (issue 19 item 10)
+# --------------------------------------------------------------------------
+
+
+def test_a_pinned_certificate_resolves_an_ambiguous_replacement_in_a_sweep() -> None:
+    plan = receive_plan.plan(ambiguous(), certificates={FRONTEND.lower(): OV_THUMB})
+    decision = decision_of(plan)
+    assert decision.status == CHANGE and decision.certificate["thumbprint"] == OV_THUMB
+    # The other policy choice was not taken: the pin, not a guess.
+    assert R12_THUMB not in (decision.expected or "")
+
+
+def test_a_pinned_certificate_leaves_a_healthy_connector_alone() -> None:
+    decision = decision_of(receive_plan.plan(facts(), certificates={FRONTEND.lower(): R11_THUMB}))
+    assert decision.status == UNCHANGED
+
+
+def test_a_pinned_certificate_not_on_the_server_blocks_its_connector_and_says_where_it_came_from() -> None:
+    decision = decision_of(receive_plan.plan(ambiguous(), certificates={FRONTEND.lower(): "AB" * 20}))
+    assert decision.status == BLOCKED
+    assert f"certificate {'AB' * 20} is not in the certificate store of EX01" in decision.reason
+    assert "connector_tls_certificates in the role" in decision.reason
+
+
+def test_a_pin_naming_no_connector_of_this_server_is_refused_naming_the_connectors() -> None:
+    with pytest.raises(PlanError) as raised:
+        receive_plan.plan(facts(), certificates={"ex01\\no such connector": R11_THUMB})
+    assert "names 'ex01\\no such connector', which is not a receive connector of EX01" in str(raised.value)
+    assert f"'{FRONTEND}'" in str(raised.value)
+    # Another server's connectors are that server's to check.
+    assert receive_plan.plan(facts(), certificates={"ex02\\default frontend ex02": R11_THUMB}).changes == []
+
+
+def test_an_exempt_connector_is_neither_planned_nor_changed() -> None:
+    plan = receive_plan.plan(ambiguous(), exempt={FRONTEND.lower(): "a partner that does not use TLS"})
+    decision = decision_of(plan)
+    assert (decision.status, decision.reason) == ("exempt", "exempt: a partner that does not use TLS")
+    assert plan.changes == [] and plan.blocked == []
+    assert decision.current == decision.expected

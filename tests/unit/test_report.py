@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import FilterModule
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
 from ansible_collections.exchange.transport_tls.plugins.module_utils import (
     certificate_selection, findings, receive_plan, report, report_html, report_junit, send_plan, smtp_probe)
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
@@ -170,9 +171,9 @@ def read_org(runs: dict) -> dict:
     return {"runner": next(iter(sorted(runs)), None), "plan": plan, "send": None}
 
 
-def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30) -> dict:
+def build(mode, runs, org=None, check_mode=False, scope=None, expiring_days=30, exempt=None) -> dict:
     """report.build, checked against report-v1.schema.json (and JSON-serialisable) every time."""
-    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days)
+    doc = report.build(mode, check_mode, GENERATED, runs, read_org(runs) if org is None else org, scope, expiring_days, exempt)
     REPORT_SCHEMA.validate(json.loads(json.dumps(doc)))
     assert doc["summary"]["hosts"] == len(runs) == sum(v for k, v in doc["summary"].items() if k != "hosts")
     return doc
@@ -274,8 +275,36 @@ def test_drift_left_after_a_remediation_is_blocked_naming_the_codes() -> None:
     host = doc["hosts"]["EX01"]
     assert host["status"] == "blocked"
     assert host["message"] == ("still drifted after the remediation, and no module of this collection fixes it:"
-                               " tls_not_in_auth_mechanism. Act on the findings' messages by hand.")
+                               " tls_not_in_auth_mechanism. Act on the findings' messages by hand, or, for a connector"
+                               " that is so by design, exempt it with the reason (connector_tls_exempt).")
     assert report.exit_failure(doc, fail_on_drift=False) == "1 host(s) blocked"
+
+
+def test_an_exempt_connector_is_reported_exempt_with_its_reason_and_fails_nothing() -> None:
+    # The same by-design connector without TLS, exempted: neither drift nor blocked, in an audit or a remediation.
+    for mode in ("audit", "remediate"):
+        doc = build(mode, {"EX01": run(without_tls())}, exempt={FRONTEND.upper(): "partners submit without TLS on this connector by contract"})
+        host = doc["hosts"]["EX01"]
+        (connector,) = [c for c in host["connectors"] if c["identity"] == FRONTEND]
+        assert connector["status"] == "exempt" and connector["exempt"] == "partners submit without TLS on this connector by contract"
+        assert [f["exempt"] for f in host["findings"] if f["object"] == FRONTEND] == [connector["exempt"]]
+        assert host["status"] == "compliant", host
+        assert report.host_failures(doc, True, ["EX01"]) == {}
+    # Without the exemption the same facts fail the audit: the test above is not vacuous.
+    assert build("audit", {"EX01": run(without_tls())})["hosts"]["EX01"]["status"] == "drift"
+
+
+
+def test_an_exempt_connector_is_a_skipped_junit_case_and_shown_with_its_reason() -> None:
+    why = "partners submit without TLS on this connector by contract"
+    doc = build("audit", {"EX01": run(without_tls())}, exempt={FRONTEND: why})
+    junit = report_junit.render(doc)
+    assert f'<skipped message="exempt: {why}"' in junit and "<failure" not in junit
+    page = report_html.render(doc)
+    assert why in page and ">exempt<" in page
+    lines = report_text.summary_lines(doc)
+    assert f"  EX01: {FRONTEND}: {why}" in lines and "Exempt (connector_tls_exempt; not counted as drift):" in lines
+    assert "  nothing: every host read is compliant" in lines
 
 
 @pytest.mark.parametrize("mode, check_mode", [("audit", False), ("remediate", True)])
@@ -595,8 +624,13 @@ def test_changes_before_any_write_are_all_planned() -> None:
     _fleet, runs, org = remediation()
     planned = report.planned_changes(runs, org)
     assert [(c["host"], c["object_type"]) for c in planned] == [
-        ("EX01", "receive_connector"), ("EX01", "certificate"), ("EX02", "receive_connector"),
+        ("EX01", "receive_connector"), ("EX01", "certificate"), ("EX01", "transport_service"), ("EX02", "receive_connector"),
         ("EX01", "send_connector"), ("EX01", "hybrid_configuration")]
+    # The default SMTP certificate swap that Enable-ExchangeCertificate -Force makes is planned too (issue 19 item 2),
+    # with its before/after, marked as put back by the same launch.
+    (swap,) = [c for c in planned if c["object_type"] == "transport_service"]
+    assert (swap["object"], swap["property"], swap["after"], swap["server"]) == ("EX01", "InternalTransportCertificateThumbprint", R11_THUMB, "EX01")
+    assert swap["before"] != R11_THUMB and "restored by the same launch" in swap["message"]
     doc = changes_doc("remediate", False, planned)
     # Recorded before the write launches: a run killed after this point leaves entries a rollback checks and restores.
     assert doc["complete"] is False and {c["status"] for c in doc["changes"]} == {"attempted"}
@@ -615,7 +649,7 @@ def test_a_write_whose_outcome_is_unknown_is_recorded_unknown() -> None:
     doc = changes_doc("remediate", False, planned, runs, org)
     ex01 = {(c["object_type"], c["status"]) for c in doc["changes"] if c["host"] == "EX01" and c["object_type"] not in (
         "send_connector", "hybrid_configuration")}
-    assert ex01 == {("receive_connector", "unknown"), ("certificate", "unknown")}
+    assert ex01 == {("receive_connector", "unknown"), ("certificate", "unknown"), ("transport_service", "unknown")}
     assert all("may have been applied" in c["message"] for c in doc["changes"] if c["status"] == "unknown")
 
 
@@ -638,10 +672,14 @@ def test_changes_after_say_what_happened_to_each() -> None:
     org["send"] = {"changed": True, "launches": 1, "plans": [], "smtp": [], "changes": copy.deepcopy(org["plan"]["changes"])}
     doc = changes_doc("remediate", False, planned, runs, org)
     assert doc["complete"] is True
-    assert [(c["host"], c["object_type"], c["status"], c["message"]) for c in doc["changes"]] == [
+    assert [(c["host"], c["object_type"], c["status"], c["message"]) for c in doc["changes"] if c["object_type"] != "transport_service"] == [
         ("EX01", "receive_connector", "applied", None), ("EX01", "certificate", "applied", None),
         ("EX02", "receive_connector", "not_applied", "not attempted: the task that makes it did not run (the host failed earlier)"),
         ("EX01", "send_connector", "applied", None), ("EX01", "hybrid_configuration", "applied", None)]
+    # The swap was put back by the same launch: applied, and the value after is the value before (nothing to roll back).
+    (swap,) = [c for c in doc["changes"] if c["object_type"] == "transport_service"]
+    assert swap["status"] == "applied" and swap["before"] == swap["after"] != R11_THUMB
+    assert swap["message"].startswith(f"{R11_THUMB} was the default SMTP certificate for a moment")
 
 
 @pytest.mark.parametrize("mode, check_mode", [("audit", False), ("remediate", True)])
@@ -671,7 +709,7 @@ def test_a_not_applied_change_carries_its_own_tasks_failure() -> None:
     doc = changes_doc("remediate", False, planned, runs, org)
     assert {(c["object_type"], c["message"]) for c in doc["changes"] if c["host"] == "EX01"} == {
         ("receive_connector", "receive: guard failed"), ("certificate", "receive: guard failed"),
-        ("send_connector", "send: guard failed"), ("hybrid_configuration", "send: guard failed")}
+        ("transport_service", "receive: guard failed"), ("send_connector", "send: guard failed"), ("hybrid_configuration", "send: guard failed")}
 
 
 # --- The exit rule, and what passes through ---

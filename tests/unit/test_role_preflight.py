@@ -70,3 +70,14 @@ def test_the_filter_refuses_what_is_not_a_list_of_names():
         connector_tls_preflight("connector_tls_mode")
     with pytest.raises(AnsibleFilterError, match="strings must be a dictionary"):
         connector_tls_preflight([], strings=["x"])
+
+
+@pytest.mark.parametrize("certificates, exempt, words", [
+    ({"EX01\\Default Frontend EX01": "12345"}, None, "connector_tls_certificates['EX01\\Default Frontend EX01'] must be"),
+    (["EX01"], None, "connector_tls_certificates must be a dictionary"),
+    (None, {"EX01\\Default Frontend EX01": ""}, "connector_tls_exempt['EX01\\Default Frontend EX01'] must be the reason"),
+])
+def test_a_bad_certificate_or_exemption_value_is_refused_before_any_launch(certificates, exempt, words):
+    problems = role_preflight.preflight(["connector_tls_certificates", "connector_tls_exempt"], certificates=certificates, exempt=exempt)
+    assert len(problems) == 1 and words in problems[0].replace("\\\\", "\\"), problems
+    assert role_preflight.preflight(["connector_tls_certificates"], certificates={"X": "ab" * 20}, exempt={"Y": "why"}) == []

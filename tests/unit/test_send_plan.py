@@ -673,3 +673,105 @@ def test_an_edge_copy_behind_the_organisation_is_reported_after_a_change() -> No
     hosts["edge01"] = server("EDGE01", [r11()], role="Edge", connectors=connectors)
     plan = send_plan.plan(hosts, "ex01")
     assert plan.warnings == [] and decision_of(plan, EDGESYNC).details["edge_copies"] == {"EDGE01": R11_NAME}
+
+
+# --------------------------------------------------------------------------
+# SMTP that the same run enables on another server (issue 19 item 2)
+# --------------------------------------------------------------------------
+
+
+def receive_plan_result(server: str, thumbprint: str, failed: bool = False, msg: str = "") -> dict:
+    """A registered check-mode receive_connector_tls result that enables SMTP on ``thumbprint`` of ``server``."""
+    return {"changed": True, "failed": failed, "msg": msg,
+            "plans": [{"object_type": "receive_connector", "object": f"{server}\\Default internal receive connector {server}",
+                       "status": "change", "current": R10_NAME, "expected": R11_NAME, "reason": "the replacement policy"}],
+            "changes": [{"object_type": "certificate", "object": thumbprint, "property": "Services", "before": ["IIS"],
+                         "after": ["IIS", "SMTP"], "server": server}]}
+
+
+def edge_lacking_smtp():
+    connectors = [edgesync()]
+    edge01 = server("EDGE01", [r11(services=["IIS"])], role="Edge", connectors=connectors)
+    return fleet(connectors=connectors, edge01=edge01)
+
+
+def test_an_edge_source_the_same_run_enables_smtp_on_is_a_planned_change() -> None:
+    hosts = edge_lacking_smtp()
+    enabled = send_plan.planned_smtp_enables([receive_plan_result("EDGE01", R11_THUMB)])
+    plan = send_plan.plan(hosts, "ex01", enabled_by_run=enabled)
+    decision = decision_of(plan, EDGESYNC)
+    assert (decision.status, decision.expected) == (CHANGE, R11_NAME)
+    assert decision.reason.endswith("after SMTP is enabled on EDGE01 by this run")
+    assert decision.details["source_servers"]["EDGE01"]["status"] == "smtp_enabled_by_run"
+    # The send side enables nothing itself: the Edge's own run does it; the rename is in the plan's changes.
+    assert plan.smtp == []
+    assert [(c.object, c.before, c.after) for c in plan.changes] == [(EDGESYNC, R10_NAME, R11_NAME)]
+
+
+def test_an_enable_planned_for_another_certificate_or_server_does_not_count() -> None:
+    hosts = edge_lacking_smtp()
+    for result in (receive_plan_result("EDGE01", R12_THUMB), receive_plan_result("EX02", R11_THUMB)):
+        decision = decision_of(send_plan.plan(hosts, "ex01", enabled_by_run=send_plan.planned_smtp_enables([result])), EDGESYNC)
+        assert decision.status == BLOCKED and "only a run on the Edge itself can enable it" in decision.reason
+
+
+def test_a_failed_receive_plan_on_the_edge_keeps_the_connector_blocked_with_its_reason() -> None:
+    hosts = edge_lacking_smtp()
+    failed = dict(receive_plan_result("EDGE01", R11_THUMB, failed=True, msg="1 object(s) cannot be converged: the default is missing"),
+                  changes=[])
+    decision = decision_of(send_plan.plan(hosts, "ex01", enabled_by_run=send_plan.planned_smtp_enables([failed])), EDGESYNC)
+    assert decision.status == BLOCKED
+    assert "EDGE01's own plan in this run cannot enable it: 1 object(s) cannot be converged: the default is missing" in decision.reason
+
+
+def test_skipped_and_malformed_receive_plans_enable_nothing() -> None:
+    assert send_plan.planned_smtp_enables([{"skipped": True, "changes": receive_plan_result("EDGE01", R11_THUMB)["changes"]},
+                                           "not a result", {}]) == {}
+
+
+def test_a_mailbox_source_the_same_run_enables_is_not_enabled_twice() -> None:
+    hosts = fleet(ex02=[r11(services=["IIS"])])
+    enabled = send_plan.planned_smtp_enables([receive_plan_result("EX02", R11_THUMB)])
+    plan = send_plan.plan(hosts, "ex01", enabled_by_run=enabled)
+    decision = decision_of(plan)
+    assert decision.status == CHANGE and decision.smtp == [] and plan.smtp == []
+    assert "after SMTP is enabled on EX02 by this run" in decision.reason
+
+
+# --------------------------------------------------------------------------
+# certificates and exempt (issue 19 item 10)
+# --------------------------------------------------------------------------
+
+
+def test_a_pinned_certificate_is_named_on_a_broken_send_connector() -> None:
+    hosts = fleet(ex01=[r11(), r12()], ex02=[r11(), r12()])
+    decision = decision_of(send_plan.plan(hosts, "ex01", certificates={OUTBOUND.lower(): R11_THUMB}))
+    assert (decision.status, decision.expected) == (CHANGE, R11_NAME)
+    # Without the pin the policy takes the newest.
+    assert decision_of(send_plan.plan(hosts, "ex01")).expected == R12_NAME
+
+
+def test_a_pinned_certificate_in_no_store_blocks_only_its_connector() -> None:
+    connectors = [outbound(), partner()]
+    hosts = fleet(connectors=connectors)
+    plan = send_plan.plan(hosts, "ex01", certificates={PARTNER.lower(): "CD" * 20})
+    assert decision_of(plan, PARTNER).status == BLOCKED
+    assert "in the store of none of the source servers" in decision_of(plan, PARTNER).reason
+    assert "connector_tls_certificates in the role: " + "CD" * 20 in decision_of(plan, PARTNER).reason
+    assert decision_of(plan).status == CHANGE
+
+
+def test_an_exempt_send_connector_and_hybrid_configuration_are_left_alone() -> None:
+    hosts = fleet(hybrid=hybrid_configuration(tls_certificate_name=R10_NAME))
+    plan = send_plan.plan(hosts, "ex01", update_hybrid_configuration=True,
+                          exempt={OUTBOUND.lower(): "owned by the HCW team", "hybrid configuration": "HCW owns it"})
+    assert [(d.object, d.status, d.reason) for d in plan.decisions] == [
+        (OUTBOUND, "exempt", "exempt: owned by the HCW team"), ("Hybrid Configuration", "exempt", "exempt: HCW owns it")]
+    assert plan.changes == [] and plan.blocked == []
+
+
+def test_a_source_without_facts_names_the_role_variables() -> None:
+    hosts = fleet(ex02=None)
+    hosts.pop("ex02")
+    reason = decision_of(send_plan.plan(hosts, "ex01")).reason
+    assert "connector_tls_ignore_source_servers" in reason and "connector_tls_exempt" in reason
