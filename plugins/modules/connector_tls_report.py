@@ -27,9 +27,11 @@ description:
   - Host statuses are V(compliant), V(drift), V(remediated), V(blocked), V(error) and V(unreachable); a host that
     failed or could not be reached appears with its error. C(docs/reports.md) explains every field.
   - Meant to run once (C(run_once)); it contacts no server. It reads the registered variables
-    C(connector_tls_gathered), C(connector_tls_receive_plan), C(connector_tls_receive), C(connector_tls_probe_before), C(connector_tls_probe_result),
-    C(connector_tls_restart), C(connector_tls_probe_again), C(connector_tls_send_plan) and C(connector_tls_send)
-    of each host, which the role sets; outside the role, use the role.
+    C(connector_tls_gathered) and C(connector_tls_receive) (the two stages of
+    M(exchange.transport_tls.connector_tls_server), the read with its receive plan, scope and probe, and the change
+    with the probe after it and the restart decision), C(connector_tls_restart), C(connector_tls_probe_again),
+    C(connector_tls_send_plan) and C(connector_tls_send) of each host, which the role sets; outside the role, use the
+    role.
 options:
   dest:
     description:
@@ -65,11 +67,6 @@ options:
       - Errors and unreachable hosts always are; so are blocked objects after a real remediation.
     type: bool
     default: true
-  restart_transport:
-    description: The role's C(connector_tls_restart_transport), to word the reason of a restart.
-    type: str
-    choices: [never, if_needed, always]
-    default: if_needed
   hosts:
     description: Inventory hosts to report on. Default all hosts of the play (C(ansible_play_hosts_all)). A name that is not an inventory host is refused.
     type: list

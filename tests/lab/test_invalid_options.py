@@ -557,8 +557,6 @@ def report_cases(tmp_path: pathlib.Path) -> list[Case]:
         case("expiring_days", "huge", report(expiring_days=36500), "expiring_days", "between 0 and 3650"),
         case("expiring_days", "wrong type", report(expiring_days="30d"), "expiring_days", NOT_INT),
         case("fail_on_drift", "wrong type", report(fail_on_drift="perhaps"), "fail_on_drift", NOT_BOOL),
-        case("restart_transport", "unknown choice", report(restart_transport="sometimes"), "restart_transport",
-             "never, if_needed, always"),
         case("hosts", "wrong type", report(hosts={"EX01": True}), "hosts", NOT_LIST),
         case("hosts", "wrong element type", report(hosts=[["EX01"]]), "hosts must be a list of strings"),
         case("hosts", "unknown host", report(hosts=["EX01", "EX09"]), "hosts names hosts that are not in the inventory: EX09",
