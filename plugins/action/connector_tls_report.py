@@ -13,8 +13,8 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, restart, run_dir
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
+from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
@@ -25,22 +25,18 @@ ARGUMENT_SPEC = {
     "scope": {"type": "str"},
     "expiring_days": {"type": "int", "default": 30},
     "fail_on_drift": {"type": "bool", "default": True},
-    "restart_transport": {"type": "str", "choices": ["never", "if_needed", "always"], "default": "if_needed"},
     "hosts": {"type": "list", "elements": "str"},
     "organization_host": {"type": "str"},
     "run_id": {"type": "str"},
     "exempt": {"type": "dict", "default": {}},
 }
-# What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed.
+# What the role registers on each host (roles/connector_tls/tasks/*.yml); read, never changed. connector_tls_gathered is
+# the audit step of plugins/action/connector_tls_server.py (the read, with the receive plan and the probe in it),
+# connector_tls_receive its converge step (the change, with the probe after it and the restart decision).
 _HOST_VARS = {
     "gathered": "connector_tls_gathered",
-    "receive_plan": "connector_tls_receive_plan",
     "receive": "connector_tls_receive",
 }
-# (registered name, phase): the probe a remediation makes before its change on a server it changes, the probe after
-# the change (or the audit's, phase "before" when nothing changed), and the one after a restart.
-_PROBES = (("connector_tls_probe_before", "before"), ("connector_tls_probe_result", None),
-           ("connector_tls_probe_again", "after_restart"))
 
 
 class ActionModule(ActionBase):
@@ -56,10 +52,7 @@ class ActionModule(ActionBase):
         problem = _options_problem(args, hosts, hostvars)
         if problem:
             return dict(result, failed=True, msg=problem)
-        warnings: list = []
-        runs = {h: self._host_run(h, hostvars[h], args, warnings) for h in hosts}
-        if warnings:
-            result.setdefault("warnings", []).extend(warnings)
+        runs = {h: self._host_run(hostvars[h]) for h in hosts}
         org = self._organization(args["organization_host"], hosts, hostvars)
         stamp = dt.datetime.now(dt.timezone.utc)
         now = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -102,26 +95,27 @@ class ActionModule(ActionBase):
                     lines=report_text.summary_lines(doc, dest),
                     hosts={h: {"status": v["status"], "message": v["message"]} for h, v in doc["hosts"].items()})
 
-    def _host_run(self, host: str, variables, args: dict, warnings: list) -> dict:
+    def _host_run(self, variables) -> dict:
         run = {key: _plain(variables.get(name)) for key, name in _HOST_VARS.items()}
-        run["scope"] = _scope(host, run["gathered"], args["scope"], warnings)
-        receive = run["receive"] or {}
+        gathered, receive = run["gathered"] or {}, run["receive"] or {}
+        run["receive_plan"] = gathered.get("receive_plan")
+        # The in-scope connectors the audit step computed from connector_tls_scope (None: every connector).
+        run["scope"] = gathered.get("scope")
         changed_here = bool(receive.get("changes")) and not receive.get("skipped") and not self._task.check_mode
-        probes, main = [], None
-        for name, phase in _PROBES:
-            probe = _plain(variables.get(name))
-            if probe and not probe.get("skipped"):
-                probes.append(dict(probe, phase=phase or ("after" if changed_here else "before")))
-                if phase is None:
-                    main = probes[-1]
-        run["probes"] = probes
+        # The probe of the audit step, before any change; the converge step's, after the change (or again before, when
+        # its write changed nothing); the one after a restart.
+        probes = [dict(gathered.get("probe") or {}, phase="before")]
+        if receive and not receive.get("skipped"):
+            probes.append(dict(receive.get("probe") or {}, phase="after" if changed_here else "before"))
+        probes.append(dict(_plain(variables.get("connector_tls_probe_again")) or {}, phase="after_restart"))
+        run["probes"] = [p for p in probes if len(p) > 1 and not p.get("skipped")]
         made = _plain(variables.get("connector_tls_restart"))
         run["restarts"] = []
         if made and not made.get("skipped"):
-            target = report.probe_target(report.facts_now(run) or {"receive_connectors": [], "server": {}}) or {}
-            # The decision restart.yml made, from the same inputs: its reason is what the report says.
-            decision = restart.decide(args["restart_transport"], changed_here, main, target)
-            run["restarts"].append(dict(made, service=decision["service"] or target.get("service"), reason=decision["reason"]))
+            # The decision the converge step made, which restart.yml acted on: its reason is what the report says.
+            decision = receive.get("restart") or {}
+            target = receive.get("probe_target") or {}
+            run["restarts"].append(dict(made, service=decision.get("service") or target.get("service"), reason=decision.get("reason")))
         return run
 
     def _organization(self, runner, hosts, hostvars) -> dict:
@@ -188,20 +182,3 @@ def _write(dest: str, name: str, text: str) -> None:
             os.unlink(tmp)
         raise
 
-
-def _scope(host: str, gathered, expression, warnings: list) -> list | None:
-    """The host's connectors in scope, from the expression and its facts (None: no scope, or no facts).
-
-    Computed here, once per host in this one task, rather than by a task per host that
-    registers it: such a task costs a worker process per host (docs/performance.md).
-    """
-    facts = ((gathered or {}).get("ansible_facts") or {}).get("exchange_tls") if isinstance(gathered, dict) else None
-    if not expression or not isinstance(facts, dict):
-        return None
-    try:
-        return in_scope(facts, expression)
-    except ScopeError as exc:
-        # The expression compiled (checked before any launch) but fails on this host's facts; the
-        # host's tasks failed the same way. Report its connectors as unscoped, and say so.
-        warnings.append(f"{host}: {exc}")
-        return None

@@ -37,15 +37,7 @@ class ActionModule(ActionBase):
             params = self._options()
         except AnsibleActionFail as exc:
             return dict(result, failed=True, msg=str(exc))
-        try:
-            probed = smtp_probe.probe(
-                params["host"], params["port"], params["timeout"], params["helo_name"],
-                expect_thumbprint=params["expect_thumbprint"], wait_timeout=params["wait_timeout"], delay=params["delay"],
-                seen_as=params["seen_as"],
-            )
-        except smtp_probe.ProbeError as exc:
-            return dict(result, failed=True, changed=False, msg=str(exc), **exc.result)
-        return dict(result, changed=False, **probed)
+        return dict(result, **probe_in_process(params))
 
     def runs_on_controller(self) -> bool:
         """True when the task's connection is the controller itself, without privilege escalation."""
@@ -57,3 +49,19 @@ class ActionModule(ActionBase):
         if problem:
             raise AnsibleActionFail(problem)
         return params
+
+
+def probe_in_process(params: dict) -> dict:
+    """The probe with validated options, from this process; the result the module would return.
+
+    Shared with connector_tls_server, which probes in the same worker that read the server.
+    """
+    try:
+        probed = smtp_probe.probe(
+            params["host"], params["port"], params["timeout"], params["helo_name"],
+            expect_thumbprint=params["expect_thumbprint"], wait_timeout=params["wait_timeout"], delay=params["delay"],
+            seen_as=params["seen_as"],
+        )
+    except smtp_probe.ProbeError as exc:
+        return dict(failed=True, changed=False, msg=str(exc), **exc.result)
+    return dict(changed=False, **probed)

@@ -131,6 +131,38 @@ def facts_cases() -> list[Case]:
     ]
 
 
+def server_cases() -> list[Case]:
+    """connector_tls_server, the role's per-host step: every refusal comes before its read."""
+    probe = {"probe_host": "ex01.contoso.com"}
+    return [
+        case("stage", "unknown choice", {"stage": "read", **probe}, "stage", "audit, converge"),
+        case("mode", "unknown choice", {"mode": "fix", **probe}, "mode", "audit, remediate"),
+        case("expiring_days", "negative", {"expiring_days": -1, **probe}, "expiring_days", "between 0 and 3650"),
+        case("expiring_days", "wrong type", {"expiring_days": "soon", **probe}, "expiring_days", NOT_INT),
+        case("receive", "wrong type", {"receive": ["enable_smtp"], **probe}, "receive", NOT_DICT),
+        case("receive", "an option this module sets", {"receive": {"identity": ["EX01\\Default Frontend EX01"]}, **probe},
+             "receive sets options of exchange.transport_tls.receive_connector_tls", "identity cannot be among them"),
+        case("scope", "wrong type", {"scope": ["receive_connectors"], **probe}, "scope must be a string"),
+        case("scope", "bad format", {"scope": "receive_connectors[?", **probe}, "scope", "not a valid JMESPath expression"),
+        case("gathered", "wrong type", {"gathered": "EX01", **probe}, "gathered", NOT_DICT),
+        case("gathered", "missing for stage converge", {"stage": "converge", **probe}, "stage converge needs gathered"),
+        case("probe", "wrong type", {"probe": "perhaps", **probe}, "probe", NOT_BOOL),
+        case("probe_host", "missing while probing", {"probe": True}, "probe_host must name the host to probe"),
+        case("probe_host", "bad format", {"probe_host": "ex01 contoso com"}, "host"),
+        case("probe_port", "out of range", {"probe_port": 70000, **probe}, "probe_port must be between 1 and 65535"),
+        case("probe_port", "wrong type", {"probe_port": "smtp", **probe}, "probe_port", NOT_INT),
+        case("probe_timeout", "zero", {"probe_timeout": 0, **probe}, "probe_timeout must be a number of seconds greater than 0"),
+        case("probe_timeout", "wrong type", {"probe_timeout": "long", **probe}, "probe_timeout", NOT_FLOAT),
+        case("probe_source", "bad format", {"probe_source": "the controller", **probe}, "probe_source", "IP address"),
+        case("probe_wait", "negative", {"probe_wait": -1, **probe}, "probe_wait must be 0"),
+        case("probe_wait", "wrong type", {"probe_wait": "a minute", **probe}, "probe_wait", NOT_INT),
+        case("restart_transport", "unknown choice", {"restart_transport": "sometimes", **probe}, "restart_transport",
+             "never, if_needed, always"),
+        case(UNKNOWN, "unknown option", {"colour": "red", **probe}, "colour", UNSUPPORTED, "probe_wait"),
+        *[Case(c.option, c.kind, {**c.args, **probe}, c.needles, c.after_facts) for c in session_cases("connector_tls_server")],
+    ]
+
+
 def receive_cases(lab) -> list[Case]:
     removed = lab.org.server("EX01").certificate_by_id("le-r10").thumbprint  # the certificate renewal removed
     facts = {"facts": "{{ r_facts }}"}
@@ -283,6 +315,7 @@ def check(cases: list[tuple[str, Case]], results: dict) -> list[str]:
 def test_action_plugins_refuse_every_invalid_option_before_changing_anything(running_lab, tmp_path, reliability):
     lab = running_lab(SCENARIOS / "demo.yml")
     table = [("exchange_certificate_facts", c) for c in facts_cases()]
+    table += [("connector_tls_server", c) for c in server_cases()]
     table += [("receive_connector_tls", c) for c in receive_cases(lab)]
     table += [("send_connector_tls", c) for c in send_cases(lab)]
     before_play = lab.state_path.read_bytes()
@@ -297,7 +330,7 @@ def test_action_plugins_refuse_every_invalid_option_before_changing_anything(run
             tasks.append({"ansible.builtin.set_fact": {"r_facts": f"{{{{ r{facts_index} }}}}"}})
             tasks.append(_slurp(lab))
             slurp_after_facts = len(tasks) - 1
-        for module in ("exchange_certificate_facts", "receive_connector_tls", "send_connector_tls"):
+        for module in ("exchange_certificate_facts", "connector_tls_server", "receive_connector_tls", "send_connector_tls"):
             cases = [c for m, c in table if m == module and c.after_facts is after_facts]
             if cases:
                 loops.append((f"r{len(tasks)}", cases))
@@ -572,8 +605,6 @@ def report_cases(tmp_path: pathlib.Path) -> list[Case]:
         case("expiring_days", "huge", report(expiring_days=36500), "expiring_days", "between 0 and 3650"),
         case("expiring_days", "wrong type", report(expiring_days="30d"), "expiring_days", NOT_INT),
         case("fail_on_drift", "wrong type", report(fail_on_drift="perhaps"), "fail_on_drift", NOT_BOOL),
-        case("restart_transport", "unknown choice", report(restart_transport="sometimes"), "restart_transport",
-             "never, if_needed, always"),
         case("hosts", "wrong type", report(hosts={"EX01": True}), "hosts", NOT_LIST),
         case("hosts", "wrong element type", report(hosts=[["EX01"]]), "hosts must be a list of strings"),
         case("hosts", "unknown host", report(hosts=["EX01", "EX09"]), "hosts names hosts that are not in the inventory: EX09",
@@ -710,6 +741,7 @@ def command_options() -> set[str]:
 def all_tables(lab_stub=None, tmp=pathlib.Path("/nonexistent")) -> dict[str, list[Case]]:
     return {
         "exchange_certificate_facts": facts_cases(),
+        "connector_tls_server": server_cases(),
         "receive_connector_tls": receive_cases(lab_stub),
         "send_connector_tls": send_cases(lab_stub),
         "exchange_command": command_cases() + command_session_cases(False) + command_session_cases(True)

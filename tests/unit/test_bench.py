@@ -65,9 +65,39 @@ def test_the_wall_time_target_applies_to_the_audit_at_200_servers_with_latency()
 
 def test_a_remediation_that_leaves_a_stale_connector_does_not_pass():
     row = _row("remediate", 50, 0.0, None, organization_writes={"Set-SendConnector X": 1, "Set-HybridConfiguration": 2},
-               end_state={"stale_receive_connectors": 1, "send_connector_paths_failing": 0, "hybrid_configuration_stale": 0})
+               end_state={"stale_receive_connectors": 1, "send_connector_paths_failing": 0, "hybrid_configuration_stale": 0},
+               controller_cpu_per_host_seconds=0.2)
     checks = {c["target"].split(": ", 1)[1]: c["holds"] for c in bench_run.targets([row])}
-    assert checks == {"organisation objects changed once": False, "fleet ends healthy": False}
+    assert checks == {"organisation objects changed once": False, "fleet ends healthy": False, "CPU per host <= 0.3 s": True}
+
+
+def _timed(run, n, latency, wall, cpu, rc=2):
+    return _row(run, n, latency, None, wall_seconds=wall, controller_cpu_per_host_seconds=cpu, rc=rc)
+
+
+def test_the_audit_is_judged_against_the_floor_of_the_same_run():
+    rows = [_timed("floor", 200, 5.0, 26.0, 0.10), _timed("audit", 200, 5.0, 29.0, 0.16)]
+    checks = {c["target"]: (c["holds"], c["detail"]) for c in bench_run.floor_targets(rows)}
+    # 29 / 26 = 1.115 > 1.10; 0.16 / 0.10 = 1.6 > 1.5.
+    assert checks == {"audit N=200 F=50 L=5: wall / floor's wall <= 1.1": (False, "1.115"),
+                      "audit N=200 F=50 L=5: CPU per host / floor's <= 1.5": (False, "1.6")}
+    rows[1].update(wall_seconds=28.0, controller_cpu_per_host_seconds=0.15)
+    assert all(c["holds"] for c in bench_run.floor_targets(rows))
+    # Without a floor in the same run there is nothing to compare with: no target, rather than a guess.
+    assert bench_run.floor_targets(rows[1:]) == []
+    assert "| 1.08 |" in bench_run.table([dict(r, launches_per_host={"min": 1, "median": 1, "max": 1}, lower_bound_seconds=20,
+                                               controller_cpu_seconds=1, controller_peak_process_bytes=0,
+                                               controller_peak_tree_pss_bytes=0, lab_peak_rss_bytes=0) for r in rows])
+
+
+def test_the_audit_of_a_larger_fleet_may_not_cost_more_per_host():
+    rows = [_timed("audit", 200, 0.0, 30.0, 0.10), _timed("audit", 1000, 0.0, 150.0, 0.12)]
+    (check,) = bench_run.floor_targets(rows)
+    assert check["target"].startswith("audit N=1000") and not check["holds"] and check["detail"] == "0.12 vs 0.1"
+    rows[1]["controller_cpu_per_host_seconds"] = 0.105
+    assert bench_run.floor_targets(rows)[0]["holds"]
+    rows[1]["rc"] = 4   # an audit that did not finish says nothing about its cost
+    assert not bench_run.floor_targets(rows)[0]["holds"]
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -47,9 +47,10 @@ def test_the_audit_entry_point_has_no_task_that_can_write():
     for task in tasks:
         if module_of(task) in CONVERGING:
             assert task.get("check_mode") is True, f"{task['name']} would write outside check mode"
-    # And it still reads, plans, probes and reports.
-    assert {"exchange.transport_tls.exchange_certificate_facts", "exchange.transport_tls.smtp_tls_probe",
-            "exchange.transport_tls.connector_tls_report"} <= set(modules)
+    # The role's per-host step only in its audit stage (read, plan in check mode, probe), and still the report.
+    stages = [t[m].get("stage") for t in tasks for m in [module_of(t)] if m == "exchange.transport_tls.connector_tls_server"]
+    assert stages == ["audit"]
+    assert "exchange.transport_tls.connector_tls_report" in modules
 
 
 def test_the_audit_entry_point_is_main_without_the_remediation_and_restart_tasks():

@@ -12,7 +12,7 @@ DEFAULTS = ["connector_tls_mode", "connector_tls_report_dir", "connector_tls_sco
 
 
 def test_the_role_defaults_and_its_own_derived_variables_pass():
-    derived = ["connector_tls_ready", "connector_tls_gathered", "connector_tls_probe_target", "connector_tls_target"]
+    derived = ["connector_tls_remediating", "connector_tls_gathered", "connector_tls_receive", "connector_tls_target"]
     assert role_preflight.preflight(DEFAULTS + derived, expiring_days=30, batch=["EX01"], play_hosts=["EX01"]) == []
 
 
@@ -20,7 +20,7 @@ def test_every_option_of_the_argument_spec_is_settable():
     settable = role_preflight.settable_variables()
     assert {"connector_tls_restart_transport", "connector_tls_scope", "connector_tls_target"} <= set(settable)
     # Derived variables (vars/main.yml) are the role's own, not the user's.
-    assert "connector_tls_ready" not in settable and "connector_tls_org_host" not in settable
+    assert "connector_tls_remediating" not in settable and "connector_tls_org_host" not in settable
 
 
 @pytest.mark.parametrize("typo, nearest", [
