@@ -95,9 +95,23 @@ def move_files(root, dry_run, problems):
             count += 1
             if not dry_run:
                 _git(root, "mv", src, dst)
+                _deepen_file_paths(os.path.join(root, dst), dst, problems)
         elif not dst_exists:
             problems.append(f"{src} is in the layout but exists neither there nor at {dst}")
     return count
+
+
+def _deepen_file_paths(full, path, problems):
+    """A moved file sits one directory deeper: paths it computes from __file__ climb one more level."""
+    with open(full, encoding="utf-8") as handle:
+        text = handle.read()
+    new = re.sub(r"(Path\(__file__\)(?:\.resolve\(\))?\.parents\[)(\d+)\]",
+                 lambda m: f"{m.group(1)}{int(m.group(2)) + 1}]", text)
+    if new.count("__file__") != len(re.findall(r"Path\(__file__\)(?:\.resolve\(\))?\.parents\[\d+\]", new)):
+        problems.append(f"{path} uses __file__ in a form this script does not adjust: it is one directory deeper now")
+    if new != text:
+        with open(full, "w", encoding="utf-8") as handle:
+            handle.write(new)
 
 
 def _package_of(old_dir, name, table):
