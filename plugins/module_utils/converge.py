@@ -21,17 +21,14 @@ Pure Python: no Ansible imports.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, thumbprint, tls_name
 
 CHANGE = "change"
 UNCHANGED = "unchanged"
 BLOCKED = "blocked"
-
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
 
 
 class PlanError(ValueError):
@@ -39,14 +36,11 @@ class PlanError(ValueError):
 
 
 def parse_thumbprint(value: object, option: str = "certificate") -> str:
-    """A thumbprint as Exchange prints it (40 upper-case hex digits), from any case and Windows' spacing."""
-    text = re.sub(r"[\s\u200e\u200f]+", "", value) if isinstance(value, str) else ""
-    if not _THUMBPRINT.match(text.upper()):
-        raise PlanError(
-            f"{option} must be 'auto' or a certificate thumbprint (40 hexadecimal characters, spaces allowed), "
-            f"got {value!r}"
-        )
-    return text.upper()
+    """A thumbprint option of the converging modules (which also take 'auto'), by the collection's one rule."""
+    try:
+        return thumbprint.parse_thumbprint(value, option, alternative="'auto'")
+    except thumbprint.ThumbprintError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def find_named(objects: List[dict], identity: str) -> Optional[dict]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import is_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     guard_id,
     readback_id,
@@ -68,7 +69,6 @@ PROPERTIES = {
 # Objects on one server (the entry's ``server`` is where they live): their host must be that server.
 _LOCAL = ("receive_connector", "certificate", "transport_service", "service")
 _SERVICES = ("MSExchangeFrontEndTransport", "MSExchangeTransport")
-_THUMBPRINT = re.compile(r"\A[0-9A-Fa-f]{40}\Z")
 _RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}\.[0-9]{3}Z(?:-[0-9]{1,4})?\Z")
 REQUIRED = ("host", "server", "object_type", "object", "property", "before", "after", "status")
 _READ = {"receive_connector": "Get-ReceiveConnector", "send_connector": "Get-SendConnector",
@@ -161,7 +161,7 @@ def _shape_problem(change: dict) -> Optional[str]:
         if owner.casefold() != server.casefold():
             return (f"{_where(change)} is a connector of server {owner}, but the entry's server is {server}: a host"
                     " restores only its own server's connectors")
-    if object_type in ("certificate",) and not _THUMBPRINT.match(obj):
+    if object_type in ("certificate",) and not is_thumbprint(obj):
         return f"{_where(change)} is not a certificate thumbprint (40 hexadecimal digits)"
     if object_type == "transport_service" and obj.casefold() != server.casefold():
         return f"{_where(change)} is the transport service of {obj}, but the entry's server is {server}"
@@ -179,7 +179,7 @@ def _shape_problem(change: dict) -> Optional[str]:
                 tls_name.split_tls_certificate_name(value)
             except ValueError:
                 return f"{_where(change)} has {key} {value!r}, which is not a TlsCertificateName (<I>issuer<S>subject)"
-        elif change["property"] == DEFAULT_SMTP and not _THUMBPRINT.match(value):
+        elif change["property"] == DEFAULT_SMTP and not is_thumbprint(value):
             return f"{_where(change)} has {key} {value!r}, not a certificate thumbprint (40 hexadecimal digits)"
     return None
 

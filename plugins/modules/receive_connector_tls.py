@@ -62,8 +62,8 @@ options:
         the policy finds no replacement, or several certificates with different subjects, the connector is
         blocked and a person chooses by thumbprint. The policy is described in that module's notes.
       - Otherwise, the thumbprint of a certificate in this server's store. Use 40 hexadecimal characters in any
-        case. Spaces are allowed, as Windows shows them, and so are the invisible direction marks that the
-        certificate dialog copies. The connector is set to that certificate's C(<I>issuer<S>subject) name.
+        case. Spaces and colons are allowed, as Windows and OpenSSL show them, and so are the invisible direction
+        marks that the certificate dialog copies. The connector is set to that certificate's C(<I>issuer<S>subject) name.
       - With a thumbprint and no O(identity), the drifted connectors (those V(auto) would change or reports as
         blocked) get that certificate instead of the policy's choice; the others are left alone. A drifted
         connector that cannot use it (a hybrid connector and a self-signed certificate, an FQDN it does not

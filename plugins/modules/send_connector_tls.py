@@ -69,7 +69,7 @@ options:
       - V(auto) applies the collection's replacement policy on each source server (see
         M(exchange.transport_tls.exchange_certificate_facts)). It keeps a current name that every source server
         can use. Otherwise it takes the first of the policy's choices that every source server holds.
-      - Otherwise, a thumbprint (40 hexadecimal characters, any case, spaces allowed as Windows shows them) of a
+      - Otherwise, a thumbprint (40 hexadecimal characters, any case, spaces or colons allowed as Windows and OpenSSL show them) of a
         certificate in the store of the server the task runs on or of a source server. The module uses its
         C(<I>issuer<S>subject) name, and checks, on each source server, that server's own certificate with that
         issuer and subject. A renewal has another thumbprint on each server, but the same name.

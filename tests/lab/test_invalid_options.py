@@ -471,7 +471,7 @@ def probe_cases(port: int) -> list[Case]:
              "address literal"),
         case("helo_name", "bad address literal", probe(helo_name="[192.0.2]"), "helo_name '[192.0.2]'", "[192.0.2.25]"),
         case("helo_name", "wrong type", probe(helo_name=["probe.example.net"]), "helo_name must be a string, got a list"),
-        case("expect_thumbprint", "bad format", probe(expect_thumbprint="12345"), "expect_thumbprint must be a SHA-1 thumbprint",
+        case("expect_thumbprint", "bad format", probe(expect_thumbprint="12345"), "expect_thumbprint must be a certificate thumbprint",
              "40 hexadecimal digits"),
         case("expect_thumbprint", "not hex", probe(expect_thumbprint="Z" * 40), "expect_thumbprint", "40 hexadecimal digits"),
         case("expect_thumbprint", "wrong type", probe(expect_thumbprint={"thumbprint": FOREIGN_THUMBPRINT}),
