@@ -22,7 +22,7 @@ Pure Python: no Ansible imports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, thumbprint, tls_name
 
@@ -153,20 +153,58 @@ def step(step_id: str, cmdlet: str, parameters: dict, properties: Optional[list]
     return built
 
 
+# What a step does. The payload only echoes a step's id; the controller finds a step's result by it, so every id is
+# built by StepId and read back by StepId.parse, never spelled by hand.
+GUARD, SET, READBACK, ENABLE, RESTORE, VERIFY, READ = "guard", "set", "readback", "enable", "restore", "verify", "read"
+KINDS = (GUARD, SET, READBACK, ENABLE, RESTORE, VERIFY, READ)
+
+
+class StepId(NamedTuple):
+    """A step id: ``kind|object_type|object``, or ``kind|object`` when the kind alone says the type (restore)."""
+
+    kind: str
+    object_type: Optional[str]
+    obj: str
+
+    def __str__(self) -> str:
+        return "|".join(p for p in (self.kind, self.object_type, self.obj) if p is not None)
+
+    @classmethod
+    def parse(cls, text: object) -> Optional["StepId"]:
+        """The id's parts, or None for text no StepId builds (the object may hold '|', the kind and type do not)."""
+        if not isinstance(text, str):
+            return None
+        kind, sep, rest = text.partition("|")
+        if not sep or not kind or not rest:
+            return None
+        object_type, sep, obj = rest.partition("|")
+        return cls(kind, object_type, obj) if sep else cls(kind, None, rest)
+
+
+def step_id(kind: str, object_type: Optional[str], obj: str) -> str:
+    if not kind or "|" in kind or "|" in (object_type or ""):
+        raise ValueError(f"a step id needs a kind and an object type without '|' (kinds: {', '.join(KINDS)}), got {kind!r}, {object_type!r}")
+    return str(StepId(kind, object_type, obj))
+
+
+def step_kind(text: object) -> Optional[str]:
+    """What a step did (GUARD, SET, ...) from its id, or None for an id no StepId built."""
+    parsed = StepId.parse(text)
+    return parsed.kind if parsed else None
+
+
 def guard_id(object_type: str, obj: str) -> str:
-    return f"guard|{object_type}|{obj}"
+    return step_id(GUARD, object_type, obj)
 
 
 def readback_id(object_type: str, obj: str) -> str:
-    return f"readback|{object_type}|{obj}"
+    return step_id(READBACK, object_type, obj)
 
 
-def step_object(step_id: Optional[str]) -> Optional[tuple]:
-    """(kind, object_type, object) from a step id built above, or None."""
-    if not step_id or step_id.count("|") < 2:
-        return None
-    kind, object_type, obj = step_id.split("|", 2)
-    return kind, object_type, obj
+def step_object(text: Optional[str]) -> Optional[StepId]:
+    """(kind, object_type, object) of a step id about an object, or None."""
+    parsed = StepId.parse(text)
+    return parsed if parsed and parsed.object_type is not None else None
 
 
 def steps_by_id(result: dict) -> Dict[str, dict]:
@@ -301,7 +339,10 @@ __all__ = [
     "renames",
     "same_name",
     "step",
+    "step_id",
+    "step_kind",
     "step_object",
+    "StepId",
     "steps_by_id",
     "stopped_at",
 ]

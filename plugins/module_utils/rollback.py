@@ -39,10 +39,13 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import is_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    READ,
+    SET,
     guard_id,
     readback_id,
     same_name,
     step,
+    step_id,
     step_object,
     steps_by_id,
     stopped_at,
@@ -341,7 +344,7 @@ def _read_properties(target: Target) -> List[str]:
 
 
 def _write(target: Target) -> dict:
-    set_id = f"set|{target.object_type}|{target.key}"
+    set_id = step_id(SET, target.object_type, target.key)
     if target.object_type == "transport_service":
         return step(set_id, "Enable-ExchangeCertificate",
                     {"Server": target.key, "Thumbprint": target.before, "Services": "SMTP", "Force": True})
@@ -399,10 +402,10 @@ def read_steps(changes_doc: dict, host: str) -> List[dict]:
     restored name that no certificate matches is warned about.
     """
     found = targets(changes_doc, host)
-    steps = [step(f"read|{_ident(t)}", *_read_call(t)) for t in found]
+    steps = [step(step_id(READ, t.object_type, t.key), *_read_call(t)) for t in found]
     server = server_of(changes_doc, host)
     if server and any(t.object_type == "receive_connector" for t in found):
-        steps.append(step(f"read|certificates|{server}", "Get-ExchangeCertificate", {"Server": server},
+        steps.append(step(step_id(READ, "certificates", server), "Get-ExchangeCertificate", {"Server": server},
                           ["Thumbprint", "Issuer", "Subject"]))
     return steps
 
@@ -436,9 +439,9 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
                            " and the file)")
         return plan
     by_id = steps_by_id(result)
-    certificates = ((by_id.get(f"read|certificates|{server}") or {}).get("objects")) or []
+    certificates = ((by_id.get(step_id(READ, "certificates", server)) or {}).get("objects")) or []
     for target in found:
-        entry = by_id.get(f"read|{_ident(target)}") or {}
+        entry = by_id.get(step_id(READ, target.object_type, target.key)) or {}
         objects = entry.get("objects") or []
         item = dict(target.as_dict(), id=_ident(target), statuses=sorted({c["status"] for c in target.changes}))
         if entry.get("status") != "ok" or not objects:
@@ -580,7 +583,7 @@ def _error_message(result: dict, found: List[Target], by_id: Dict[str, dict]) ->
     stop = result.get("stop") or {}
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
     cause = _sentence(entry.get("error") or stop.get("message") or result.get("msg") or "exchange_command failed")
-    written = [t for t in found if (by_id.get(f"set|{t.object_type}|{t.key}") or {}).get("status") == "ok"]
+    written = [t for t in found if (by_id.get(step_id(SET, t.object_type, t.key)) or {}).get("status") == "ok"]
     parsed = step_object(entry.get("id"))
     if parsed and parsed[0] == "guard":
         return (f"reading {_WORDS.get(parsed[1], parsed[1])} {parsed[2]} before restoring failed: {cause}"

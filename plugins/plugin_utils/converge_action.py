@@ -20,11 +20,15 @@ from ansible.errors import AnsibleError
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     Change,
+    READBACK,
+    SET,
     diff_entries,
     guard_failure_message,
     readback_value,
     renames,
     same_name,
+    step_id,
+    step_kind,
     step_object,
 )
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed, ExchangeActionBase
@@ -125,7 +129,7 @@ class ConvergeActionBase(ExchangeActionBase):
 
     def _reread(self, steps: List[dict], args: dict, task_vars: dict) -> Tuple[dict, Optional[str]]:
         """One new launch of the read-back steps of ``steps``: what the objects hold now, and why some could not be read."""
-        reads = [dict(s, continue_on_error=True) for s in steps if str(s.get("id")).startswith("readback|")]
+        reads = [dict(s, continue_on_error=True) for s in steps if step_kind(s.get("id")) == READBACK]
         try:
             return self.run_batch(reads, args, task_vars), None
         except BatchFailed as exc:
@@ -248,7 +252,7 @@ class ConvergeActionBase(ExchangeActionBase):
         return [
             Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, plan.server)
             for d in changing
-            if f"set|{d.object_type}|{d.object}" in done
+            if step_id(SET, d.object_type, d.object) in done
         ]
 
     @staticmethod
@@ -270,7 +274,7 @@ class ConvergeActionBase(ExchangeActionBase):
         if parsed and parsed[0] == "guard":
             return (f"reading {parsed[1].replace('_', ' ')} {parsed[2]} again before writing failed:"
                     f" {_sentence(entry.get('error') or stop.get('message'))} Nothing was written. Gather facts again and rerun.")
-        done = [s["id"].split("|", 2)[2] for s in raw.get("steps") or [] if s.get("status") == "ok" and str(s.get("id")).startswith("set|")]
+        done = [p.obj for p in (step_object(s.get("id")) for s in raw.get("steps") or [] if s.get("status") == "ok") if p and p.kind == SET]
         return (f"{_sentence(stop.get('message') or raw.get('msg') or 'the write batch failed')}"
                 f" Written before the failure: {', '.join(done) or 'nothing'}; later writes did not run.")
 
