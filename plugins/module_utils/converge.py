@@ -228,8 +228,17 @@ _WORDS = {
 }
 
 
-def _shown(value: Any) -> str:
+# Words every converging module, rollback included, puts values and Exchange's errors in: one spelling, so a guard
+# message reads the same whichever module stopped.
+def shown(value: Any) -> str:
+    """A value as the messages quote it: 'value', or null."""
     return "null" if value is None else f"'{value}'"
+
+
+def sentence(text: object) -> str:
+    """Error text as one sentence on one line: Exchange's messages end with a period already, others do not."""
+    text = " ".join(str(text).split())
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def stopped_at(result: dict, words: Optional[Dict[str, str]] = None) -> Tuple[str, dict]:
@@ -254,7 +263,7 @@ def guard_failure_message(result: dict, planned: Optional[Dict[Tuple[str, str], 
     what, stop = stopped_at(result)
     mismatches = stop.get("mismatches") or []
     parts = [
-        f"its {m.get('property')} was {_shown(m.get('expected'))} when read and is now {_shown(m.get('actual'))}"
+        f"its {m.get('property')} was {shown(m.get('expected'))} when read and is now {shown(m.get('actual'))}"
         for m in mismatches
     ] or [stop.get("message") or "it no longer matches what was read"]
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
@@ -338,6 +347,8 @@ __all__ = [
     "readback_value",
     "renames",
     "same_name",
+    "sentence",
+    "shown",
     "step",
     "step_id",
     "step_kind",

@@ -44,6 +44,8 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     guard_id,
     readback_id,
     same_name,
+    sentence,
+    shown,
     step,
     step_id,
     step_object,
@@ -112,8 +114,8 @@ def validate(changes_doc: Any) -> None:
     if not problems:
         problems = _consistency_problems(changes)
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError(f"the changes file is not valid: {shown}")
+        listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"the changes file is not valid: {listed}")
 
 
 def _keys(value: dict) -> str:
@@ -429,7 +431,7 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
     if result.get("failed") or result.get("unreachable") or result.get("stop"):
         entry = next((s for s in result.get("steps") or [] if s.get("status") not in ("ok", None)), {})
         cause = entry.get("error") or (result.get("stop") or {}).get("message") or result.get("msg") or "exchange_command failed"
-        plan["problem"] = f"reading the objects to restore failed, so nothing was restored on this host: {_sentence(cause)}"
+        plan["problem"] = f"reading the objects to restore failed, so nothing was restored on this host: {sentence(cause)}"
         return plan
     server = server_of(changes_doc, host)
     computer = result.get("computer_name")
@@ -455,14 +457,14 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
                     same_name(tls_name.format_tls_certificate_name(c.get("Issuer") or "", c.get("Subject") or ""), target.before)
                     for c in certificates if c.get("Subject")):
                 plan["warnings"].append(
-                    f"{_cap(_describe(target))}: the name put back, {_shown(target.before)}, matches no certificate on {server},"
+                    f"{_cap(_describe(target))}: the name put back, {shown(target.before)}, matches no certificate on {server},"
                     " so STARTTLS on it will fail again (as before the run); restore only if that is what you want")
         elif _same(target, live, target.before):
             (plan["already"] if APPLIED in item["statuses"] else plan["not_applied"]).append(item)
         else:
             plan["conflicts"].append(
                 f"{_cap(_describe(target))} was changed after the run that wrote the changes file: its {target.property} is"
-                f" {_shown(live)}, not {_shown(target.after)} as the run left it (nor {_shown(target.before)}, the value"
+                f" {shown(live)}, not {shown(target.after)} as the run left it (nor {shown(target.before)}, the value"
                 " before the run)")
     return plan
 
@@ -475,10 +477,6 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
 def _describe(target: Target) -> str:
     where = f" on {target.server}" if target.object_type == "certificate" else ""
     return f"{_WORDS[target.object_type]} {target.object}{where}"
-
-
-def _shown(value: Any) -> str:
-    return "null" if value is None else f"'{value}'"
 
 
 def _same(target: Target, live: Any, wanted: Any) -> bool:
@@ -539,7 +537,7 @@ def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bo
             wrong.append(f"{_describe(target)}: its read-back did not run")
             continue
         if not _same(target, live, target.before):
-            wrong.append(f"{_describe(target)}: {_shown(target.before)} was written but {_shown(live)} was read back")
+            wrong.append(f"{_describe(target)}: {shown(target.before)} was written but {shown(live)} was read back")
             continue
         summary["restored"].append(dict(target.as_dict(), live=live))
     if wrong:
@@ -568,7 +566,7 @@ def _nothing_left(summary: dict) -> str:
 def _guard_message(result: dict, found: List[Target]) -> str:
     what, stop = stopped_at(result, _WORDS)
     found_values = [
-        f"its {m.get('property')} is {_shown(m.get('actual'))}, not {_shown(m.get('expected'))} as the run left it"
+        f"its {m.get('property')} is {shown(m.get('actual'))}, not {shown(m.get('expected'))} as the run left it"
         for m in stop.get("mismatches") or []
     ] or [stop.get("message") or "it no longer has the value the run left"]
     return (
@@ -582,7 +580,7 @@ def _guard_message(result: dict, found: List[Target]) -> str:
 def _error_message(result: dict, found: List[Target], by_id: Dict[str, dict]) -> str:
     stop = result.get("stop") or {}
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
-    cause = _sentence(entry.get("error") or stop.get("message") or result.get("msg") or "exchange_command failed")
+    cause = sentence(entry.get("error") or stop.get("message") or result.get("msg") or "exchange_command failed")
     written = [t for t in found if (by_id.get(step_id(SET, t.object_type, t.key)) or {}).get("status") == "ok"]
     parsed = step_object(entry.get("id"))
     if parsed and parsed[0] == "guard":
@@ -590,11 +588,6 @@ def _error_message(result: dict, found: List[Target], by_id: Dict[str, dict]) ->
                 " Nothing was restored on this host.")
     listing = ", ".join(_describe(t) for t in written) or "nothing"
     return f"the rollback stopped: {cause} Restored before the failure: {listing}; later writes did not run."
-
-
-def _sentence(text: object) -> str:
-    text = " ".join(str(text).split())
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 __all__ = [
