@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, run_dir
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
 
@@ -136,8 +137,8 @@ def _options_problem(args: dict, hosts: list, hostvars) -> str | None:
                 f" the inventory hosts are: {', '.join(inventory)}")
     if not args["dest"] or not str(args["dest"]).strip():
         return "dest must be the directory for the reports, got an empty path"
-    if not 0 <= args["expiring_days"] <= 3650:
-        return f"expiring_days must be between 0 and 3650, got {args['expiring_days']}"
+    if expiring_days_problem(args["expiring_days"]):
+        return expiring_days_problem(args["expiring_days"])
     host = args["organization_host"]
     if host is not None and host not in hostvars:
         return (f"organization_host {host!r} is not an inventory host; it must be the inventory name of the Mailbox"

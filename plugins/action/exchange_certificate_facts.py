@@ -53,6 +53,4 @@ class ActionModule(ExchangeActionBase):
 
 def _range_problem(args: dict) -> str | None:
     # event_hours is checked by transport_facts.read_steps, before anything runs too.
-    if not 0 <= args["expiring_days"] <= 3650:
-        return f"expiring_days must be between 0 and 3650, got {args['expiring_days']}"
-    return None
+    return findings.expiring_days_problem(args["expiring_days"])

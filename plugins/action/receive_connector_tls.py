@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, transport_facts
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
@@ -38,8 +39,8 @@ class ActionModule(ConvergeActionBase):
         try:
             server = self.server_name(args["server"], task_vars)
             thumbprint = None if args["certificate"].strip().lower() == "auto" else parse_thumbprint(args["certificate"])
-            if not 0 <= args["expiring_days"] <= 3650:
-                raise ValueError(f"expiring_days must be between 0 and 3650, got {args['expiring_days']}")
+            if expiring_days_problem(args["expiring_days"]):
+                raise ValueError(expiring_days_problem(args["expiring_days"]))
             identities = [i for i in (args["identity"] or []) if i and i.strip()]
             if args["identity"] is not None and not identities:
                 raise ValueError("identity must name at least one receive connector when given; omit it to converge every drifted connector")

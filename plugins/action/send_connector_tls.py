@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import send_plan
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
@@ -46,8 +47,8 @@ class ActionModule(ConvergeActionBase):
             identities = [i for i in (args["identity"] or []) if i and i.strip()]
             if args["identity"] is not None and not identities:
                 raise ValueError("identity must name at least one send connector when given; omit it to converge every drifted one")
-            if not 0 <= args["expiring_days"] <= 3650:
-                raise ValueError(f"expiring_days must be between 0 and 3650, got {args['expiring_days']}")
+            if expiring_days_problem(args["expiring_days"]):
+                raise ValueError(expiring_days_problem(args["expiring_days"]))
             fleet = connector_choice.fleet_from_hostvars(task_vars)
             certificates, exempt, warnings = connector_choice.check(args["certificates"], args["exempt"], fleet)
             unknown = _unknown_ignored(args["ignore_source_servers"], fleet)

@@ -21,17 +21,14 @@ Pure Python: no Ansible imports.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, thumbprint, tls_name
 
 CHANGE = "change"
 UNCHANGED = "unchanged"
 BLOCKED = "blocked"
-
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
 
 
 class PlanError(ValueError):
@@ -39,14 +36,11 @@ class PlanError(ValueError):
 
 
 def parse_thumbprint(value: object, option: str = "certificate") -> str:
-    """A thumbprint as Exchange prints it (40 upper-case hex digits), from any case and Windows' spacing."""
-    text = re.sub(r"[\s\u200e\u200f]+", "", value) if isinstance(value, str) else ""
-    if not _THUMBPRINT.match(text.upper()):
-        raise PlanError(
-            f"{option} must be 'auto' or a certificate thumbprint (40 hexadecimal characters, spaces allowed), "
-            f"got {value!r}"
-        )
-    return text.upper()
+    """A thumbprint option of the converging modules (which also take 'auto'), by the collection's one rule."""
+    try:
+        return thumbprint.parse_thumbprint(value, option, alternative="'auto'")
+    except thumbprint.ThumbprintError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def find_named(objects: List[dict], identity: str) -> Optional[dict]:
@@ -159,20 +153,58 @@ def step(step_id: str, cmdlet: str, parameters: dict, properties: Optional[list]
     return built
 
 
+# What a step does. The payload only echoes a step's id; the controller finds a step's result by it, so every id is
+# built by StepId and read back by StepId.parse, never spelled by hand.
+GUARD, SET, READBACK, ENABLE, RESTORE, VERIFY, READ = "guard", "set", "readback", "enable", "restore", "verify", "read"
+KINDS = (GUARD, SET, READBACK, ENABLE, RESTORE, VERIFY, READ)
+
+
+class StepId(NamedTuple):
+    """A step id: ``kind|object_type|object``, or ``kind|object`` when the kind alone says the type (restore)."""
+
+    kind: str
+    object_type: Optional[str]
+    obj: str
+
+    def __str__(self) -> str:
+        return "|".join(p for p in (self.kind, self.object_type, self.obj) if p is not None)
+
+    @classmethod
+    def parse(cls, text: object) -> Optional["StepId"]:
+        """The id's parts, or None for text no StepId builds (the object may hold '|', the kind and type do not)."""
+        if not isinstance(text, str):
+            return None
+        kind, sep, rest = text.partition("|")
+        if not sep or not kind or not rest:
+            return None
+        object_type, sep, obj = rest.partition("|")
+        return cls(kind, object_type, obj) if sep else cls(kind, None, rest)
+
+
+def step_id(kind: str, object_type: Optional[str], obj: str) -> str:
+    if not kind or "|" in kind or "|" in (object_type or ""):
+        raise ValueError(f"a step id needs a kind and an object type without '|' (kinds: {', '.join(KINDS)}), got {kind!r}, {object_type!r}")
+    return str(StepId(kind, object_type, obj))
+
+
+def step_kind(text: object) -> Optional[str]:
+    """What a step did (GUARD, SET, ...) from its id, or None for an id no StepId built."""
+    parsed = StepId.parse(text)
+    return parsed.kind if parsed else None
+
+
 def guard_id(object_type: str, obj: str) -> str:
-    return f"guard|{object_type}|{obj}"
+    return step_id(GUARD, object_type, obj)
 
 
 def readback_id(object_type: str, obj: str) -> str:
-    return f"readback|{object_type}|{obj}"
+    return step_id(READBACK, object_type, obj)
 
 
-def step_object(step_id: Optional[str]) -> Optional[tuple]:
-    """(kind, object_type, object) from a step id built above, or None."""
-    if not step_id or step_id.count("|") < 2:
-        return None
-    kind, object_type, obj = step_id.split("|", 2)
-    return kind, object_type, obj
+def step_object(text: Optional[str]) -> Optional[StepId]:
+    """(kind, object_type, object) of a step id about an object, or None."""
+    parsed = StepId.parse(text)
+    return parsed if parsed and parsed.object_type is not None else None
 
 
 def steps_by_id(result: dict) -> Dict[str, dict]:
@@ -196,8 +228,17 @@ _WORDS = {
 }
 
 
-def _shown(value: Any) -> str:
+# Words every converging module, rollback included, puts values and Exchange's errors in: one spelling, so a guard
+# message reads the same whichever module stopped.
+def shown(value: Any) -> str:
+    """A value as the messages quote it: 'value', or null."""
     return "null" if value is None else f"'{value}'"
+
+
+def sentence(text: object) -> str:
+    """Error text as one sentence on one line: Exchange's messages end with a period already, others do not."""
+    text = " ".join(str(text).split())
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def stopped_at(result: dict, words: Optional[Dict[str, str]] = None) -> Tuple[str, dict]:
@@ -222,7 +263,7 @@ def guard_failure_message(result: dict, planned: Optional[Dict[Tuple[str, str], 
     what, stop = stopped_at(result)
     mismatches = stop.get("mismatches") or []
     parts = [
-        f"its {m.get('property')} was {_shown(m.get('expected'))} when read and is now {_shown(m.get('actual'))}"
+        f"its {m.get('property')} was {shown(m.get('expected'))} when read and is now {shown(m.get('actual'))}"
         for m in mismatches
     ] or [stop.get("message") or "it no longer matches what was read"]
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
@@ -306,8 +347,13 @@ __all__ = [
     "readback_value",
     "renames",
     "same_name",
+    "sentence",
+    "shown",
     "step",
+    "step_id",
+    "step_kind",
     "step_object",
+    "StepId",
     "steps_by_id",
     "stopped_at",
 ]

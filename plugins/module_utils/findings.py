@@ -476,10 +476,24 @@ class _Analysis:
             )
 
 
+# The window of tls_certificate_expiring_soon, in days. Ten years is longer than any certificate a public CA
+# issues (398 days since 2020) and than Exchange's self-signed default (five years): a larger value is a typo.
+EXPIRING_DAYS_RANGE = (0, 3650)
+
+
+def expiring_days_problem(value: object, name: str = "expiring_days") -> str | None:
+    """Why ``value`` is no expiring_days, or None: the one check behind every module option and the role variable."""
+    low, high = EXPIRING_DAYS_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"{name} must be between {low} and {high}, got {value!r}; it is a whole number of days"
+    return None
+
+
 def analyze(facts: dict, expiring_days: int = 30) -> list[dict]:
     """Every finding for one server's facts (as exchange_certificate_facts returns them)."""
-    if isinstance(expiring_days, bool) or not isinstance(expiring_days, int) or expiring_days < 0:
-        raise ValueError(f"expiring_days must be an integer >= 0, got {expiring_days!r}")
+    problem = expiring_days_problem(expiring_days)
+    if problem:
+        raise ValueError(problem)
     analysis = _Analysis(facts, expiring_days)
     for rc in facts["receive_connectors"]:
         analysis.receive_connector(rc)

@@ -27,16 +27,18 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     BLOCKED,
     CHANGE,
-    UNCHANGED,
     Decision,
     Plan,
     PlanError,
+    SET,
+    UNCHANGED,
     find_named,
     guard_id,
     readback_id,
     renames,
     same_name,
     step,
+    step_id,
 )
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import unusable_because
@@ -298,7 +300,7 @@ def write_steps(plan_: ReceivePlan) -> List[dict]:
         steps.append(step(guard_id(OBJECT_TYPE, d.object), "Get-ReceiveConnector", {"Identity": d.object},
                           ["Identity", "TlsCertificateName"], {"TlsCertificateName": d.current}))
     for d in changing:
-        steps.append(step(f"set|{OBJECT_TYPE}|{d.object}", "Set-ReceiveConnector",
+        steps.append(step(step_id(SET, OBJECT_TYPE, d.object), "Set-ReceiveConnector",
                           {"Identity": d.object, "TlsCertificateName": d.expected}))
     for d in changing:
         steps.append(step(readback_id(OBJECT_TYPE, d.object), "Get-ReceiveConnector", {"Identity": d.object},

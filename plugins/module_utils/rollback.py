@@ -37,11 +37,17 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import is_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+    READ,
+    SET,
     guard_id,
     readback_id,
     same_name,
+    sentence,
+    shown,
     step,
+    step_id,
     step_object,
     steps_by_id,
     stopped_at,
@@ -70,7 +76,6 @@ PROPERTIES = {
 # Objects on one server (the entry's ``server`` is where they live): their host must be that server.
 _LOCAL = ("receive_connector", "certificate", "transport_service", "service", "certificate_store")
 _SERVICES = ("MSExchangeFrontEndTransport", "MSExchangeTransport")
-_THUMBPRINT = re.compile(r"\A[0-9A-Fa-f]{40}\Z")
 _RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}\.[0-9]{3}Z(?:-[0-9]{1,4})?\Z")
 REQUIRED = ("host", "server", "object_type", "object", "property", "before", "after", "status")
 _READ = {"receive_connector": "Get-ReceiveConnector", "send_connector": "Get-SendConnector",
@@ -111,8 +116,8 @@ def validate(changes_doc: Any) -> None:
     if not problems:
         problems = _consistency_problems(changes)
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError(f"the changes file is not valid: {shown}")
+        listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"the changes file is not valid: {listed}")
 
 
 def _keys(value: dict) -> str:
@@ -163,7 +168,7 @@ def _shape_problem(change: dict) -> Optional[str]:
         if owner.casefold() != server.casefold():
             return (f"{_where(change)} is a connector of server {owner}, but the entry's server is {server}: a host"
                     " restores only its own server's connectors")
-    if object_type in ("certificate", "certificate_store") and not _THUMBPRINT.match(obj):
+    if object_type in ("certificate", "certificate_store") and not is_thumbprint(obj):
         return f"{_where(change)} is not a certificate thumbprint (40 hexadecimal digits)"
     if object_type == "transport_service" and obj.casefold() != server.casefold():
         return f"{_where(change)} is the transport service of {obj}, but the entry's server is {server}"
@@ -181,7 +186,7 @@ def _shape_problem(change: dict) -> Optional[str]:
                 tls_name.split_tls_certificate_name(value)
             except ValueError:
                 return f"{_where(change)} has {key} {value!r}, which is not a TlsCertificateName (<I>issuer<S>subject)"
-        elif change["property"] == DEFAULT_SMTP and not _THUMBPRINT.match(value):
+        elif change["property"] == DEFAULT_SMTP and not is_thumbprint(value):
             return f"{_where(change)} has {key} {value!r}, not a certificate thumbprint (40 hexadecimal digits)"
     return None
 
@@ -351,7 +356,7 @@ def _read_properties(target: Target) -> List[str]:
 
 
 def _write(target: Target) -> dict:
-    set_id = f"set|{target.object_type}|{target.key}"
+    set_id = step_id(SET, target.object_type, target.key)
     if target.object_type == "transport_service":
         return step(set_id, "Enable-ExchangeCertificate",
                     {"Server": target.key, "Thumbprint": target.before, "Services": "SMTP", "Force": True})
@@ -409,10 +414,10 @@ def read_steps(changes_doc: dict, host: str) -> List[dict]:
     restored name that no certificate matches is warned about.
     """
     found = targets(changes_doc, host)
-    steps = [step(f"read|{_ident(t)}", *_read_call(t)) for t in found]
+    steps = [step(step_id(READ, t.object_type, t.key), *_read_call(t)) for t in found]
     server = server_of(changes_doc, host)
     if server and any(t.object_type == "receive_connector" for t in found):
-        steps.append(step(f"read|certificates|{server}", "Get-ExchangeCertificate", {"Server": server},
+        steps.append(step(step_id(READ, "certificates", server), "Get-ExchangeCertificate", {"Server": server},
                           ["Thumbprint", "Issuer", "Subject"]))
     return steps
 
@@ -436,7 +441,7 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
     if result.get("failed") or result.get("unreachable") or result.get("stop"):
         entry = next((s for s in result.get("steps") or [] if s.get("status") not in ("ok", None)), {})
         cause = entry.get("error") or (result.get("stop") or {}).get("message") or result.get("msg") or "exchange_command failed"
-        plan["problem"] = f"reading the objects to restore failed, so nothing was restored on this host: {_sentence(cause)}"
+        plan["problem"] = f"reading the objects to restore failed, so nothing was restored on this host: {sentence(cause)}"
         return plan
     server = server_of(changes_doc, host)
     computer = result.get("computer_name")
@@ -446,9 +451,9 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
                            " and the file)")
         return plan
     by_id = steps_by_id(result)
-    certificates = ((by_id.get(f"read|certificates|{server}") or {}).get("objects")) or []
+    certificates = ((by_id.get(step_id(READ, "certificates", server)) or {}).get("objects")) or []
     for target in found:
-        entry = by_id.get(f"read|{_ident(target)}") or {}
+        entry = by_id.get(step_id(READ, target.object_type, target.key)) or {}
         objects = entry.get("objects") or []
         item = dict(target.as_dict(), id=_ident(target), statuses=sorted({c["status"] for c in target.changes}))
         if entry.get("status") != "ok" or not objects:
@@ -462,14 +467,14 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
                     same_name(tls_name.format_tls_certificate_name(c.get("Issuer") or "", c.get("Subject") or ""), target.before)
                     for c in certificates if c.get("Subject")):
                 plan["warnings"].append(
-                    f"{_cap(_describe(target))}: the name put back, {_shown(target.before)}, matches no certificate on {server},"
+                    f"{_cap(_describe(target))}: the name put back, {shown(target.before)}, matches no certificate on {server},"
                     " so STARTTLS on it will fail again (as before the run); restore only if that is what you want")
         elif _same(target, live, target.before):
             (plan["already"] if APPLIED in item["statuses"] else plan["not_applied"]).append(item)
         else:
             plan["conflicts"].append(
                 f"{_cap(_describe(target))} was changed after the run that wrote the changes file: its {target.property} is"
-                f" {_shown(live)}, not {_shown(target.after)} as the run left it (nor {_shown(target.before)}, the value"
+                f" {shown(live)}, not {shown(target.after)} as the run left it (nor {shown(target.before)}, the value"
                 " before the run)")
     return plan
 
@@ -482,10 +487,6 @@ def decide(read_result: Optional[dict], changes_doc: dict, host: str) -> dict:
 def _describe(target: Target) -> str:
     where = f" on {target.server}" if target.object_type == "certificate" else ""
     return f"{_WORDS[target.object_type]} {target.object}{where}"
-
-
-def _shown(value: Any) -> str:
-    return "null" if value is None else f"'{value}'"
 
 
 def _same(target: Target, live: Any, wanted: Any) -> bool:
@@ -546,7 +547,7 @@ def outcome(result: Optional[dict], changes_doc: dict, host: str, check_mode: bo
             wrong.append(f"{_describe(target)}: its read-back did not run")
             continue
         if not _same(target, live, target.before):
-            wrong.append(f"{_describe(target)}: {_shown(target.before)} was written but {_shown(live)} was read back")
+            wrong.append(f"{_describe(target)}: {shown(target.before)} was written but {shown(live)} was read back")
             continue
         summary["restored"].append(dict(target.as_dict(), live=live))
     if wrong:
@@ -575,7 +576,7 @@ def _nothing_left(summary: dict) -> str:
 def _guard_message(result: dict, found: List[Target]) -> str:
     what, stop = stopped_at(result, _WORDS)
     found_values = [
-        f"its {m.get('property')} is {_shown(m.get('actual'))}, not {_shown(m.get('expected'))} as the run left it"
+        f"its {m.get('property')} is {shown(m.get('actual'))}, not {shown(m.get('expected'))} as the run left it"
         for m in stop.get("mismatches") or []
     ] or [stop.get("message") or "it no longer has the value the run left"]
     return (
@@ -589,19 +590,14 @@ def _guard_message(result: dict, found: List[Target]) -> str:
 def _error_message(result: dict, found: List[Target], by_id: Dict[str, dict]) -> str:
     stop = result.get("stop") or {}
     entry = next((s for s in result.get("steps") or [] if s.get("index") == stop.get("index")), {})
-    cause = _sentence(entry.get("error") or stop.get("message") or result.get("msg") or "exchange_command failed")
-    written = [t for t in found if (by_id.get(f"set|{t.object_type}|{t.key}") or {}).get("status") == "ok"]
+    cause = sentence(entry.get("error") or stop.get("message") or result.get("msg") or "exchange_command failed")
+    written = [t for t in found if (by_id.get(step_id(SET, t.object_type, t.key)) or {}).get("status") == "ok"]
     parsed = step_object(entry.get("id"))
     if parsed and parsed[0] == "guard":
         return (f"reading {_WORDS.get(parsed[1], parsed[1])} {parsed[2]} before restoring failed: {cause}"
                 " Nothing was restored on this host.")
     listing = ", ".join(_describe(t) for t in written) or "nothing"
     return f"the rollback stopped: {cause} Restored before the failure: {listing}; later writes did not run."
-
-
-def _sentence(text: object) -> str:
-    text = " ".join(str(text).split())
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 __all__ = [

@@ -40,16 +40,18 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     BLOCKED,
     CHANGE,
-    UNCHANGED,
     Decision,
     Plan,
     PlanError,
+    SET,
+    UNCHANGED,
     find_named,
     guard_id,
     readback_id,
     renames,
     same_name,
     step,
+    step_id,
 )
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
@@ -496,10 +498,10 @@ def write_steps(plan_: SendPlan, fleet: Dict[str, dict]) -> List[dict]:
                               ["TlsCertificateName"], {"TlsCertificateName": d.current}))
     for d in changing:
         if d.object_type == OBJECT_TYPE:
-            steps.append(step(f"set|{OBJECT_TYPE}|{d.object}", "Set-SendConnector",
+            steps.append(step(step_id(SET, OBJECT_TYPE, d.object), "Set-SendConnector",
                               {"Identity": d.object, "TlsCertificateName": d.expected}))
         else:
-            steps.append(step(f"set|{HYBRID}|{d.object}", "Set-HybridConfiguration", {"TlsCertificateName": d.expected}))
+            steps.append(step(step_id(SET, HYBRID, d.object), "Set-HybridConfiguration", {"TlsCertificateName": d.expected}))
     for d in changing:
         if d.object_type == OBJECT_TYPE:
             steps.append(step(readback_id(OBJECT_TYPE, d.object), "Get-SendConnector", {"Identity": d.object},

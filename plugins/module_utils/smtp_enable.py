@@ -51,10 +51,14 @@ from typing import List, Optional
 from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     Change,
+    ENABLE,
     PlanError,
+    RESTORE,
+    VERIFY,
     guard_id,
     readback_id,
     step,
+    step_id,
     steps_by_id,
 )
 
@@ -208,9 +212,9 @@ def enable_steps(items: List[SmtpEnable]) -> List[dict]:
     for item in items:
         steps.extend(s for s in _guards(item) if s["id"] not in {k["id"] for k in steps})
     for item in items:
-        steps.append(step(f"enable|certificate|{item.key}", "Enable-ExchangeCertificate",
+        steps.append(step(step_id(ENABLE, "certificate", item.key), "Enable-ExchangeCertificate",
                           {"Server": item.server, "Thumbprint": item.thumbprint, "Services": "SMTP", "Force": True}))
-        steps.append(step(f"restore|{item.key}", "Enable-ExchangeCertificate",
+        steps.append(step(step_id(RESTORE, None, item.key), "Enable-ExchangeCertificate",
                           {"Server": item.server, "Thumbprint": item.default_thumbprint,
                            "Services": item.restore_services(), "Force": True}))
     for item in items:
@@ -231,7 +235,7 @@ def verify_steps(items: List[SmtpEnable]) -> List[dict]:
     """Guards for the next launch: the default is still the recorded one (so later writes may go on)."""
     servers = {item.server: item for item in items}
     return [
-        step(f"verify|transport_service|{item.server}", "Get-TransportService", {"Identity": item.server},
+        step(step_id(VERIFY, "transport_service", item.server), "Get-TransportService", {"Identity": item.server},
              ["InternalTransportCertificateThumbprint"], {"InternalTransportCertificateThumbprint": item.default_thumbprint})
         for item in servers.values()
     ]
@@ -268,8 +272,8 @@ def record(items: List[SmtpEnable], result: dict) -> None:
     """Fill each item's outcome from an enabling launch's result, whether it completed or stopped."""
     steps = steps_by_id(result)
     for item in items:
-        item.enabled = steps.get(f"enable|certificate|{item.key}", {}).get("status") == "ok"
-        item.restored = steps.get(f"restore|{item.key}", {}).get("status") == "ok"
+        item.enabled = steps.get(step_id(ENABLE, "certificate", item.key), {}).get("status") == "ok"
+        item.restored = steps.get(step_id(RESTORE, None, item.key), {}).get("status") == "ok"
         if item.enabled and not item.restored:
             # -Force makes the enabled certificate the default (docs/exchange-behaviour.md#smtp-enabling).
             item.default_after = item.thumbprint
@@ -319,7 +323,7 @@ def read_enable_result(items: List[SmtpEnable], result: dict, waited: int = 0) -
         if not item.enabled:
             continue
         if not item.restored:
-            cause = steps.get(f"restore|{item.key}", {}).get("error") or "the step did not run"
+            cause = steps.get(step_id(RESTORE, None, item.key), {}).get("error") or "the step did not run"
             return not_restored_message(item, item.default_after, cause)
         if item.default_after is not None and item.default_after.upper() != item.default_thumbprint.upper():
             return not_restored_message(item, item.default_after, f"the default read back afterwards is another certificate{after}")
@@ -337,7 +341,7 @@ def failed_enable_message(items: List[SmtpEnable], result: dict) -> str:
     for item in items:
         if item.enabled and not item.restored:
             steps = steps_by_id(result)
-            cause = steps.get(f"restore|{item.key}", {}).get("error") or "the batch stopped before it"
+            cause = steps.get(step_id(RESTORE, None, item.key), {}).get("error") or "the batch stopped before it"
             return not_restored_message(item, item.default_after, cause)
     stop = result.get("stop") or {}
     cause = stop.get("message") or result.get("msg") or "no message"

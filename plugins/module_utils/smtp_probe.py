@@ -27,9 +27,9 @@ import re
 import socket
 import ssl
 import time
-import unicodedata
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
+from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import parse_thumbprint
 
 __all__ = [
     "ProbeError",
@@ -38,7 +38,6 @@ __all__ = [
     "check_host",
     "default_helo_name",
     "empty_result",
-    "normalize_thumbprint",
     "probe",
     "probe_once",
 ]
@@ -49,7 +48,6 @@ _MAX_LINE = 8192
 # More reply lines than any EHLO answer has: a safety stop, not a limit Exchange reaches.
 _MAX_LINES = 100
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
-_HEX40 = re.compile(r"[0-9A-F]{40}\Z")
 
 CERTIFICATE_KEYS = ("thumbprint", "subject", "issuer", "domains", "not_before", "not_after", "serial_number")
 
@@ -72,25 +70,6 @@ class _Dropped(Exception):
 
 
 # --------------------------------------------------------------- option values
-def normalize_thumbprint(value: str) -> str:
-    """A SHA-1 thumbprint as Exchange prints it, from what a person pasted.
-
-    The Windows certificate dialog copies the thumbprint with spaces and an
-    invisible U+200E in front; other tools use colons or lower case. Every
-    format character (Unicode category Cf: U+200E/U+200F, U+FEFF, U+200B...)
-    and every space and colon is dropped. Raises ValueError when 40 hex digits
-    do not remain.
-    """
-    text = "".join(c for c in str(value) if not (c.isspace() or c == ":" or unicodedata.category(c) == "Cf"))
-    text = text.upper()
-    if not _HEX40.match(text):
-        raise ValueError(
-            "expect_thumbprint must be a SHA-1 thumbprint: 40 hexadecimal digits (spaces, colons and invisible "
-            "marks from a copy are ignored); got %r, which leaves %d characters" % (value, len(text))
-        )
-    return text
-
-
 def check_helo_name(value: str) -> str:
     """Return ``value`` if it is a plausible EHLO argument, else raise ValueError.
 
@@ -457,7 +436,7 @@ def options_problem(params: dict) -> str | None:
         if params["helo_name"] is not None:
             check_helo_name(params["helo_name"])
         if params["expect_thumbprint"] is not None:
-            params["expect_thumbprint"] = normalize_thumbprint(params["expect_thumbprint"])
+            params["expect_thumbprint"] = parse_thumbprint(params["expect_thumbprint"], "expect_thumbprint")
         if params.get("seen_as") is not None:
             params["seen_as"] = check_seen_as(params["seen_as"])
     except ValueError as exc:

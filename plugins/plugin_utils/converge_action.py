@@ -20,11 +20,16 @@ from ansible.errors import AnsibleError
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
     Change,
+    READBACK,
+    SET,
     diff_entries,
     guard_failure_message,
     readback_value,
     renames,
     same_name,
+    sentence,
+    step_id,
+    step_kind,
     step_object,
 )
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed, ExchangeActionBase
@@ -108,14 +113,14 @@ class ConvergeActionBase(ExchangeActionBase):
             raw = exc.result
             if raw.get("unreachable") or not isinstance(raw.get("steps"), list):
                 # No payload result: the launch may have run to the end (a lost or unparseable reply).
-                raise _Unsure(_sentence(raw.get("msg") or "exchange_command returned no result")) from None
+                raise _Unsure(sentence(raw.get("msg") or "exchange_command returned no result")) from None
             stop = raw.get("stop") or {}
             entry = next((s for s in raw["steps"] if s.get("index") == stop.get("index")), {})
             if stop.get("reason") == "error" and not str(entry.get("cmdlet") or "Get-").startswith("Get-"):
                 # A write step that threw may have written before it threw (Exchange does not say).
                 parsed = step_object(entry.get("id"))
                 restore = (entry.get("error") or stop.get("message")) if parsed and parsed[0] == "restore" else None
-                raise _Unsure(_sentence(stop.get("message") or raw.get("msg")), restore) from None
+                raise _Unsure(sentence(stop.get("message") or raw.get("msg")), restore) from None
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # The connection failed: AnsibleConnectionFailure, or what the connection plugin lets through as is (the
@@ -125,12 +130,12 @@ class ConvergeActionBase(ExchangeActionBase):
 
     def _reread(self, steps: List[dict], args: dict, task_vars: dict) -> Tuple[dict, Optional[str]]:
         """One new launch of the read-back steps of ``steps``: what the objects hold now, and why some could not be read."""
-        reads = [dict(s, continue_on_error=True) for s in steps if str(s.get("id")).startswith("readback|")]
+        reads = [dict(s, continue_on_error=True) for s in steps if step_kind(s.get("id")) == READBACK]
         try:
             return self.run_batch(reads, args, task_vars), None
         except BatchFailed as exc:
             raw = exc.result
-            return (raw if isinstance(raw.get("steps"), list) else {}), _sentence(raw.get("msg") or "exchange_command returned no result")
+            return (raw if isinstance(raw.get("steps"), list) else {}), sentence(raw.get("msg") or "exchange_command returned no result")
         except Exception as exc:  # pylint: disable=broad-exception-caught
             return {}, _error_text(exc)
 
@@ -248,7 +253,7 @@ class ConvergeActionBase(ExchangeActionBase):
         return [
             Change(d.object_type, d.object, "TlsCertificateName", d.current, d.expected, plan.server)
             for d in changing
-            if f"set|{d.object_type}|{d.object}" in done
+            if step_id(SET, d.object_type, d.object) in done
         ]
 
     @staticmethod
@@ -260,7 +265,7 @@ class ConvergeActionBase(ExchangeActionBase):
             item = next(i for i in plan.smtp if i.server == parsed[2])
             if stop.get("reason") != "guard":
                 return (f"reading the default SMTP certificate of {item.server} again before writing failed:"
-                        f" {_sentence(entry.get('error') or stop.get('message'))} It was read back as {item.default_thumbprint}"
+                        f" {sentence(entry.get('error') or stop.get('message'))} It was read back as {item.default_thumbprint}"
                         " right after SMTP was enabled. No connector was written; run again.")
             live = next((m.get("actual") for m in stop.get("mismatches") or []), None)
             return smtp_enable.not_restored_message(item, live, "it was no longer the default when the connectors were to be written")
@@ -269,9 +274,9 @@ class ConvergeActionBase(ExchangeActionBase):
             return guard
         if parsed and parsed[0] == "guard":
             return (f"reading {parsed[1].replace('_', ' ')} {parsed[2]} again before writing failed:"
-                    f" {_sentence(entry.get('error') or stop.get('message'))} Nothing was written. Gather facts again and rerun.")
-        done = [s["id"].split("|", 2)[2] for s in raw.get("steps") or [] if s.get("status") == "ok" and str(s.get("id")).startswith("set|")]
-        return (f"{_sentence(stop.get('message') or raw.get('msg') or 'the write batch failed')}"
+                    f" {sentence(entry.get('error') or stop.get('message'))} Nothing was written. Gather facts again and rerun.")
+        done = [p.obj for p in (step_object(s.get("id")) for s in raw.get("steps") or [] if s.get("status") == "ok") if p and p.kind == SET]
+        return (f"{sentence(stop.get('message') or raw.get('msg') or 'the write batch failed')}"
                 f" Written before the failure: {', '.join(done) or 'nothing'}; later writes did not run.")
 
 
@@ -280,7 +285,7 @@ _UNREAD = object()
 
 def _error_text(exc: Exception) -> str:
     text = exc.message if isinstance(exc, AnsibleError) else str(exc)
-    return _sentence(text or type(exc).__name__)
+    return sentence(text or type(exc).__name__)
 
 
 def _live(raw: dict, object_type: str, obj: str, prop: str) -> object:
@@ -331,12 +336,6 @@ def _after_earlier_changes(message: str, made: List[Change]) -> str:
     listing = ", ".join(f"{c.object} ({c.property})" for c in earlier)
     return (message.replace("Nothing was written.", "Nothing more was written.")
             + f" Earlier in this run, before this failure: {listing} changed (see 'changes').")
-
-
-def _sentence(text: object) -> str:
-    """Error text as one sentence: Exchange's messages end with a period already, others do not."""
-    text = str(text).strip()
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def facts_from(value: object, option: str = "facts") -> Optional[dict]:

@@ -26,6 +26,7 @@ from typing import Dict, Iterable, List, Optional
 import yaml
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
+from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 
@@ -33,7 +34,6 @@ _COLLECTION = pathlib.Path(__file__).resolve().parents[2]
 _ROLE = _COLLECTION / "roles" / "connector_tls"
 _PREFIX = "connector_tls_"
 _NAME = re.compile(r"\bconnector_tls_[a-z0-9_]+\b")
-EXPIRING_DAYS_RANGE = (0, 3650)
 
 
 def _role_options() -> List[str]:
@@ -100,11 +100,11 @@ def preflight(names: Iterable[str], strings: Optional[Dict[str, object]] = None,
             parse(value, option=name)
         except PlanError as exc:
             problems.append(str(exc))
-    low, high = EXPIRING_DAYS_RANGE
     if expiring_days is not None:
         days = _integer(expiring_days)
-        if days is None or not low <= days <= high:
-            problems.append(f"connector_tls_expiring_days must be a whole number of days from {low} to {high}, got {expiring_days!r}")
+        problem = expiring_days_problem(expiring_days if days is None else days, "connector_tls_expiring_days")
+        if problem:
+            problems.append(problem)
     if batch is not None and play_hosts is not None and len(batch) < len(play_hosts):
         problems.append(
             f"serial is not supported: this batch has {len(batch)} of the play's {len(play_hosts)} hosts, and the"

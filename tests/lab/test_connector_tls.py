@@ -194,7 +194,7 @@ def refusal_tasks(lab) -> list[tuple[str, dict, str]]:
         ("not covering the FQDN", {"identity": FE, "certificate": store["other-name"]}, "covers neither mail.contoso.com ("),
         ("ambiguous auto", {"identity": "Partner EX01"}, "choose one and name it for this connector"),
         ("unknown connector", {"identity": "Default Frontend EX09"}, "is not a receive connector of EX01"),
-        ("malformed thumbprint", {"identity": FE, "certificate": "12345"}, "40 hexadecimal characters"),
+        ("malformed thumbprint", {"identity": FE, "certificate": "12345"}, "40 hexadecimal digits"),
         ("absent with a thumbprint", {"identity": FE, "state": "absent", "certificate": spaced}, "cannot be combined with state=absent"),
         ("absent without identity", {"state": "absent"}, "state=absent needs identity"),
         ("facts of another server", {"facts": {"ansible_facts": {"exchange_tls": {

@@ -249,6 +249,19 @@ def send_cases(lab) -> list[Case]:
 
 # Accepted, but not silently: a name in ignore_source_servers that no send connector lists ignores
 # nothing, and the module says so (check mode: the decision only, no launch).
+def rollback_cases() -> list[Case]:
+    """connector_tls_rollback refuses a record it cannot use before any launch, naming it."""
+    return [
+        case("changes_file", "no such file", {"changes_file": "/nonexistent/changes.json"}, "changes file /nonexistent/changes.json",
+             "cannot be used: File not found"),
+        case("changes_file", "wrong type", {"changes_file": ["changes.json"]}, "changes_file"),
+        case("run", "not a run id", {"run": "../../etc"}, "connector_tls_run ../../etc cannot be used", "is not a run id"),
+        case("run", "conflict: with changes_file", {"run": "20261207T233904.123Z", "changes_file": "changes.json"}, "not both"),
+        case("report_dir", "no run there", {"report_dir": "/nonexistent"}, "no run under /nonexistent"),
+        case(UNKNOWN, "unknown option", {"changes": []}, "changes", UNSUPPORTED, "changes_file"),
+    ] + session_cases("connector_tls_rollback")
+
+
 IGNORE_UNKNOWN = {NS + "send_connector_tls": {"ignore_source_servers": ["EX09"]}, "run_once": True, "check_mode": True}
 
 
@@ -318,6 +331,7 @@ def test_action_plugins_refuse_every_invalid_option_before_changing_anything(run
     table += [("connector_tls_server", c) for c in server_cases()]
     table += [("receive_connector_tls", c) for c in receive_cases(lab)]
     table += [("send_connector_tls", c) for c in send_cases(lab)]
+    table += [("connector_tls_rollback", c) for c in rollback_cases()]
     before_play = lab.state_path.read_bytes()
     # Cases that need no facts, then one facts read per host, then the cases that need the server's facts.
     tasks, loops = [], []
@@ -330,7 +344,8 @@ def test_action_plugins_refuse_every_invalid_option_before_changing_anything(run
             tasks.append({"ansible.builtin.set_fact": {"r_facts": f"{{{{ r{facts_index} }}}}"}})
             tasks.append(_slurp(lab))
             slurp_after_facts = len(tasks) - 1
-        for module in ("exchange_certificate_facts", "connector_tls_server", "receive_connector_tls", "send_connector_tls"):
+        for module in ("exchange_certificate_facts", "connector_tls_server", "receive_connector_tls", "send_connector_tls",
+                       "connector_tls_rollback"):
             cases = [c for m, c in table if m == module and c.after_facts is after_facts]
             if cases:
                 loops.append((f"r{len(tasks)}", cases))
@@ -518,7 +533,7 @@ def probe_cases(port: int) -> list[Case]:
              "address literal"),
         case("helo_name", "bad address literal", probe(helo_name="[192.0.2]"), "helo_name '[192.0.2]'", "[192.0.2.25]"),
         case("helo_name", "wrong type", probe(helo_name=["probe.example.net"]), "helo_name must be a string, got a list"),
-        case("expect_thumbprint", "bad format", probe(expect_thumbprint="12345"), "expect_thumbprint must be a SHA-1 thumbprint",
+        case("expect_thumbprint", "bad format", probe(expect_thumbprint="12345"), "expect_thumbprint must be a certificate thumbprint",
              "40 hexadecimal digits"),
         case("expect_thumbprint", "not hex", probe(expect_thumbprint="Z" * 40), "expect_thumbprint", "40 hexadecimal digits"),
         case("expect_thumbprint", "wrong type", probe(expect_thumbprint={"thumbprint": FOREIGN_THUMBPRINT}),
@@ -744,6 +759,7 @@ def all_tables(lab_stub=None, tmp=pathlib.Path("/nonexistent")) -> dict[str, lis
         "connector_tls_server": server_cases(),
         "receive_connector_tls": receive_cases(lab_stub),
         "send_connector_tls": send_cases(lab_stub),
+        "connector_tls_rollback": rollback_cases(),
         "exchange_command": command_cases() + command_session_cases(False) + command_session_cases(True)
         + [case("steps", "empty", {"steps": []})],
         "smtp_tls_probe": probe_cases(25),

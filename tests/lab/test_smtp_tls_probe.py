@@ -89,7 +89,7 @@ def test_failures_name_the_port_or_the_option(running_lab, tmp_path):
     assert refused["connected"] is False and refused["starttls_offered"] is False
     assert port["failed"] and port["msg"] == "port must be between 1 and 65535, not 70000"
     assert helo["failed"] and helo["msg"].startswith("helo_name 'not a name' is not a host name")
-    assert thumb["failed"] and thumb["msg"].startswith("expect_thumbprint must be a SHA-1 thumbprint")
+    assert thumb["failed"] and thumb["msg"].startswith("expect_thumbprint must be a certificate thumbprint")
 
 
 def test_ansible_doc_renders_the_probe():

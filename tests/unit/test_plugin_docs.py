@@ -33,8 +33,8 @@ SHIPPED = {
 CORE_NOISE = re.compile(r"^\[WARNING\]: Collection at '[^']*/ansible_collections/ansible/_protomatter' .*$", re.M)
 
 
-def ansible_doc(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PAGER="cat")
+def ansible_doc(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PAGER="cat", **extra_env)
     return subprocess.run([str(BIN / "ansible-doc"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=180, check=False)
 
@@ -156,7 +156,8 @@ def test_the_examples_are_yaml_tasks_that_name_everything_by_its_fqcn(dump):
 @pytest.mark.parametrize("plugin_type", sorted(SHIPPED))
 def test_ansible_doc_renders_each_plugin_as_text_without_warnings(plugin_type):
     names = [f"{COLLECTION}.{name}" for name in SHIPPED[plugin_type]]
-    proc = ansible_doc("-t", plugin_type, *names)
+    # The deprecations meta/runtime.yml announces on purpose are checked by the next test.
+    proc = ansible_doc("-t", plugin_type, *names, ANSIBLE_DEPRECATION_WARNINGS="False")
     assert proc.returncode == 0, proc.stderr
     stderr = CORE_NOISE.sub("", proc.stderr).strip()
     assert not stderr, stderr
@@ -165,3 +166,12 @@ def test_ansible_doc_renders_each_plugin_as_text_without_warnings(plugin_type):
     if plugin_type != "role":
         assert proc.stdout.count("EXAMPLES:") == len(names), proc.stdout[:2000]
         assert proc.stdout.count("RETURN VALUES:") == len(names), proc.stdout[:2000]
+
+
+def test_the_rollback_filters_are_deprecated_until_1_0():
+    routing = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["plugin_routing"]["filter"]
+    deprecated = sorted(name for name, route in routing.items() if route["deprecation"]["removal_version"] == "1.0.0")
+    assert deprecated == sorted(n for n in SHIPPED["filter"] if n.startswith("rollback_"))
+    proc = ansible_doc("-t", "filter", f"{COLLECTION}.rollback_steps")
+    assert proc.returncode == 0, proc.stderr
+    assert "connector_tls_rollback" in proc.stderr and "1.0.0" in proc.stderr, proc.stderr

@@ -57,7 +57,8 @@ def test_expiring_days_is_a_whole_number_from_0_to_3650(days, ok):
     problems = role_preflight.preflight([], expiring_days=days)
     assert (problems == []) is ok
     if not ok:
-        assert problems == [f"connector_tls_expiring_days must be a whole number of days from 0 to 3650, got {days!r}"]
+        shown = int(days) if isinstance(days, str) and days.lstrip("-").isdigit() else days
+        assert problems == [f"connector_tls_expiring_days must be between 0 and 3650, got {shown!r}; it is a whole number of days"]
 
 
 def test_serial_is_refused_when_the_batch_is_smaller_than_the_play():

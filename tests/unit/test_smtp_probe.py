@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
+from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.module_utils.smtp_probe import ProbeError, probe
 from ansible_collections.exchange.transport_tls.plugins.modules import smtp_tls_probe as module
 
@@ -396,13 +397,13 @@ THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
     ids=["exchange", "lower", "certmgr", "colons", "bom-rlm", "nbsp-tab"],
 )
 def test_thumbprints_are_normalised_as_pasted_from_windows(pasted):
-    assert smtp_probe.normalize_thumbprint(pasted) == THUMB
+    assert parse_thumbprint(pasted, "expect_thumbprint") == THUMB
 
 
 @pytest.mark.parametrize("bad", ["", THUMB[:-1], THUMB + "0", "G" + THUMB[1:], "5B-2F" + THUMB[4:]])
 def test_a_bad_thumbprint_names_the_option(bad):
-    with pytest.raises(ValueError, match=r"^expect_thumbprint must be a SHA-1 thumbprint: 40 hexadecimal digits"):
-        smtp_probe.normalize_thumbprint(bad)
+    with pytest.raises(ValueError, match=r"^expect_thumbprint must be a certificate thumbprint: 40 hexadecimal digits"):
+        parse_thumbprint(bad, "expect_thumbprint")
 
 
 @pytest.mark.parametrize("good", ["probe.example.net", "localhost", "EX01", "ex01.contoso.com.", "a-b.example",
@@ -442,7 +443,7 @@ def params(**overrides) -> dict:
         ({"wait_timeout": -1, "expect_thumbprint": THUMB}, "wait_timeout must be 0 (probe once) or a number of seconds"),
         ({"wait_timeout": 30}, "wait_timeout needs expect_thumbprint"),
         ({"helo_name": "bad name"}, "helo_name 'bad name' is not a host name"),
-        ({"expect_thumbprint": "abc"}, "expect_thumbprint must be a SHA-1 thumbprint"),
+        ({"expect_thumbprint": "abc"}, "expect_thumbprint must be a certificate thumbprint"),
         ({"seen_as": "nat.contoso.com"}, "seen_as 'nat.contoso.com' is not an IP address (192.0.2.25 or 2001:db8::25)"),
     ],
 )

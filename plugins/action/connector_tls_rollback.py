@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to exchange.transport_tls
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""connector_tls_rollback: undo a connector_tls run on one host; read, decide and write in module_utils/rollback.py."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.exchange.transport_tls.plugins.module_utils import rollback, run_dir
+from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+    SESSION_REQUIRED_TOGETHER,
+    SESSION_SPEC,
+    BatchFailed,
+    ExchangeActionBase,
+)
+
+ARGUMENT_SPEC = {
+    "changes_file": {"type": "path"},
+    "run": {"type": "str"},
+    "report_dir": {"type": "path", "default": "./connector_tls_report"},
+    **SESSION_SPEC,
+}
+
+
+class ActionModule(ExchangeActionBase):
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        result.update(changed=False, launches=0)
+        args = self.validate_options(ARGUMENT_SPEC, SESSION_REQUIRED_TOGETHER)
+        try:
+            path, changes = load(args)
+        except ValueError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        host = str(task_vars.get("inventory_hostname", ""))
+        check_mode = bool(self._task.check_mode)
+        result.update(changes_file=path, run_id=changes.get("run_id"), complete=bool(changes.get("complete")))
+        reads = rollback.read_steps(changes, host)
+        read = self._tolerant(reads, args, task_vars, result) if reads else {"skipped": True}
+        plan = rollback.decide(read, changes, host)
+        steps = rollback.rollback_steps(changes, host, check_mode, plan)
+        written = self._tolerant(steps, args, task_vars, result) if steps else {"skipped": True}
+        outcome = rollback.outcome(written, changes, host, check_mode, plan)
+        done = outcome["would_restore"] if check_mode else outcome["restored"]
+        # Under its own key: Ansible reserves a result's skipped (a boolean) and warnings (displayed, then dropped).
+        result.update(outcome=outcome, plan=plan, changed=bool(done), failed=outcome["failed"])
+        if self._task.diff and done:
+            # Before is what the run left, after is what the rollback puts (or would put) back.
+            result["diff"] = diff_entries([Change(t["object_type"], t["object"], t["property"], t["after"], t["before"], t.get("server"))
+                                           for t in done])
+        if outcome["failed"]:
+            result["msg"] = outcome["message"]
+        return result
+
+    def _tolerant(self, steps, args, task_vars, result) -> dict:
+        """One launch; a failed or stopped batch is a result the rollback explains, not an exception."""
+        result["launches"] += 1
+        try:
+            return self.run_batch(steps, args, task_vars)
+        except BatchFailed as exc:
+            return dict(exc.result, failed=True)
+
+
+def load(args: dict):
+    """The changes file to undo (path, document); ValueError names the input and why it cannot be used."""
+    if args["changes_file"] is not None and args["run"] is not None:
+        raise ValueError("Name the run to undo by its run id (run, a directory under report_dir) or its record (changes_file), not both;"
+                         " with neither, the newest run that changed something is undone")
+    if args["changes_file"] is not None:
+        given = f"changes file {args['changes_file']}"
+        path = args["changes_file"]
+    else:
+        given = f"connector_tls_run {args['run'] or '(not set)'}"
+        report_dir = os.path.realpath(os.path.expanduser(args["report_dir"]))
+        try:
+            path = run_dir.changes_file(report_dir, args["run"] or None)
+        except ValueError as exc:
+            raise ValueError(f"{given} cannot be used: {exc}") from None
+    # A relative path is relative to the directory ansible-playbook runs in.
+    path = os.path.realpath(os.path.expanduser(path))
+    given = f"changes file {path}"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            changes = json.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"{given} cannot be used: File not found") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{given} cannot be used: {exc}") from None
+    try:
+        rollback.validate(changes)
+    except ValueError as exc:
+        raise ValueError(f"{given} cannot be used: {exc}") from None
+    return path, changes
