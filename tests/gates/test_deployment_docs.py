@@ -32,8 +32,8 @@ import importlib.util
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS
-from ..unit.test_powershell import parse_problems
+from tests.conftest import ROOT, SCENARIOS
+from tests.unit.plugins.modules.test_powershell import parse_problems
 
 BIN = pathlib.Path(sys.executable).parent
 DOC = ROOT / "docs" / "deployment.md"

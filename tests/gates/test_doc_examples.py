@@ -25,7 +25,7 @@ import junitparser
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS, env_without_ansible
+from tests.conftest import ROOT, SCENARIOS, env_without_ansible
 from .test_deployment_docs import fenced_blocks as page_blocks
 
 BIN = pathlib.Path(sys.executable).parent
@@ -53,7 +53,7 @@ EXERCISED = {
     ("README.md", "make demo"): "test_the_readme_contract_is_what_make_and_ci_run",
     ("README.md", "make venv"): "test_the_readme_tour_runs_against_the_lab",
     ("README.md", "ansible-playbook exchange.transport_tls.audit"): "test_the_readme_fleet_commands_audit_remediate_and_roll_back",
-    ("README.md", "---\n# A minimal execution environment"): "test_execution_environment.py::test_the_readme_shows_the_tested_example_verbatim",
+    ("README.md", "---\n# A minimal execution environment"): "gates/test_execution_environment.py::test_the_readme_shows_the_tested_example_verbatim",
     ("README.md", "mkdir -p /tmp/ee"): "test_the_readme_execution_environment_commands_build_a_context",
     ("roles/connector_tls/README.md", "ansible-playbook exchange.transport_tls.audit"):
         "test_the_role_readme_commands_are_readme_commands_that_run",
@@ -62,9 +62,9 @@ EXERCISED = {
     ("docs/reports.md", "jq -r '.status'"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
     ("docs/reports.md", "python3 -m pip install jsonschema"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
     ("docs/verify-environment.md", "ansible-playbook exchange.transport_tls.verify_environment"):
-        "test_verify_environment.py::test_the_verify_environment_page_commands_run",
+        "lab/playbooks/test_verify_environment.py::test_the_verify_environment_page_commands_run",
     ("docs/verify-environment.md", "ansible-test windows-integration"):
-        "test_integration_targets.py::test_ansible_test_windows_integration_runs_the_targets_against_the_lab",
+        "lab/integration/test_integration_targets.py::test_ansible_test_windows_integration_runs_the_targets_against_the_lab",
 }
 
 
@@ -82,7 +82,8 @@ def test_every_example_is_exercised():
     assert found == set(EXERCISED), f"registered blocks that are not in the docs: {set(EXERCISED) - found}"
     for name in set(EXERCISED.values()):
         module, _sep, function = name.rpartition("::")
-        source = (pathlib.Path(__file__).parent / (module or pathlib.Path(__file__).name)).read_text()
+        # A test elsewhere is named by its path under tests/.
+        source = (ROOT / "tests" / module if module else pathlib.Path(__file__)).read_text()
         assert f"\ndef {function}(" in source, f"{name} does not exist"
 
 
@@ -115,7 +116,7 @@ def test_the_readme_contract_is_what_make_and_ci_run():
     text = block("README.md", "make demo")
     assert commands(text) == ["make demo", "make test"]
     demo = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "tools/demo.py" in demo  # tests/lab/test_demo.py runs tools/demo.py against the lab
+    assert "tools/demo.py" in demo  # tests/lab/playbooks/test_demo.py runs tools/demo.py against the lab
     assert "\nmake test\n" in (ROOT / ".ci" / "run").read_text()  # CI runs the README's test command
 
 

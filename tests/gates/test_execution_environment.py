@@ -21,7 +21,7 @@ import pytest
 import yaml
 from bindep.depends import Depends
 
-from ..conftest import ROOT, env_without_ansible
+from tests.conftest import ROOT, env_without_ansible
 
 BIN = pathlib.Path(sys.executable).parent
 EXAMPLE = ROOT / "docs" / "examples" / "execution-environment.yml"

@@ -22,7 +22,7 @@ import tarfile
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS, env_without_ansible
+from tests.conftest import ROOT, SCENARIOS, env_without_ansible
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible
@@ -38,7 +38,7 @@ WORKSHOP_LITTER = (
     "docs/.DS_Store", "tests/output/junit/x.xml", ".cache/awx/ansible_collections/awx/awx/MANIFEST.json", "lab/exchange_lab.egg-info/PKG-INFO", "exchange-transport_tls-0.0.9.tar.gz",
 )
 # Development tooling that is tracked in git but is not the collection.
-DEVELOPMENT = ("lab", "tools", "bench", "tests/lab", "tests/unit", "tests/scenarios", ".ci", "requirements", "collections",
+DEVELOPMENT = ("lab", "tools", "bench", "tests/lab", "tests/unit", "tests/gates", "tests/tools", "tests/scenarios", ".ci", "requirements", "collections",
                "Makefile", "pytest.ini", "ansible.cfg", ".gitignore", ".ansible-lint", "galaxy.yml")
 
 

@@ -17,7 +17,7 @@ from exchange_lab.model import Organization
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 from .test_model_rules import run, thumb
 
 X509_MEMBERS = {"Thumbprint", "Subject", "Issuer", "NotBefore", "NotAfter", "HasPrivateKey", "SerialNumber",

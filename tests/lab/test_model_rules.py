@@ -22,7 +22,7 @@ from exchange_lab.winrm import CommandRequest, ModuleRun, TransportFault
 from exchange_lab.server import Lab
 from exchange_lab.payload import PAYLOAD_PATH, PAYLOAD_SCRIPT_NAME
 
-from ..conftest import SCENARIOS, StartTls, scenario_variant, starttls
+from tests.conftest import SCENARIOS, StartTls, scenario_variant, starttls
 
 
 def org_of(name: str) -> Organization:

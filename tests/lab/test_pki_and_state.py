@@ -14,7 +14,7 @@ from exchange_lab.pki import MintError, Minter
 from exchange_lab.scenario import dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 END = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)

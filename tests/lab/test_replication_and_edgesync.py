@@ -18,7 +18,7 @@ from exchange_lab.payload import PayloadRunner
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 DC1, DC2 = "dc1.contoso.lab", "dc2.contoso.lab"
 FRONTEND = "EX01\\Default Frontend EX01"

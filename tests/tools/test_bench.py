@@ -11,7 +11,7 @@ import yaml
 
 from exchange_lab import scenario as lab_scenario
 
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 bench_fleet = pytest.importorskip("bench.fleet", reason="bench/ is not in this copy")
 bench_run = pytest.importorskip("bench.run", reason="bench/ is not in this copy")

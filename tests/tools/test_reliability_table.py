@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import pytest
 
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 TOOL = ROOT / "tools" / "reliability_table.py"
 if not TOOL.exists():
@@ -65,6 +66,31 @@ def test_same_results_leave_the_document_untouched(tmp_path, capsys):
     assert reliability_table.main(["x", str(doc), *paths]) == 0
     assert doc.read_bytes() == first
     assert "table unchanged" in capsys.readouterr().out
+
+
+def test_with_out_the_page_goes_to_the_artifact_and_the_document_is_only_read(tmp_path, capsys):
+    """What make test does: the tracked page stays as it is, the artifact holds it with the new table."""
+    doc, paths = write(tmp_path, leg("2.21.5", [row("Faults", "http_500", 3)]))
+    out = tmp_path / "test-artifacts" / "reliability.md"
+    assert reliability_table.main(["x", "--out", str(out), str(doc), *paths]) == 0
+    assert doc.read_text() == DOC
+    text = out.read_text()
+    assert "old table" not in text and "| Faults | http_500 | 3 | 1 | passed |" in text
+    assert text.startswith("# Reliability\n\nintro\n\n") and text.endswith("\n\nafter\n")
+    assert "(changed)" in capsys.readouterr().out
+
+
+def test_make_test_writes_the_table_to_test_artifacts_and_only_reliability_docs_touches_the_page():
+    """make test must leave a checkout's git status clean: docs/reliability.md is written on request only."""
+    import subprocess
+
+    def recipe(target: str) -> str:
+        return subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              check=True, env={**os.environ, "MAKEFLAGS": ""}).stdout
+
+    lines = [line for line in recipe("reliability-table").splitlines() if "reliability_table.py" in line]
+    assert lines and all("--out test-artifacts/reliability.md docs/reliability.md" in line for line in lines), lines
+    assert "test-artifacts/reliability.md docs/reliability.md" in recipe("reliability-docs")
 
 
 def test_without_results_or_markers_nothing_is_written(tmp_path, capsys):

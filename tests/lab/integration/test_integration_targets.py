@@ -18,8 +18,8 @@ import sys
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS
-from .test_doc_examples import block
+from tests.conftest import ROOT, SCENARIOS
+from ...gates.test_doc_examples import block
 
 BIN = pathlib.Path(sys.executable).parent
 TARGETS_DIR = ROOT / "tests" / "integration" / "targets"

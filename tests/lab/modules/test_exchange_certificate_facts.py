@@ -15,8 +15,8 @@ import yaml
 
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import SCENARIOS, scenario_variant
-from .test_ansible_e2e import play
+from tests.conftest import SCENARIOS, scenario_variant
+from .test_exchange_command import play
 
 pytestmark = pytest.mark.ansible
 
@@ -230,8 +230,8 @@ def test_ansible_doc_renders_the_module_with_its_fragment_and_return_values():
     import re
     import subprocess
 
-    from ..conftest import ROOT
-    from .test_ansible_e2e import BIN
+    from tests.conftest import ROOT
+    from .test_exchange_command import BIN
 
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([str(BIN / "ansible-doc"), "exchange.transport_tls.exchange_certificate_facts"],

@@ -21,7 +21,7 @@ import yaml
 
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import ROOT, SCENARIOS, StartTls, scenario_variant, starttls
+from tests.conftest import ROOT, SCENARIOS, StartTls, scenario_variant, starttls
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS
-from ..unit.test_module_docs import documented_options
-from .test_ansible_e2e import play
+from tests.conftest import ROOT, SCENARIOS
+from tests.gates.test_module_docs import documented_options
+from .test_exchange_command import play
 
 pytestmark = pytest.mark.ansible
 BIN = pathlib.Path(sys.executable).parent

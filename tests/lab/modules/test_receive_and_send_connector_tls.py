@@ -16,12 +16,12 @@ import yaml
 
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import SCENARIOS, scenario_variant, starttls
-from .test_ansible_e2e import play
+from tests.conftest import SCENARIOS, scenario_variant, starttls
+from .test_exchange_command import play
 
 pytestmark = pytest.mark.ansible
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 FACTS = {"exchange.transport_tls.exchange_certificate_facts": {}}
 RECEIVE_WITH_FACTS = {"exchange.transport_tls.receive_connector_tls": {"facts": "{{ r0 }}"}}
 SEND = "Outbound to Office 365 - 6e2b4c3a-0d7e-4c55-9a1e-2f4a3b9c1d00"
@@ -422,8 +422,8 @@ def test_ansible_doc_renders_the_module_with_its_options_attributes_and_return_v
     import re
     import subprocess
 
-    from ..conftest import ROOT
-    from .test_ansible_e2e import BIN
+    from tests.conftest import ROOT
+    from .test_exchange_command import BIN
 
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([str(BIN / "ansible-doc"), f"exchange.transport_tls.{module}"],
@@ -438,7 +438,7 @@ def test_ansible_doc_renders_the_module_with_its_options_attributes_and_return_v
 
 def test_over_a_session_that_loses_certificate_properties_nothing_is_guessed(running_lab, tmp_path):
     """Remote-session caveat: without Exchange's properties (HasPrivateKey, Services) nothing is guessed."""
-    from .test_certificate_facts import with_certificate_properties
+    from .test_exchange_certificate_facts import with_certificate_properties
 
     lab = running_lab(with_certificate_properties(tmp_path, "demo.yml", "remote"))
     pristine = without_counters(load_scenario(lab.state_path))

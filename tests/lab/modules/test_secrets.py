@@ -42,7 +42,7 @@ import urllib.parse
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS, scenario_variant
+from tests.conftest import ROOT, SCENARIOS, scenario_variant
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible

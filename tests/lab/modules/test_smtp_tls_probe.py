@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS, starttls
-from .test_ansible_e2e import BIN, play
+from tests.conftest import ROOT, SCENARIOS, starttls
+from .test_exchange_command import BIN, play
 
 pytestmark = pytest.mark.ansible
 

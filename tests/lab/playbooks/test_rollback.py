@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS
-from .test_ansible_e2e import BIN, command, play, state, state_connector
+from tests.conftest import ROOT, SCENARIOS
+from ..modules.test_exchange_command import BIN, command, play, state, state_connector
 
 pytestmark = pytest.mark.ansible
 

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from ..conftest import SCENARIOS
-from .test_connector_tls_role import counters, statuses
-from .test_false_green import playbook
+from tests.conftest import SCENARIOS
+from ..roles.connector_tls.test_audit_and_remediate import counters, statuses
+from ..roles.connector_tls.test_false_green import playbook
 
 pytestmark = pytest.mark.ansible
 SECRET = "Sess10n-Secret-4242"

@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS, scenario_variant
-from .test_doc_examples import bash, block, user_env
+from tests.conftest import ROOT, SCENARIOS, scenario_variant
+from ...gates.test_doc_examples import bash, block, user_env
 
 BIN = pathlib.Path(sys.executable).parent
 SCHEMA = json.loads((ROOT / "schemas/environment-v1.schema.json").read_text())

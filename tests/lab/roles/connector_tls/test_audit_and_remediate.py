@@ -21,8 +21,8 @@ import junitparser
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS, scenario_variant, starttls
-from ..unit.test_report_render import without_articles
+from tests.conftest import ROOT, SCENARIOS, scenario_variant, starttls
+from tests.unit.plugins.plugin_utils._report.test_report_render import without_articles
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible

@@ -23,8 +23,8 @@ import pathlib
 import jsonschema
 import pytest
 
-from ..conftest import ROOT, scenario_variant
-from .test_connector_tls_role import CHANGES_SCHEMA, SCHEMA, run
+from tests.conftest import ROOT, scenario_variant
+from .test_audit_and_remediate import CHANGES_SCHEMA, SCHEMA, run
 from .test_fleet_faults import (
     FAULTY,
     FLEET,

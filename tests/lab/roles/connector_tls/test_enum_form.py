@@ -21,10 +21,10 @@ from exchange_lab.model import Organization
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-from ..conftest import SCENARIOS
-from .test_connector_tls_role import run, state_text
-from .test_model_rules import run as run_steps
-from .test_model_rules import thumb
+from tests.conftest import SCENARIOS
+from .test_audit_and_remediate import run, state_text
+from ...test_model_rules import run as run_steps
+from ...test_model_rules import thumb
 
 # Report keys that differ between two runs whatever the lab returns: clocks, run ids, paths, durations,
 # and the probe's port (each lab listens on its own ephemeral SMTP port).

@@ -18,8 +18,8 @@ import sys
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS
-from .test_connector_tls_role import counters
+from tests.conftest import ROOT, SCENARIOS
+from .test_audit_and_remediate import counters
 
 BIN = pathlib.Path(sys.executable).parent
 pytestmark = pytest.mark.ansible

@@ -29,9 +29,9 @@ import subprocess
 import pytest
 import yaml
 
-from ..conftest import ROOT, scenario_variant
-from .test_ansible_e2e import BIN
-from .test_connector_tls_role import run
+from tests.conftest import ROOT, scenario_variant
+from ...modules.test_exchange_command import BIN
+from .test_audit_and_remediate import run
 
 pytestmark = pytest.mark.ansible
 

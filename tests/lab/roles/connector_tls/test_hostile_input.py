@@ -60,10 +60,10 @@ import yaml
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
 
-from ..conftest import ROOT, starttls
-from ..hostile_corpus import LONG_LENGTH, Hostile, corpus
-from .test_ansible_e2e import command, play
-from .test_connector_tls_role import BIN, counters, run, state_text, statuses
+from tests.conftest import ROOT, starttls
+from tests.hostile_corpus import LONG_LENGTH, Hostile, corpus
+from ...modules.test_exchange_command import command, play
+from .test_audit_and_remediate import BIN, counters, run, state_text, statuses
 
 pytestmark = pytest.mark.ansible
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ..conftest import SCENARIOS, starttls
-from .test_connector_tls_role import OUTBOUND, codes, counters, plans, run, state_text, statuses
+from tests.conftest import SCENARIOS, starttls
+from .test_audit_and_remediate import OUTBOUND, codes, counters, plans, run, state_text, statuses
 
 pytestmark = pytest.mark.ansible
 R11 = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"

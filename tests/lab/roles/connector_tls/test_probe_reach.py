@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ..conftest import SCENARIOS
-from .test_connector_tls_role import run
+from tests.conftest import SCENARIOS
+from .test_audit_and_remediate import run
 
 pytestmark = pytest.mark.ansible
 FRONTEND, RELAY = "EX02\\Default Frontend EX02", "EX02\\Relay EX02"

@@ -12,8 +12,8 @@ import socket
 
 import pytest
 
-from ..conftest import ROOT, SCENARIOS
-from .test_connector_tls_role import run, statuses
+from tests.conftest import ROOT, SCENARIOS
+from .test_audit_and_remediate import run, statuses
 
 pytestmark = pytest.mark.ansible
 FLEET = ROOT / "tests/lab/fixtures/fleet5.yml"

@@ -15,10 +15,10 @@ import time
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS, scenario_variant
-from .test_connector_tls_role import BIN, run
+from tests.conftest import ROOT, SCENARIOS, scenario_variant
+from .test_audit_and_remediate import BIN, run
 from .test_fleet_faults import FLEET, tracked
-from .test_rollback import R10, R11, journal
+from ...playbooks.test_rollback import R10, R11, journal
 
 pytestmark = pytest.mark.ansible
 

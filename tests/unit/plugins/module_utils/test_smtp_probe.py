@@ -30,7 +30,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp
 from ansible_collections.exchange.transport_tls.plugins.module_utils.smtp_probe import ProbeError, probe
 from ansible_collections.exchange.transport_tls.plugins.modules import smtp_tls_probe as module
 
-from ..conftest import SCENARIOS, starttls
+from ....conftest import SCENARIOS, starttls
 
 HOST = "127.0.0.1"
 HELO = "probe.example.net"

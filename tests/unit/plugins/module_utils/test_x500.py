@@ -27,8 +27,8 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.x500 import
 
 # The committed copy is the primary source so CI never depends on the shared
 # docs checkout; the shared original is checked too when it is present.
-FIXTURE_VECTORS_PATH = Path(__file__).parent / "fixtures" / "x500-vectors.json"
-SHARED_VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared/docs/x500-vectors.json"
+FIXTURE_VECTORS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "x500-vectors.json"
+SHARED_VECTORS_PATH = Path(__file__).resolve().parents[5] / "shared/docs/x500-vectors.json"
 SHARED_MISSING = f"{SHARED_VECTORS_PATH} is not present; the committed fixture copy is still tested"
 
 CN = "2.5.4.3"

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """exchange_command.ps1 never turns a value into code.
 
-tests/unit/test_powershell.py already refuses Invoke-Expression/iex,
+tests/unit/plugins/modules/test_powershell.py already refuses Invoke-Expression/iex,
 [scriptblock]::Create, InvokeScript/NewScriptBlock, AddScript, inline Add-Type
 and computed '&'/'.' targets in every PowerShell file. This file adds what a
 value-to-code path could still use in the payload, checked on its syntax tree

@@ -20,9 +20,9 @@ import tree_sitter
 import tree_sitter_powershell
 import yaml
 
-from .test_module_docs import documented_options
+from ....gates.test_module_docs import documented_options
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 MODULE_PS1 = ROOT / "plugins" / "modules" / "exchange_command.ps1"
 MODULE_PY = ROOT / "plugins" / "modules" / "exchange_command.py"
 SEARCHED = ("plugins", "roles")

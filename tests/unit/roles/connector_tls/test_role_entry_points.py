@@ -16,7 +16,7 @@ import sys
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "connector_tls"
 # Modules that change a server unless the task pins check mode.
 CONVERGING = {"exchange.transport_tls.receive_connector_tls", "exchange.transport_tls.send_connector_tls"}

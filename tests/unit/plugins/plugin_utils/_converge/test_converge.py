@@ -31,7 +31,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step_object,
 )
 
-from .facts_factories import FRONTEND, MAIL, OUTBOUND, R10, R11
+from ..facts_factories import FRONTEND, MAIL, OUTBOUND, R10, R11
 
 THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
 R10_NAME = f"<I>{R10}<S>{MAIL}"

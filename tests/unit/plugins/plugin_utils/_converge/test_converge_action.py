@@ -29,7 +29,7 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils import conv
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed
 
-from .facts_factories import FRONTEND, MAIL, R10, R11, R12, cert, own_certificate_of, receive_connector, server_facts
+from ..facts_factories import FRONTEND, MAIL, R10, R11, R12, cert, own_certificate_of, receive_connector, server_facts
 
 R10_NAME = f"<I>{R10}<S>{MAIL}"
 R11_NAME = f"<I>{R11}<S>{MAIL}"

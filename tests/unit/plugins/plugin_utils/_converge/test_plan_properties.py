@@ -32,7 +32,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils import rece
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import BLOCKED, CHANGE, UNCHANGED, PlanError, same_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import analyze
 
-from .facts_factories import (
+from ..facts_factories import (
     MAIL,
     NOW,
     OV_WITH_OU,

@@ -24,7 +24,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
 )
 from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import analyze
 
-from .facts_factories import (
+from ..facts_factories import (
     R10_THUMB,
     R11_THUMB,
     R12_THUMB,

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report, restart
 
-from .test_report import R11_THUMB, build, failed_probe, probe, run, stale
+from .._report.test_report import R11_THUMB, build, failed_probe, probe, run, stale
 
 TARGET = {"identity": "EX01\\Default Frontend EX01", "starttls_offered": True, "expected_thumbprint": R11_THUMB,
           "service": "MSExchangeFrontEndTransport"}

@@ -20,9 +20,9 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.rollback im
     validate,
 )
 
-from .facts_factories import FRONTEND, OUTBOUND, R11_THUMB, R12_THUMB
+from ..facts_factories import FRONTEND, OUTBOUND, R11_THUMB, R12_THUMB
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 R10 = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
 R11 = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
 R12 = "<I>CN=R12, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"

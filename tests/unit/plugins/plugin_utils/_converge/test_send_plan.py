@@ -23,7 +23,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     PlanError,
 )
 
-from .facts_factories import (
+from ..facts_factories import (
     R11_THUMB,
     R12_THUMB,
     r11,

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, guard_id, readback_id
 
-from .facts_factories import MAIL, R12, cert, own_certificate_of, server_facts
+from ..facts_factories import MAIL, R12, cert, own_certificate_of, server_facts
 
 R11_THUMB = "5B2F8C1E9A0D4E7F6A3B2C1D0E9F8A7B6C5D4E3F"
 R12_THUMB = "7D4E1F2A3B4C5D6E7F8091A2B3C4D5E6F7081920"

@@ -32,7 +32,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
     select_outbound,
 )
 
-from .facts_factories import MAIL, NOW, R10, cert, own_certificate, receive_connector, send_connector
+from ..facts_factories import MAIL, NOW, R10, cert, own_certificate, receive_connector, send_connector
 
 SERVER_FQDN = "ex01.contoso.com"
 self_signed = own_certificate  # Exchange's own CN=EX01 certificate

@@ -22,7 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.action import exchange_e
 from ansible_collections.exchange.transport_tls.plugins.module_utils import transport_facts
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/environment-v1.schema.json").read_text()))
 THUMB = "0F1E2D3C4B5A69788796A5B4C3D2E1F00112233A"
 ALL_CMDLETS = (

@@ -20,7 +20,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.findings im
     analyze,
 )
 
-from .facts_factories import (
+from ..facts_factories import (
     R10_THUMB,
     R11_THUMB,
     R12_THUMB,
@@ -41,8 +41,8 @@ from .facts_factories import (
     own_certificate,
     receive_connector,
 )
-from .facts_factories import hybrid_configuration as shared_hybrid_configuration
-from .facts_factories import send_connector as plain_send_connector
+from ..facts_factories import hybrid_configuration as shared_hybrid_configuration
+from ..facts_factories import send_connector as plain_send_connector
 
 R10_NAME = f"<I>{R10}<S>{MAIL}"
 R11_NAME = f"<I>{R11}<S>{MAIL}"

@@ -22,7 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.findings im
 from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import FOUND, NONE, choose_replacement
 from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
 
-from .facts_factories import (
+from ..facts_factories import (
     MAIL,
     NOW,
     OUTBOUND,

@@ -29,8 +29,8 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement
     unusable_because,
 )
 
-from .facts_factories import MAIL, OV_WITH_OU, OV_WITHOUT_OU, R10, R11, R12, SECTIGO_OV, cert
-from .facts_factories import NOW as NOW_TEXT
+from ..facts_factories import MAIL, OV_WITH_OU, OV_WITHOUT_OU, R10, R11, R12, SECTIGO_OV, cert
+from ..facts_factories import NOW as NOW_TEXT
 
 NOW = parse_time(NOW_TEXT)
 STALE_LE = f"<I>{R10}<S>{MAIL}"

@@ -29,9 +29,9 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_f
     same_server,
 )
 
-from .facts_factories import NOW
-from .facts_factories import receive_connector as receive_connector_facts
-from .facts_factories import send_connector as send_connector_facts
+from ..facts_factories import NOW
+from ..facts_factories import receive_connector as receive_connector_facts
+from ..facts_factories import send_connector as send_connector_facts
 
 LE_ISSUER = "CN=R10, O=Let's Encrypt, C=US"
 CONTOSO_SUBJECT = "CN=mail.contoso.com, O=Contoso"

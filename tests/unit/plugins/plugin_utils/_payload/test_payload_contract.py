@@ -29,8 +29,8 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_ac
     uri_problem,
 )
 
-from .test_module_docs import documented_options
-from .test_powershell import MODULE_PS1, parse, script_variables, walk, where
+from .....gates.test_module_docs import documented_options
+from ...modules.test_powershell import MODULE_PS1, parse, script_variables, walk, where
 
 # ------------------------------------------------------------------ one table, three places
 

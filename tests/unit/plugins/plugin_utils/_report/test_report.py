@@ -27,11 +27,11 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils import (
 from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
 
-from .facts_factories import (
+from ..facts_factories import (
     MAIL, OUTBOUND, R10, R11, R11_THUMB, R12, cert, hybrid_configuration, own_certificate_of, r11, r12,
     receive_connector, send_connector, server_facts)
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 REPORT_SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/report-v1.schema.json").read_text()))
 CHANGES_SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/changes-v1.schema.json").read_text()))
 GENERATED = "2026-11-27T12:05:00Z"

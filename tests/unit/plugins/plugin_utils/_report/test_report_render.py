@@ -25,8 +25,8 @@ from junitparser import Skipped as JSkipped
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+ROOT = pathlib.Path(__file__).resolve().parents[5]
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures"
 HOSTILE = 'EX02\\Relay "<script>alert(1)</script>" \u202e'
 
 

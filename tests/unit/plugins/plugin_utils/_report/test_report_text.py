@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils.report_text import summary_lines
 
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "report-sample.json"
+FIXTURE = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "report-sample.json"
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from ansible_collections.exchange.transport_tls.plugins.filter import connector_
 from ansible_collections.exchange.transport_tls.plugins.module_utils import scope
 from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, in_scope
 
-from .facts_factories import FRONTEND, OUTBOUND, hybrid_configuration, receive_connector, send_connector, server_facts
+from ..facts_factories import FRONTEND, OUTBOUND, hybrid_configuration, receive_connector, send_connector, server_facts
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[5]
 HUB = "EX01\\Default EX01"
 CLIENT = "EX01\\Client Frontend EX01"
 PARTNER = "Partner Relay"

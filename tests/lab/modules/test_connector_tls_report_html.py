@@ -26,8 +26,8 @@ import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html
 
-from ..conftest import ROOT
-from ..unit.test_report_render import Page
+from tests.conftest import ROOT
+from tests.unit.plugins.plugin_utils._report.test_report_render import Page
 
 FIXTURE = ROOT / "tests" / "unit" / "fixtures" / "report-sample.json"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -138,8 +138,8 @@ def test_screenshot_at_1280px(chromium, tmp_path, report):
 @pytest.mark.ansible
 def test_a_real_remediation_report_renders(chromium, tmp_path, running_lab):
     """The page the role wrote for the demo's remediation, not a fixture: what an administrator opens."""
-    from .test_connector_tls_role import run
-    from ..conftest import SCENARIOS
+    from ..roles.connector_tls.test_audit_and_remediate import run
+    from tests.conftest import SCENARIOS
 
     lab = running_lab(SCENARIOS / "demo.yml")
     out = tmp_path / "remediate"
