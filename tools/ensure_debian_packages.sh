@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages some tests run are installed:
-#   chromium  headless rendering of report.html (tests/lab/test_report_html_render.py)
-#   jq        the jq lines of docs/reports.md (tests/lab/test_doc_examples.py)
+#   chromium  headless rendering of report.html (tests/lab/modules/test_connector_tls_report_html.py)
+#   jq        the jq lines of docs/reports.md (tests/gates/test_doc_examples.py)
 # Nothing is done for a program already on PATH. Installing needs root (CI and this
 # machine run as root).
 set -euo pipefail

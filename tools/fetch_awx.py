@@ -2,7 +2,7 @@
 """Put the awx.awx collection where ansible-lint and the tests can load it; print its collections path.
 
 docs/examples/deployment/awx-job-templates.yml creates AWX job templates with awx.awx. To lint it
-and to validate its arguments with awx.awx's own argument specs (tests/lab/test_deployment_docs.py),
+and to validate its arguments with awx.awx's own argument specs (tests/gates/test_deployment_docs.py),
 awx.awx must be installed. It is not on PyPI by itself and Galaxy is not reachable here, but the
 Ansible community package on PyPI bundles it: this downloads that wheel (pinned) and extracts only
 ansible_collections/awx/awx, into .cache/awx/ of the checkout (ignored by git and by the build).

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Write the table of docs/reliability.md from the rows the test run recorded.
 
-    tools/reliability_table.py DOC RESULTS.json [RESULTS.json ...]
+    tools/reliability_table.py [--out FILE] DOC RESULTS.json [RESULTS.json ...]
 
 Each RESULTS file is what one ansible-core leg of `make test` wrote with
 `--reliability-out` (tests/reliability.py). The table replaces whatever stands
 between the two marker lines of DOC; the text around it is kept. The output has
 no clock in it, so a run that tried and saw the same things leaves DOC unchanged.
+
+With --out the page goes to FILE and DOC is only read: `make test` writes
+test-artifacts/reliability.md so that a test run never edits a tracked file;
+`make reliability-docs` copies that page over docs/reliability.md for a release.
 """
 
 from __future__ import annotations
@@ -64,10 +68,16 @@ def table(legs: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    argv = list(argv)
+    out = None
+    if len(argv) > 2 and argv[1] == "--out":
+        out = pathlib.Path(argv[2])
+        del argv[1:3]
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     doc = pathlib.Path(argv[1])
+    out = out or doc
     legs = [json.loads(pathlib.Path(p).read_text()) for p in argv[2:] if pathlib.Path(p).exists()]
     if not legs:
         print(f"no results among {argv[2:]}; {doc} left as it is", file=sys.stderr)
@@ -79,7 +89,11 @@ def main(argv: list[str]) -> int:
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
     new = f"{before}{START}\n{table(legs)}\n{END}{after}"
-    if new != text:
+    if out != doc:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(new)
+        print(f"{out}: {doc} with the table from {', '.join(argv[2:])} ({'unchanged' if new == text else 'changed'})")
+    elif new != text:
         doc.write_text(new)
         print(f"{doc}: table updated from {', '.join(argv[2:])}")
     else:

@@ -49,9 +49,12 @@ def git_files() -> list[str]:
 
 # Left out of the copy: galaxy.yml's manifest leaves them out of the built
 # collection, so ansible-test on a published collection never sees them. They
-# are development tooling with their own tests (the lab, tests/lab) and style.
-# tests/unit stays: `ansible-test units` runs it and sanity checks it.
-EXCLUDED = ("lab/", "tools/", "tests/lab/", "tests/scenarios/")
+# are development tooling with their own tests (the lab, tests/lab, tests/tools) and style,
+# and the gates that need the lab or a build (tests/gates/: docs examples, galaxy, EE).
+# tests/unit stays: `ansible-test units` runs it and sanity checks it; so do the
+# gates it imports helpers from (module docs) and the other pure-Python gates.
+EXCLUDED = ("lab/", "tools/", "tests/lab/", "tests/scenarios/", "tests/tools/", "tests/gates/test_doc_examples.py",
+            "tests/gates/test_deployment_docs.py", "tests/gates/test_execution_environment.py", "tests/gates/test_galaxy_install.py")
 
 
 def copy_tree(dest: pathlib.Path) -> None:

@@ -19,8 +19,8 @@ from exchange_lab.model import Organization
 from exchange_lab.payload import PayloadRunner
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import SCENARIOS
-from .test_invalid_options import REFUSED_PARAMETERS
+from tests.conftest import SCENARIOS
+from .modules.test_invalid_options import REFUSED_PARAMETERS
 
 VALUE_CASES = [
     ("Enable-ExchangeCertificate", {"Thumbprint": "AB" * 20, "Services": "IIS, SMTP", "Force": True}),
@@ -62,8 +62,8 @@ def test_what_the_collection_sends_runs():
 
 
 def test_exchange_command_reports_a_failed_session_with_its_code_and_what_it_means(running_lab, tmp_path):
-    from ..conftest import scenario_variant
-    from .test_ansible_e2e import command, play
+    from tests.conftest import scenario_variant
+    from .modules.test_exchange_command import command, play
 
     lab = running_lab(scenario_variant(tmp_path, "demo.yml", faults={"EX01": [{"kind": "snapin_missing"}]}))
     rc, output, results = play(lab, tmp_path, [command({"cmdlet": "Get-ExchangeServer", "properties": ["Name"]})], hosts="EX01")

@@ -6,7 +6,7 @@ from exchange_lab.model import Organization
 from exchange_lab.payload import PayloadRunner
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 
 def run(org: Organization, server: str, steps: list[dict], check_mode: bool = False):

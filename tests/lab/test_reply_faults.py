@@ -15,8 +15,8 @@ from exchange_lab.model import Organization
 from exchange_lab.payload import PayloadRunner, take_fault
 from exchange_lab.scenario import ScenarioError, load_scenario
 
-from ..conftest import SCENARIOS, scenario_variant
-from .test_ansible_e2e import R10, R11, guarded_set, play, state, state_connector
+from tests.conftest import SCENARIOS, scenario_variant
+from .modules.test_exchange_command import R10, R11, guarded_set, play, state, state_connector
 
 IDENTITY = "EX01\\Default Frontend EX01"
 
