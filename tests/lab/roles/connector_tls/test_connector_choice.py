@@ -16,8 +16,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from ..conftest import ROOT, SCENARIOS
-from .test_connector_tls_role import counters, run, state_text
+from tests.conftest import ROOT, SCENARIOS
+from .test_audit_and_remediate import counters, run, state_text
 
 pytestmark = pytest.mark.ansible
 REFUSALS = ROOT / "tests" / "lab" / "fixtures" / "refusals.yml"

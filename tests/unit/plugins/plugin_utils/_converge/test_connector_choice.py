@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 
-from .facts_factories import FRONTEND, OUTBOUND, R11_THUMB, hybrid_configuration, receive_connector, send_connector, server_facts
+from ..facts_factories import FRONTEND, OUTBOUND, R11_THUMB, hybrid_configuration, receive_connector, send_connector, server_facts
 
 FLEET = {"ex01": server_facts("EX01", receive_connectors=[receive_connector()], send_connectors=[send_connector()],
                               hybrid_configuration=hybrid_configuration())}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import SCENARIOS
-from .test_connector_tls_role import run
+from tests.conftest import SCENARIOS
+from .test_audit_and_remediate import run
 
 pytestmark = pytest.mark.ansible
 HINT = "Nothing accepted the connection on this host's WinRM port: check ansible_host and ansible_port"

@@ -13,8 +13,8 @@ import pathlib
 import pytest
 import yaml
 
-from ..conftest import ROOT
-from .test_connector_tls_role import run, state_text
+from tests.conftest import ROOT
+from .test_audit_and_remediate import run, state_text
 
 pytestmark = pytest.mark.ansible
 FLEET = ROOT / "tests" / "lab" / "fixtures" / "fleet5.yml"

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import findings
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils import role_preflight
-from .facts_factories import server_facts
+from ..facts_factories import server_facts
 
 
 @pytest.mark.parametrize("days", [0, 30, 3650])

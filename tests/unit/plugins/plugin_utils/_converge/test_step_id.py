@@ -20,7 +20,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step_object,
 )
 
-PLUGINS = pathlib.Path(__file__).resolve().parents[2] / "plugins"
+PLUGINS = pathlib.Path(__file__).resolve().parents[5] / "plugins"
 
 
 @pytest.mark.parametrize("kind, object_type, obj, text", [

@@ -26,7 +26,7 @@ from exchange_lab.pki import Minter
 from exchange_lab.scenario import ScenarioError, dump_state, load_scenario, load_scenario_text
 from exchange_lab.server import state_of
 
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "rollout.yml"
+FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "tests" / "lab" / "fixtures" / "rollout.yml"
 PASSWORD = "Pfx-Secret-4711"
 R10 = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
 R11 = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"

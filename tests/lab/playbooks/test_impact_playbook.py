@@ -23,7 +23,7 @@ import yaml
 
 from tests import impact_pki as pki
 
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 BIN = pathlib.Path(sys.executable).parent
 FIXTURE = ROOT / "tests/lab/fixtures/impact.yml"
@@ -260,7 +260,7 @@ def test_each_finding_from_a_scenario_and_a_candidate_file(running_lab, tmp_path
 
 
 def test_a_server_that_cannot_be_read_is_an_error_and_the_others_are_analysed(running_lab, tmp_path, ca):
-    from ..conftest import scenario_variant
+    from tests.conftest import scenario_variant
 
     lab = running_lab(scenario_variant(tmp_path, FIXTURE, faults={"EX02": [{"kind": "http_500"}]}))
     issued = pki.leaf(ca[1])

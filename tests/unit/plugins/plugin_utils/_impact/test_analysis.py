@@ -142,7 +142,7 @@ def test_documents_follow_the_schema_and_render():
 
     from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit
 
-    schema = json.loads((pathlib.Path(__file__).resolve().parents[2] / "schemas/impact-v1.schema.json").read_text())
+    schema = json.loads((pathlib.Path(__file__).resolve().parents[5] / "schemas/impact-v1.schema.json").read_text())
     hostile = "<script>alert(1)</script>\u202e"
     fleet = _fleet()
     fleet["ex01"]["receive_connectors"][1]["identity"] = "EX01\\" + hostile

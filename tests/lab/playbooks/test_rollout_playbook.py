@@ -22,10 +22,10 @@ from exchange_lab import pfx
 from exchange_lab.pki import Minter
 from exchange_lab.scenario import load_scenario
 
-from ..conftest import ROOT, starttls
+from tests.conftest import ROOT, starttls
 
 BIN = pathlib.Path(sys.executable).parent
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "rollout.yml"
+FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "rollout.yml"
 PASSWORD = "Pfx-Secret-4711"
 R10 = "<I>CN=R10, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
 R11 = "<I>CN=R11, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"
