@@ -50,7 +50,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 from ansible.release import __version__ as ansible_core_version
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 from bench import fleet as fleet_mod
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -55,7 +55,7 @@ ROOMS = {
 STAYS = {"__init__.py", "x500.py", "smtp_probe.py", "thumbprint.py"}
 
 # History, and this script and its test (which name the old places on purpose).
-SKIP_PREFIXES = ("CHANGELOG.md", "changelogs/", "tools/rehome.py", "tests/unit/test_rehome.py", ".git/")
+SKIP_PREFIXES = ("CHANGELOG.md", "changelogs/", "tools/rehome.py", "tests/tools/test_rehome.py", ".git/")
 
 
 def moves():

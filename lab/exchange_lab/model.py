@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection, tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import receive_selection, tls_name
 
 from . import scenario as scenario_mod
 from .pki import MintedCertificate, MintError, Minter

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 
 from .cmdlets import CMDLETS, CmdletError, Context, run_cmdlet
 from .model import Organization, Server

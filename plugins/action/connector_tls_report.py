@@ -13,11 +13,11 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report, report_html, report_junit, run_dir
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report, report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import expiring_days_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_text
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},

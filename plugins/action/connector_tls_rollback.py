@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""connector_tls_rollback: undo a connector_tls run on one host; read, decide and write in module_utils/rollback.py."""
+"""connector_tls_rollback: undo a connector_tls run on one host; read, decide and write in plugin_utils/_converge/rollback.py."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import rollback, run_dir
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import rollback
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import Change, diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     BatchFailed,

@@ -14,21 +14,22 @@ It composes the public modules rather than repeating them: the read is
 exchange_certificate_facts's action, the plan and the writes are
 receive_connector_tls's action (its options pass through ``receive``
 unchanged), the probe is smtp_tls_probe's in-process probe, the scope is
-module_utils/scope.py, the probe target and restart decision are the code of
+plugin_utils/_report/scope.py, the probe target and restart decision are the code of
 the probe_target and restart_decision filters.
 """
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail, AnsibleFilterError
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.exchange.transport_tls.plugins.action.exchange_certificate_facts import ActionModule as FactsAction
 from ansible_collections.exchange.transport_tls.plugins.action.receive_connector_tls import ActionModule as ReceiveAction
 from ansible_collections.exchange.transport_tls.plugins.action.smtp_tls_probe import probe_in_process
-from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import probe_target
-from ansible_collections.exchange.transport_tls.plugins.module_utils import restart, smtp_probe
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression, in_scope
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import restart
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.report import probe_source, probe_target
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, compile_expression, in_scope
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     ExchangeActionBase,
@@ -97,7 +98,7 @@ class ActionModule(ExchangeActionBase):
                 warnings.append(f"connector_tls_scope cannot be applied to this server, so nothing on it is changed: {exc}")
                 scope = []
         changing = [p["object"] for p in plan.get("plans") or [] if p.get("status") == "change"]
-        target = probe_target(facts, args["probe_source"])
+        target = probe_target(facts, probe_source(args["probe_source"]))
         result.update(scope=scope, receive_targets=[o for o in changing if scope is None or o in scope], probe_target=target,
                       probe=self._probe(args, target, wait=False))
         if not warnings:
@@ -120,7 +121,7 @@ class ActionModule(ExchangeActionBase):
         facts = (receive.get("ansible_facts") or {}).get("exchange_tls") or gathered["ansible_facts"]["exchange_tls"]
         changed = bool(receive.get("changes")) and not self._task.check_mode
         # What transport should present now: the facts as this change left them.
-        target = probe_target(facts, args["probe_source"])
+        target = probe_target(facts, probe_source(args["probe_source"]))
         probe = self._probe(args, target, wait=changed)
         result.update(probe_target=target, probe=probe,
                       restart=restart.decide(args["restart_transport"], changed, None if probe.get("skipped") else probe, target))
@@ -188,9 +189,9 @@ def _options_problem(args: dict) -> str | None:
     if args["stage"] == "converge" and args["gathered"] is None:
         return "stage converge needs gathered: the registered result of this module's stage audit on the same host"
     try:
-        probe_target({"server": {}, "receive_connectors": []}, args["probe_source"])
-    except AnsibleFilterError as exc:
-        return str(exc).replace("probe_target's source", "probe_source (the role's connector_tls_probe_source)")
+        probe_source(args["probe_source"], "probe_source (the role's connector_tls_probe_source)")
+    except ValueError as exc:
+        return str(exc)
     if args["probe"]:
         if not (args["probe_host"] or "").strip():
             return "probe_host must name the host to probe on port 25 (the role's connector_tls_probe_host) when probe is true"

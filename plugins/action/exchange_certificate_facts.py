@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import certificate_selection, findings, transport_facts
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import certificate_selection, findings, transport_facts
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     BatchFailed,

@@ -12,16 +12,17 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit, run_dir, tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError, parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact import analysis
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import (
     CandidateError,
     candidate_from_facts,
     load_candidate,
 )
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import facts_from
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge_action import facts_from
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
     "candidate": {"type": "path"},

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import READ, diff_entries, step_id
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import CandidateError, load_candidate
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import plan as rollout
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     BatchFailed,
@@ -74,7 +74,7 @@ class ActionModule(ExchangeActionBase):
             return dict(result, failed=True, msg=_masked(
                 f"importing {candidate.thumbprint} on {server} failed: {exc.result.get('msg') or 'no message'}", secret))
         result["launches"] = 2
-        back = rollout.in_store({"steps": [dict(s, id="read|store") for s in raw.get("steps") or []
+        back = rollout.in_store({"steps": [dict(s, id=step_id(READ, None, "store")) for s in raw.get("steps") or []
                                            if s.get("cmdlet") == "Get-ExchangeCertificate"]}, candidate.thumbprint)
         if back is None or back.get("HasPrivateKey") is False:
             return dict(result, failed=True, msg=(

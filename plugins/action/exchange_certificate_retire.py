@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import diff_entries, guard_failure_message, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import diff_entries, guard_failure_message, parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import plan as rollout
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     BatchFailed,

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from ansible.plugins.action.normal import ActionModule as NormalAction
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_SPEC,
     session_failure_message,
     session_problem,
     type_problem,
 )
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import steps_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.payload_contract import steps_problem
 
 
 def problem_of(args: dict) -> str | None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe, transport_facts
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import transport_facts
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import environment
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
     BatchFailed,

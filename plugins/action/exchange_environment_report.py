@@ -15,8 +15,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.release import __version__ as ansible_core_version
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import environment
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},

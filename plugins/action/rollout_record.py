@@ -11,9 +11,9 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import record
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},

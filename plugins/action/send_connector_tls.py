@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import send_plan
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import send_plan
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge_action import ConvergeActionBase
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
 )

@@ -16,7 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import checked_args
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = smtp_probe.ARGUMENT_SPEC
 LOCAL_CONNECTIONS = ("local", "ansible.builtin.local")

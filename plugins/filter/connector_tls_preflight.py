@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The connector_tls_preflight filter; documented in connector_tls_preflight.yml, logic in plugin_utils/role_preflight.py."""
+"""The connector_tls_preflight filter; documented in connector_tls_preflight.yml, logic in plugin_utils/_role/role_preflight.py."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.role_preflight import preflight
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._role.role_preflight import preflight
 
 
 def connector_tls_preflight(names, strings=None, scope=None, expiring_days=None, batch=None, play_hosts=None,

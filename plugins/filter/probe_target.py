@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.report import probe_target as _probe_target
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.report import probe_source as _probe_source, probe_target as _probe_target
 
 
 def probe_target(facts, source=None):
@@ -19,15 +17,10 @@ def probe_target(facts, source=None):
         raise AnsibleFilterError(
             "probe_target expects one server's exchange_tls facts (ansible_facts.exchange_tls, or the registered"
             f" result of exchange.transport_tls.exchange_certificate_facts), got {type(facts).__name__}")
-    if source in (None, ""):
-        source = None
-    else:
-        try:
-            source = str(ipaddress.ip_address(str(source).strip()))
-        except ValueError:
-            raise AnsibleFilterError(
-                f"probe_target's source must be the IP address the server sees the probe come from (such as 192.0.2.10"
-                f" or 2001:db8::10), or null when not known; got {source!r}") from None
+    try:
+        source = _probe_source(source)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
     return _probe_target(facts, source)
 
 

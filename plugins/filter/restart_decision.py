@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""restart_decision: whether role connector_tls restarts a server's transport service; logic in module_utils/restart.py."""
+"""restart_decision: whether role connector_tls restarts a server's transport service; logic in plugin_utils/_converge/restart.py."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import restart
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import plain
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import restart
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import plain
 
 
 def restart_decision(probe, policy, host_changed, target):

@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rollback filters of playbooks/rollback.yml; documented in rollback_*.yml, logic in module_utils/rollback.py."""
+"""The rollback filters of playbooks/rollback.yml; documented in rollback_*.yml, logic in plugin_utils/_converge/rollback.py."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import rollback, run_dir
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import plain
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import rollback
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import plain
 
 _VARIABLE = "connector_tls_changes_file"
 

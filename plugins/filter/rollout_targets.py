@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout.plan import targets
 
 

@@ -59,7 +59,7 @@ $allowedCmdlets = $exchangeCmdlets + @('Get-WinEvent', 'Restart-Service')
 # Active Directory with the Edge's AD LDS and changes neither.
 $readCmdlets = @($allowedCmdlets | Where-Object { $_.StartsWith('Get-') }) + @('Test-EdgeSynchronization')
 # The parameters each cmdlet accepts, and the only values some of them may take: the same table as
-# plugins/plugin_utils/payload_contract.py (a unit test compares them). A cmdlet name alone is no
+# plugins/plugin_utils/_payload/payload_contract.py (a unit test compares them). A cmdlet name alone is no
 # boundary (Set-ReceiveConnector -AuthMechanism None turns TLS off), and a common parameter such as
 # OutVariable would overwrite this script's own variables; neither is listed, so both are refused.
 $allowedParameters = @{

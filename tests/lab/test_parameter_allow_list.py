@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 from exchange_lab.cmdlets import CMDLETS
 from exchange_lab.model import Organization
 from exchange_lab.payload import PayloadRunner

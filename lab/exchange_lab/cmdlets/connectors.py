@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 
 from ..model import AUTH_BITS, ReceiveConnector
 from .core import (

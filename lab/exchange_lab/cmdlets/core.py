@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name, x500
+from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 
 from ..model import SERVICE_BITS, Organization, Server
 

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import receive_selection
 
 from .schema import (
     ALLOWED_SERVICES, AUTH_MECHANISMS, CERTIFICATE_KEY_TYPES, CERTIFICATE_PROPERTIES, CERTIFICATE_STATUSES,

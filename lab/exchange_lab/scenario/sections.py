@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import receive_selection
 
 from .checks import (
     Check, _AUTH, _BAD, _CERTIFICATE_PROPERTIES, _REQUIRED, _Map, _Ctx, _EDGESYNC, _ENUM_FORM, _FAULT_KIND, _KEY_TYPE,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, parse_thumbprint
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import facts_from
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge_action import facts_from
 
 HYBRID_IDENTITY = "Hybrid Configuration"
 # How each option is named for a role user, in every message about it.

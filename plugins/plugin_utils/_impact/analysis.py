@@ -13,7 +13,7 @@ the servers that must hold the candidate (Import-ExchangeCertificate, then
 Enable-ExchangeCertificate -Services SMTP), and the findings.
 
 Which objects the candidate renews is decided with the replacement policy's
-own ranking (module_utils/replacement.py): an object whose name has the
+own ranking (plugin_utils/_facts/replacement.py): an object whose name has the
 candidate's subject, or its subject's CN, or a CN the candidate covers.
 Objects naming unrelated certificates are not listed.
 
@@ -31,10 +31,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, domain_matches, parse_time
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import _rank, _subject_and_cn
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid, tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import covers, domain_matches, parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import _rank, _subject_and_cn
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import Candidate
 
 __all__ = ["CODES", "SCHEMA", "analyse", "breaks_mail"]

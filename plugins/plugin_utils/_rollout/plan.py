@@ -37,13 +37,16 @@ import base64
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
+    READ,
+    SET,
     Change,
     guard_id,
     readback_id,
     step,
+    step_id,
     steps_by_id,
 )
 
@@ -71,12 +74,12 @@ def names_certificate(name: Optional[str], issuer: str, subject: str) -> bool:
 
 
 def store_read_steps(server: str) -> List[dict]:
-    return [step("read|store", "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
+    return [step(step_id(READ, None, "store"), "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
 
 
 def in_store(raw: dict, thumbprint: str) -> Optional[dict]:
     """The certificate ``thumbprint`` as the store read returned it, or None."""
-    objects = (steps_by_id(raw).get("read|store") or {}).get("objects") or []
+    objects = (steps_by_id(raw).get(step_id(READ, None, "store")) or {}).get("objects") or []
     return next((o for o in objects if str(o.get("Thumbprint") or "").upper() == thumbprint), None)
 
 
@@ -86,7 +89,7 @@ def import_steps(server: str, thumbprint: str, pfx_bytes: bytes, exportable: boo
     if exportable:
         parameters["PrivateKeyExportable"] = True
     return [
-        step(f"set|{STORE}|{thumbprint}", "Import-ExchangeCertificate", parameters, ["Thumbprint"]),
+        step(step_id(SET, STORE, thumbprint), "Import-ExchangeCertificate", parameters, ["Thumbprint"]),
         step(readback_id(STORE, thumbprint), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint},
              _CERT_PROPERTIES),
     ]
@@ -128,24 +131,24 @@ class Retirement:
 def retire_read_steps(server: str, thumbprint: str, replacement: str) -> List[dict]:
     """One launch: the server's role, both certificates, the default SMTP certificate, the Auth configuration, every name."""
     steps = [
-        step("read|server", "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]),
-        dict(step("read|old", "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint}, _CERT_PROPERTIES),
+        step(step_id(READ, None, "server"), "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]),
+        dict(step(step_id(READ, None, "old"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint}, _CERT_PROPERTIES),
              continue_on_error=True),
-        dict(step("read|new", "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement}, _CERT_PROPERTIES),
+        dict(step(step_id(READ, None, "new"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement}, _CERT_PROPERTIES),
              continue_on_error=True),
-        step("read|transport", "Get-TransportService", {"Identity": server}, ["Identity", "InternalTransportCertificateThumbprint"]),
-        step("read|send", "Get-SendConnector", {}, ["Identity", "TlsCertificateName", "SourceTransportServers"]),
-        step("read|receive", "Get-ReceiveConnector", {"Server": server}, ["Identity", "TlsCertificateName"]),
+        step(step_id(READ, None, "transport"), "Get-TransportService", {"Identity": server}, ["Identity", "InternalTransportCertificateThumbprint"]),
+        step(step_id(READ, None, "send"), "Get-SendConnector", {}, ["Identity", "TlsCertificateName", "SourceTransportServers"]),
+        step(step_id(READ, None, "receive"), "Get-ReceiveConnector", {"Server": server}, ["Identity", "TlsCertificateName"]),
     ]
     # Neither exists on an Edge server (its shell has no organisation configuration): read, and judged with the role.
-    steps.append(dict(step("read|auth", "Get-AuthConfig", {}, ["CurrentCertificateThumbprint", "NextCertificateThumbprint"]),
+    steps.append(dict(step(step_id(READ, None, "auth"), "Get-AuthConfig", {}, ["CurrentCertificateThumbprint", "NextCertificateThumbprint"]),
                       continue_on_error=True))
-    steps.append(dict(step("read|hybrid", "Get-HybridConfiguration", {}, ["TlsCertificateName"]), continue_on_error=True))
+    steps.append(dict(step(step_id(READ, None, "hybrid"), "Get-HybridConfiguration", {}, ["TlsCertificateName"]), continue_on_error=True))
     return steps
 
 
-def _objects(raw: dict, step_id: str) -> Optional[List[dict]]:
-    entry = steps_by_id(raw).get(step_id)
+def _objects(raw: dict, sid: str) -> Optional[List[dict]]:
+    entry = steps_by_id(raw).get(sid)
     if entry is None or entry.get("status") != "ok":
         return None
     return list(entry.get("objects") or [])
@@ -157,13 +160,13 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
     ``proven`` is None when the SMTP probe showed the replacement on this server, else why not.
     """
     decision = Retirement(server, thumbprint, replacement)
-    old = (_objects(raw, "read|old") or [None])[0]
+    old = (_objects(raw, step_id(READ, None, "old")) or [None])[0]
     if old is None:
         return decision            # not in the store: nothing to retire, nothing to say
     decision.present, decision.certificate = True, old
     kept = decision.kept_because
     issuer, subject = str(old.get("Issuer") or ""), str(old.get("Subject") or "")
-    new = (_objects(raw, "read|new") or [None])[0]
+    new = (_objects(raw, step_id(READ, None, "new")) or [None])[0]
     if new is None:
         kept.append(f"the renewed certificate {replacement} is not in this server's store")
     else:
@@ -177,38 +180,38 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
     if "IIS" in [s.strip() for s in services.split(",")]:
         kept.append("it is enabled for IIS (Services: " + services + "); move IIS to the renewed certificate first"
                     " (an IIS binding made outside Exchange is not visible here)")
-    transport = (_objects(raw, "read|transport") or [{}])[0]
+    transport = (_objects(raw, step_id(READ, None, "transport")) or [{}])[0]
     default = str(transport.get("InternalTransportCertificateThumbprint") or "").upper()
     if default == thumbprint:
         kept.append("it is the internal transport (default SMTP) certificate, which Exchange refuses to remove")
-    decision.guards["guard|transport_service|" + server] = {
+    decision.guards[guard_id("transport_service", server)] = {
         "cmdlet": "Get-TransportService", "parameters": {"Identity": server},
         "properties": ["InternalTransportCertificateThumbprint"],
         "guard": {"InternalTransportCertificateThumbprint": transport.get("InternalTransportCertificateThumbprint")}}
-    auth = _objects(raw, "read|auth")
+    auth = _objects(raw, step_id(READ, None, "auth"))
     if auth:
         current = str(auth[0].get("CurrentCertificateThumbprint") or "").upper()
         upcoming = str(auth[0].get("NextCertificateThumbprint") or "").upper()
         if thumbprint in (current, upcoming):
             kept.append(f"it is the organisation's {'current' if thumbprint == current else 'next'} Auth certificate (Get-AuthConfig)")
-        decision.guards["guard|auth_config|organization"] = {
+        decision.guards[guard_id("auth_config", "organization")] = {
             "cmdlet": "Get-AuthConfig", "parameters": {},
             "properties": ["CurrentCertificateThumbprint", "NextCertificateThumbprint"],
             "guard": {k: auth[0].get(k) for k in ("CurrentCertificateThumbprint", "NextCertificateThumbprint")}}
-    elif not (_objects(raw, "read|server") or [{}])[0].get("IsEdgeServer"):
+    elif not (_objects(raw, step_id(READ, None, "server")) or [{}])[0].get("IsEdgeServer"):
         kept.append("Get-AuthConfig could not be read, so it is not known whether this is the Auth certificate")
     new_pair = (str((new or {}).get("Issuer") or ""), str((new or {}).get("Subject") or ""))
     old_name = tls_name.format_tls_certificate_name(issuer, subject)
     same_pair = new is not None and tls_name.names_match(tls_name.format_tls_certificate_name(*new_pair), old_name)
-    for kind, step_id, cmdlet in (("send connector", "read|send", "Get-SendConnector"),
-                                  ("receive connector", "read|receive", "Get-ReceiveConnector")):
-        objects = _objects(raw, step_id)
+    for kind, read_id, cmdlet in (("send connector", step_id(READ, None, "send"), "Get-SendConnector"),
+                                  ("receive connector", step_id(READ, None, "receive"), "Get-ReceiveConnector")):
+        objects = _objects(raw, read_id)
         if objects is None:
             kept.append(f"the {kind}s could not be read, so it is not known whether one names it")
             continue
         for obj in objects:
             name, ident = obj.get("TlsCertificateName"), str(obj.get("Identity"))
-            decision.guards[f"guard|{kind.replace(' ', '_')}|{ident}"] = {
+            decision.guards[guard_id(kind.replace(' ', '_'), ident)] = {
                 "cmdlet": cmdlet, "parameters": {"Identity": ident}, "properties": ["Identity", "TlsCertificateName"],
                 "guard": {"TlsCertificateName": name}}
             if not names_certificate(name, issuer, subject):
@@ -220,10 +223,10 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
                             f" set the name again) changes mail flow organisation-wide; follow {_CANNOT_REMOVE_ARTICLE}")
             else:
                 kept.append(f"{kind} {ident} still names it ({name}); rename it first")
-    hybrid = _objects(raw, "read|hybrid")
+    hybrid = _objects(raw, step_id(READ, None, "hybrid"))
     if hybrid:
         name = hybrid[0].get("TlsCertificateName")
-        decision.guards["guard|hybrid_configuration|Hybrid Configuration"] = {
+        decision.guards[guard_id("hybrid_configuration", "Hybrid Configuration")] = {
             "cmdlet": "Get-HybridConfiguration", "parameters": {}, "properties": ["TlsCertificateName"],
             "guard": {"TlsCertificateName": name}}
         if names_certificate(name, issuer, subject):
@@ -236,8 +239,8 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
 
 def retire_steps(decision: Retirement) -> List[dict]:
     """Every read the decision rested on, guarded by what it found; then the removal and its read-back."""
-    steps = [step(step_id, g["cmdlet"], g["parameters"], g["properties"], g["guard"]) for step_id, g in decision.guards.items()]
-    steps.append(step(f"set|{STORE}|{decision.thumbprint}", "Remove-ExchangeCertificate",
+    steps = [step(sid, g["cmdlet"], g["parameters"], g["properties"], g["guard"]) for sid, g in decision.guards.items()]
+    steps.append(step(step_id(SET, STORE, decision.thumbprint), "Remove-ExchangeCertificate",
                       {"Server": decision.server, "Thumbprint": decision.thumbprint, "Confirm": False}))
     steps.append(dict(step(readback_id(STORE, decision.thumbprint), "Get-ExchangeCertificate",
                            {"Server": decision.server, "Thumbprint": decision.thumbprint}, ["Thumbprint"]),

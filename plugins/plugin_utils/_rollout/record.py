@@ -6,7 +6,7 @@
 Every change a rollout task returns is on the record: imports and removals (certificate_store), SMTP enabled and
 the default SMTP certificate kept or put back (certificate, transport_service), and the renames (receive_connector,
 send_connector, hybrid_configuration). playbooks/rollback.yml reads it like the remediation's; it undoes the
-renames and says why it undoes neither an import nor a removal (module_utils/rollback.py).
+renames and says why it undoes neither an import nor a removal (plugin_utils/_converge/rollback.py).
 """
 
 from __future__ import annotations

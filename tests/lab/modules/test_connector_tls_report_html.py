@@ -24,7 +24,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html
 
 from tests.conftest import ROOT
 from tests.unit.plugins.plugin_utils._report.test_report_render import Page

@@ -408,7 +408,7 @@ REFUSED_PARAMETERS = [
 
 
 def parameter_cases() -> list[Case]:
-    from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import PARAMETERS
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.payload_contract import PARAMETERS
 
     cases = [case("steps[].parameters", f"{cmdlet} -{list(parameters)[-1]}", {"steps": [{"cmdlet": cmdlet, "parameters": parameters}]},
                   f"parameter '{list(parameters)[-1]}' is not accepted", f"{cmdlet} accepts only {', '.join(PARAMETERS[cmdlet])}")

@@ -20,7 +20,7 @@ def test_the_demo_finds_drift_fixes_it_and_audits_clean(tmp_path):
                           capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    # What the role itself prints at the end of each run (plugins/plugin_utils/report_text.py); the demo adds nothing.
+    # What the role itself prints at the end of each run (plugins/plugin_utils/_report/report_text.py); the demo adds nothing.
     first, remediation, second = (output[output.index(f"== {title}"):] for title in (
         "1. Audit: what is wrong", "2. Remediate: fix it with guarded writes", "3. Audit again: is it clean?"))
     remediation = remediation[:remediation.index("== 3. Audit again")]

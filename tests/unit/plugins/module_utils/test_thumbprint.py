@@ -5,8 +5,8 @@
 import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import parse_thumbprint as converge_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import parse_thumbprint as converge_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import (
     EXAMPLE,
     ThumbprintError,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 
 from .test_powershell import MODULE_PS1, parse, walk
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import parse_time
 
 NOW = "2026-11-27T12:00:00Z"
 R10 = "CN=R10, O=Let's Encrypt, C=US"

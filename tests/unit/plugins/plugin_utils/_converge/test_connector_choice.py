@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 
 from ..facts_factories import FRONTEND, OUTBOUND, R11_THUMB, hybrid_configuration, receive_connector, send_connector, server_facts

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/converge.py: what receive_connector_tls and send_connector_tls share.
+"""Tests for plugin_utils/_converge/converge.py: what receive_connector_tls and send_connector_tls share.
 
 The thumbprint a user types, how two names compare, the change records that
 check mode, diff and reports show, the ids that tie a step of a batch to the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     find_named,
     BLOCKED,
     CHANGE,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for plugin_utils/converge_action.py: applying a decided plan, and what the user reads afterwards.
+"""Tests for plugin_utils/_converge/converge_action.py: applying a decided plan, and what the user reads afterwards.
 
 The server is EX01 at 2026-11-27T12:00:00Z. Its Default Frontend connector
 still names Let's Encrypt R10's certificate for mail.contoso.com; the renewal
@@ -23,11 +23,11 @@ import pytest
 import requests
 from ansible.errors import AnsibleConnectionFailure
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, smtp_enable
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import Change, diff_entries
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import converge_action
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase, facts_from
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import receive_plan, smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import Change, diff_entries
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import converge_action
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge_action import ConvergeActionBase, facts_from
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import BatchFailed
 
 from ..facts_factories import FRONTEND, MAIL, R10, R11, R12, cert, own_certificate_of, receive_connector, server_facts
 

@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan, send_plan, smtp_enable
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import BLOCKED, CHANGE, UNCHANGED, PlanError, same_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import analyze
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import receive_plan, send_plan, smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import BLOCKED, CHANGE, UNCHANGED, PlanError, same_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import analyze
 
 from ..facts_factories import (
     MAIL,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/receive_plan.py: which receive connectors of one server change, to what.
+"""Tests for plugin_utils/_converge/receive_plan.py: which receive connectors of one server change, to what.
 
 The server is EX01 (ex01.contoso.com) at 2026-11-27T12:00:00Z. Its default
 SMTP certificate is Exchange's own (CN=EX01, IMAP, POP, IIS, SMTP). The
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_plan
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import receive_plan
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     BLOCKED,
     CHANGE,
     UNCHANGED,
@@ -22,7 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     PlanError,
     parse_thumbprint,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import analyze
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import analyze
 
 from ..facts_factories import (
     R10_THUMB,

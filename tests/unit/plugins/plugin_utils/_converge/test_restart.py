@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report, restart
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import restart
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report
 
 from .._report.test_report import R11_THUMB, build, failed_probe, probe, run, stale
 

@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.exchange.transport_tls.plugins.filter import rollback as rollback_filter
-from ansible_collections.exchange.transport_tls.plugins.module_utils import rollback
-from ansible_collections.exchange.transport_tls.plugins.module_utils.rollback import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import rollback
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.rollback import (
     not_reversible,
     outcome,
     rollback_steps,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/send_plan.py: one name per send connector that every source server holds.
+"""Tests for plugin_utils/_converge/send_plan.py: one name per send connector that every source server holds.
 
 The organisation has two Mailbox servers, EX01 (where the task runs) and
 EX02, both sources of the HCW connector to Microsoft 365, and an Edge server
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import send_plan, smtp_enable
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import send_plan, smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     BLOCKED,
     CHANGE,
     UNCHANGED,

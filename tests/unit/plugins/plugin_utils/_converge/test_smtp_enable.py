@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/smtp_enable.py: enabling SMTP on a certificate without losing the default.
+"""Tests for plugin_utils/_converge/smtp_enable.py: enabling SMTP on a certificate without losing the default.
 
 Enable-ExchangeCertificate -Services SMTP -Force makes the certificate the
 server's default SMTP (internal transport) certificate. The launch must
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError, guard_id, readback_id
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError, guard_id, readback_id
 
 from ..facts_factories import MAIL, R12, cert, own_certificate_of, server_facts
 

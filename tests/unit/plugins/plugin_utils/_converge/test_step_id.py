@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     GUARD,
     KINDS,
     RESTORE,

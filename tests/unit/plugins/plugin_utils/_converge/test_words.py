@@ -4,8 +4,8 @@
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import converge, rollback
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import converge_action
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import converge, rollback
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import converge_action
 
 
 @pytest.mark.parametrize("value, text", [(None, "null"), ("", "''"), ("<I>CN=R11<S>CN=mail", "'<I>CN=R11<S>CN=mail'"), (0, "'0'")])

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/certificate_selection.py: the certificate transport picks for a connector.
+"""Tests for plugin_utils/_facts/certificate_selection.py: the certificate transport picks for a connector.
 
 The rules are Microsoft's "Selection of Inbound STARTTLS Certificates"
 (docs/exchange-behaviour.md#starttls-selection): no Tls in AuthMechanism means no STARTTLS;
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import (
     KEY_FQDN,
     KEY_SERVER_FQDN,
     KEY_TLS_CERTIFICATE_NAME,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for plugin_utils/environment.py: the environment checks judged from a crafted read batch.
+"""Tests for plugin_utils/_facts/environment.py: the environment checks judged from a crafted read batch.
 
 The batches are written by hand in the payload's shape (exchange_command's steps with
 status, objects, error), in the forms a real session can return: enums by name or as
@@ -19,8 +19,9 @@ import jsonschema
 import pytest
 
 from ansible_collections.exchange.transport_tls.plugins.action import exchange_environment_report as report
-from ansible_collections.exchange.transport_tls.plugins.module_utils import transport_facts
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import environment, payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import transport_facts
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import environment
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 
 ROOT = pathlib.Path(__file__).resolve().parents[5]
 SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas/environment-v1.schema.json").read_text()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.exchange_enums import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.exchange_enums import (
     ALLOWED_SERVICES,
     AUTH_MECHANISMS,
     CERTIFICATE_AUTHORITY_TYPE,

@@ -4,8 +4,8 @@
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import findings
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import role_preflight
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._role import role_preflight
 from ..facts_factories import server_facts
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/findings.py: the finding codes analyze() reports for a server's facts.
+"""Tests for plugin_utils/_facts/findings.py: the finding codes analyze() reports for a server's facts.
 
 Facts are built by hand in the shape of ansible_facts.exchange_tls
 (exchange_certificate_facts RETURN), on EX01 (ex01.contoso.com) at
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import (
     CODES,
     ERROR,
     INFO,

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.tls_name import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.tls_name import (
     TlsCertificateName,
     TlsCertificateNameError,
     common_name,

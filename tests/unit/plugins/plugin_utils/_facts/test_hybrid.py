@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, receive_plan, send_plan
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import BLOCKED, CHANGE, UNCHANGED, PlanError
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import CODES, ERROR, WARNING, analyze
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import FOUND, NONE, choose_replacement
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import receive_plan, send_plan
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import BLOCKED, CHANGE, UNCHANGED, PlanError
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import CODES, ERROR, WARNING, analyze
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import FOUND, NONE, choose_replacement
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import parse_time
 
 from ..facts_factories import (
     MAIL,

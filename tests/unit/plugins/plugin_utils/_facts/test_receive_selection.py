@@ -1,4 +1,4 @@
-"""Tests for module_utils/receive_selection.py: Exchange's choice of receive connector for a connection."""
+"""Tests for plugin_utils/_facts/receive_selection.py: Exchange's choice of receive connector for a connection."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection as rs
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import receive_selection as rs
 
 ANY = ["0.0.0.0:25", "[::]:25"]
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/replacement.py: which certificate a stale TlsCertificateName should name now.
+"""Tests for plugin_utils/_facts/replacement.py: which certificate a stale TlsCertificateName should name now.
 
 Policy: candidates have a private key, are valid now, are not Revoked or
 Invalid, and (hybrid/cloud) are not self-signed. Ranks: same subject, same
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import (
     AMBIGUOUS,
     FOUND,
     NONE,

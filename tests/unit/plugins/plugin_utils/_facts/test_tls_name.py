@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/tls_name.py: Exchange's TlsCertificateName rules."""
+"""Tests for plugin_utils/_facts/tls_name.py: Exchange's TlsCertificateName rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.tls_name import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.tls_name import (
     TlsCertificateName,
     TlsCertificateNameError,
     common_name,
@@ -22,7 +22,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.tls_name im
     split_tls_certificate_name,
 )
 from ansible_collections.exchange.transport_tls.plugins.module_utils.x500 import encode_name, render_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 
 LE_ISSUER = "CN=R10, O=Let's Encrypt, C=US"
 SUBJECT = "CN=mail.contoso.com, OU=IT, O=Contoso, L=Redmond, S=Washington, C=US"

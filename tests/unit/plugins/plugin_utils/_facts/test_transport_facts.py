@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/transport_facts.py: the read batch and the facts built from it.
+"""Tests for plugin_utils/_facts/transport_facts.py: the read batch and the facts built from it.
 
 The exchange_command results below are written by hand in the shape the
 payload returns them (and exchange_lab's cmdlets produce them): dates as UTC
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import (
     FactsError,
     parse_read,
     read_steps,

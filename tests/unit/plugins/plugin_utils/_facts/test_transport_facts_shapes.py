@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import (
     MISSING_PROPERTIES_REMEDY,
     FactsError,
     missing_property_reason,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import parse_time
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import parse_time
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.analysis import SCHEMA, analyse, breaks_mail
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import candidate_from_facts
 from tests.unit import facts_factories as ff
@@ -140,7 +140,7 @@ def test_documents_follow_the_schema_and_render():
 
     import jsonschema
 
-    from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html, report_junit
 
     schema = json.loads((pathlib.Path(__file__).resolve().parents[5] / "schemas/impact-v1.schema.json").read_text())
     hostile = "<script>alert(1)</script>\u202e"
@@ -177,7 +177,7 @@ def test_the_exo_domain_falls_back_to_the_hybrid_identity():
 
 
 def test_the_page_says_unknown_for_what_facts_do_not_carry():
-    from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html
 
     by_thumbprint = report_html.impact_section(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
     assert "not known (given by thumbprint)" in by_thumbprint and "every purpose" not in by_thumbprint

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     BatchFailed,
     ExchangeActionBase,
     session_failure_message,

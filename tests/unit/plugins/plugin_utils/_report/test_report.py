@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to exchange.transport_tls
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for module_utils/report.py (report.json, changes.json, the exit rule) and filter probe_target.
+"""Tests for plugin_utils/_report/report.py (report.json, changes.json, the exit rule) and filter probe_target.
 
 Inputs are what role connector_tls registers, made by the collection's own code: facts annotated and analysed
 as exchange_certificate_facts returns them, plans from receive_plan/send_plan as the converging modules return
@@ -22,11 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.exchange.transport_tls.plugins.filter.probe_target import FilterModule
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import report_text
-from ansible_collections.exchange.transport_tls.plugins.module_utils import (
-    certificate_selection, findings, receive_plan, report, report_html, report_junit, send_plan, smtp_probe)
-from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.converge_action import ConvergeActionBase
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_text
+from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import receive_plan, send_plan
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import certificate_selection, findings
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report, report_html, report_junit
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.facts_after import facts_after
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge_action import ConvergeActionBase
 
 from ..facts_factories import (
     MAIL, OUTBOUND, R10, R11, R11_THUMB, R12, cert, hybrid_configuration, own_certificate_of, r11, r12,

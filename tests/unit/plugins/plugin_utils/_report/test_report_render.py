@@ -23,7 +23,7 @@ from junitparser import Failure as JFailure
 from junitparser import JUnitXml
 from junitparser import Skipped as JSkipped
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report_html, report_junit
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html, report_junit
 
 ROOT = pathlib.Path(__file__).resolve().parents[5]
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures"

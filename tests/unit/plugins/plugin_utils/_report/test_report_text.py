@@ -1,4 +1,4 @@
-"""plugin_utils/report_text.py: the lines the role prints at the end of every run."""
+"""plugin_utils/_report/report_text.py: the lines the role prints at the end of every run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.report_text import summary_lines
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.report_text import summary_lines
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "report-sample.json"
 

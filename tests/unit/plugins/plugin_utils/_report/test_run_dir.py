@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
 
 WHEN = dt.datetime(2026, 12, 7, 9, 39, 4, 123456, tzinfo=dt.timezone.utc)
 

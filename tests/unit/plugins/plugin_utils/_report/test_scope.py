@@ -18,8 +18,8 @@ from hypothesis import given, strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.exchange.transport_tls.plugins.filter import connector_scope as scope_filter
-from ansible_collections.exchange.transport_tls.plugins.module_utils import scope
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, in_scope
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import scope
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, in_scope
 
 from ..facts_factories import FRONTEND, OUTBOUND, hybrid_configuration, receive_connector, send_connector, server_facts
 
@@ -261,7 +261,7 @@ def test_input_must_be_facts(data):
 
 
 def test_missing_jmespath_says_to_install_it(monkeypatch):
-    """A copy of module_utils/scope.py loaded where jmespath cannot be imported."""
+    """A copy of plugin_utils/_report/scope.py loaded where jmespath cannot be imported."""
     real_import = builtins.__import__
 
     def no_jmespath(name, *args, **kwargs):

@@ -1,4 +1,4 @@
-"""plugin_utils/role_preflight.py: what role connector_tls refuses before it contacts any server."""
+"""plugin_utils/_role/role_preflight.py: what role connector_tls refuses before it contacts any server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.exchange.transport_tls.plugins.filter.connector_tls_preflight import connector_tls_preflight
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import role_preflight
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._role import role_preflight
 
 DEFAULTS = ["connector_tls_mode", "connector_tls_report_dir", "connector_tls_scope", "connector_tls_restart_transport"]
 

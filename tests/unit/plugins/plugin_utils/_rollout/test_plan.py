@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils import payload_contract
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload import payload_contract
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import plan
 
 OLD = "A" * 40

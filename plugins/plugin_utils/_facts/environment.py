@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import transport_facts
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import transport_facts
 
 __all__ = [
     "CHECK_NAMES", "STATUSES", "read_steps", "server_checks", "probe_check", "verdict", "summary_lines", "document",

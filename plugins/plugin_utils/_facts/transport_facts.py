@@ -54,7 +54,8 @@ import hashlib
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, tls_name, x500
+from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import exchange_enums, tls_name
 
 __all__ = ["FactsError", "MISSING_PROPERTIES_REMEDY", "missing_property_reason", "parse_read", "read_steps", "same_server"]
 
@@ -650,7 +651,7 @@ def _receive_connector(obj: dict) -> dict:
         "enabled": _bool(obj.get("Enabled"), default=True),
         "hybrid": _hybrid_capability(capabilities),
         # IPRange items flatten by ToString() ("0.0.0.0-255.255.255.255", "10.0.0.0/8", "192.0.2.1"); which
-        # connector answers a sender depends on them (module_utils/receive_selection). Absent: every address.
+        # connector answers a sender depends on them (plugin_utils/_facts/receive_selection). Absent: every address.
         "remote_ip_ranges": [str(r) for r in _as_list(obj.get("RemoteIPRanges"))] or None,
     }
 

@@ -25,12 +25,12 @@ from typing import Dict, Iterable, List, Optional
 
 import yaml
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import PlanError
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import expiring_days_problem
-from ansible_collections.exchange.transport_tls.plugins.module_utils.scope import ScopeError, compile_expression
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import expiring_days_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, compile_expression
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import connector_choice
 
-_COLLECTION = pathlib.Path(__file__).resolve().parents[2]
+_COLLECTION = pathlib.Path(__file__).resolve().parents[3]
 _ROLE = _COLLECTION / "roles" / "connector_tls"
 _PREFIX = "connector_tls_"
 _NAME = re.compile(r"\bconnector_tls_[a-z0-9_]+\b")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import copy
 from typing import List
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import certificate_selection
-from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import certificate_selection
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as findings_mod
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
 
 
 def facts_after(facts: dict, changes: List[dict], expiring_days: int = 30) -> dict:

@@ -28,16 +28,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid as hybrid_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable, tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as findings_mod
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid as hybrid_mod
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import (
     covers,
     matching_certificates,
     parse_time,
     selection_order,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     BLOCKED,
     CHANGE,
     Decision,
@@ -53,13 +54,13 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step,
     step_id,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import EXEMPT
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import (
     FOUND,
     choose_replacement,
     unusable_because,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
 
 OBJECT_TYPE = "send_connector"
 HYBRID = "hybrid_configuration"

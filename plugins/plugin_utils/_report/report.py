@@ -20,11 +20,13 @@ Pure Python: no Ansible imports.
 
 from __future__ import annotations
 
+import ipaddress
+
 from typing import Dict, Iterable, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import receive_selection
-from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after
-from ansible_collections.exchange.transport_tls.plugins.module_utils.restart import probe_status
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import receive_selection
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.facts_after import facts_after
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.restart import probe_status
 
 REPORT_SCHEMA = "exchange.transport_tls/report/v1"
 CHANGES_SCHEMA = "exchange.transport_tls/changes/v1"
@@ -208,11 +210,23 @@ def _expectation(connector: dict) -> dict:
     }
 
 
+def probe_source(source: Optional[str], name: str = "probe_target's source") -> Optional[str]:
+    """The address the server sees the probe come from, normalised, or None when not known; ValueError otherwise."""
+    if source in (None, ""):
+        return None
+    try:
+        return str(ipaddress.ip_address(str(source).strip()))
+    except ValueError:
+        raise ValueError(
+            f"{name} must be the IP address the server sees the probe come from (such as 192.0.2.10"
+            f" or 2001:db8::10), or null when not known; got {source!r}") from None
+
+
 def probe_target(facts: dict, source: Optional[str] = None) -> Optional[dict]:
     """The receive connector the SMTP probe proves, and what transport should present there.
 
     Exchange hands a connection to the receive connector whose binding, then RemoteIPRanges, match it most
-    specifically (module_utils/receive_selection). ``microsoft_365`` is the connector a Microsoft 365 sender
+    specifically (plugin_utils/_facts/receive_selection). ``microsoft_365`` is the connector a Microsoft 365 sender
     reaches (Exchange Online's published outbound ranges): the one hybrid mail depends on. ``source`` is the
     probe's address as the server sees it; when given, ``identity`` and the keys beside it are the connector the
     probe itself reaches, and ``proves_microsoft_365`` says whether that is Microsoft 365's connector (None: the

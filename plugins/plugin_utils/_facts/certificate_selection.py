@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 
 KEY_TLS_CERTIFICATE_NAME = "tls_certificate_name"
 KEY_FQDN = "fqdn"

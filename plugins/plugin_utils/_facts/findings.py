@@ -16,8 +16,8 @@ that matches only after normalising spacing is called out as hand-typed.
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid, tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import (
     covers,
     loosely_matching_certificates,
     matching_certificates,
@@ -25,7 +25,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate
     select_inbound,
     select_outbound,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import (
     AMBIGUOUS,
     FOUND,
     Replacement,

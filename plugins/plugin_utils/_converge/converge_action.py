@@ -17,8 +17,8 @@ from typing import Callable, List, Optional, Tuple
 
 from ansible.errors import AnsibleError
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_enable
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     Change,
     READBACK,
     SET,
@@ -32,7 +32,7 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step_kind,
     step_object,
 )
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.exchange_action import BatchFailed, ExchangeActionBase
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import BatchFailed, ExchangeActionBase
 
 # How a flattened AllowedServices value ("IIS, SMTP", or a list) reads as names: smtp_enable's own reading, not a second one.
 _service_names = smtp_enable._services  # pylint: disable=protected-access

@@ -43,14 +43,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import (
     comparable,
     covers,
     parse_time,
     presented_for_name,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.transport_facts import MISSING_PROPERTIES_REMEDY
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import MISSING_PROPERTIES_REMEDY
 
 FOUND = "found"
 NONE = "none"

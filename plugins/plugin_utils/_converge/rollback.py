@@ -36,9 +36,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
 from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import is_thumbprint
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     READ,
     SET,
     guard_id,

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.module_utils import hybrid, smtp_enable, tls_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as findings_mod
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import smtp_enable
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid, tls_name
 # facts_after lives in its own module (the report needs it too); re-exported for existing callers.
-from ansible_collections.exchange.transport_tls.plugins.module_utils.facts_after import facts_after  # noqa: F401
-from ansible_collections.exchange.transport_tls.plugins.module_utils.certificate_selection import covers, parse_time, presented_for_name
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.facts_after import facts_after  # noqa: F401
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import covers, parse_time, presented_for_name
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     BLOCKED,
     CHANGE,
     Decision,
@@ -40,8 +41,8 @@ from ansible_collections.exchange.transport_tls.plugins.module_utils.converge im
     step,
     step_id,
 )
-from ansible_collections.exchange.transport_tls.plugins.module_utils.findings import EXEMPT
-from ansible_collections.exchange.transport_tls.plugins.module_utils.replacement import unusable_because
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import EXEMPT
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import unusable_because
 
 OBJECT_TYPE = "receive_connector"
 # Findings whose proposal this module applies, and those that say no proposal exists.

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums, thumbprint, tls_name
+from ansible_collections.exchange.transport_tls.plugins.module_utils import thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import exchange_enums, tls_name
 
 CHANGE = "change"
 UNCHANGED = "unchanged"

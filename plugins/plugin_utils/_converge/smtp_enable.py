@@ -48,8 +48,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import exchange_enums
-from ansible_collections.exchange.transport_tls.plugins.module_utils.converge import (
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import exchange_enums
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import (
     Change,
     ENABLE,
     PlanError,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils.payload_contract import steps_problem
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.payload_contract import steps_problem
 
 PAYLOAD = "exchange.transport_tls.exchange_command"
 

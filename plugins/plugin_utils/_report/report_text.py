@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import findings as _findings
-from ansible_collections.exchange.transport_tls.plugins.module_utils import report as _report
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as _findings
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report as _report
 
 __all__ = ["summary_lines"]
 
