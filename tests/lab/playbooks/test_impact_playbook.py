@@ -283,7 +283,7 @@ def test_the_readme_and_impact_page_commands_run(running_lab, tmp_path, ca):
     """
     import shutil
 
-    from .test_doc_examples import bash, block, commands, user_env
+    from tests.gates.test_doc_examples import bash, block, commands, user_env
 
     lab = running_lab(variant(tmp_path, _renewal_on_ex01))
     project = tmp_path / "project"
