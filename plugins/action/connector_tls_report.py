@@ -182,4 +182,3 @@ def _write(dest: str, name: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-

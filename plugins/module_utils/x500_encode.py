@@ -133,7 +133,6 @@ def encode_name(rdns: Sequence[Sequence[tuple[str, AttributeValue]]], reverse: b
     return _tlv(_TAG_SEQUENCE, b"".join(sets))
 
 
-
 # --------------------------------------------------------------------------
 # cryptography bridge
 # --------------------------------------------------------------------------
