@@ -13,7 +13,7 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report, report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import changes_doc, report, report_html, report_junit, run_dir
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, compile_expression
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.findings import expiring_days_problem
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_text
@@ -59,14 +59,14 @@ class ActionModule(ActionBase):
         now = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
         check_mode = bool(self._task.check_mode)
         report_dir = os.path.abspath(args["dest"])
-        planned = report.planned_changes(runs, org)
+        planned = changes_doc.planned_changes(runs, org)
         try:
             # Each run its own directory: no run replaces another's record (the rollback input).
             run_id = run_dir.create(report_dir, stamp) if args["run_id"] is None else run_dir.existing(report_dir, args["run_id"])
             dest = os.path.join(report_dir, run_id)
             if args["stage"] == "planned":
                 # Before any write is attempted: what the remediation is about to change, per host.
-                doc = report.changes_document(args["mode"], check_mode, now, planned, run_id=run_id)
+                doc = changes_doc.changes_document(args["mode"], check_mode, now, planned, run_id=run_id)
                 _write(dest, "changes.json", _json(doc))
                 run_dir.point_latest(report_dir, run_id)
                 return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
@@ -76,7 +76,7 @@ class ActionModule(ActionBase):
                 "report.json": _json(doc),
                 "junit.xml": report_junit.render(doc),
                 "report.html": report_html.render(doc),
-                "changes.json": _json(report.changes_document(args["mode"], check_mode, now, planned, runs, org, run_id=run_id)),
+                "changes.json": _json(changes_doc.changes_document(args["mode"], check_mode, now, planned, runs, org, run_id=run_id)),
             }
             for name, text in files.items():
                 _write(dest, name, text)
@@ -182,4 +182,3 @@ def _write(dest: str, name: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-

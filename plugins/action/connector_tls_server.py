@@ -27,7 +27,7 @@ from ansible_collections.exchange.transport_tls.plugins.action.receive_connector
 from ansible_collections.exchange.transport_tls.plugins.action.smtp_tls_probe import probe_in_process
 from ansible_collections.exchange.transport_tls.plugins.module_utils import smtp_probe
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import restart
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.report import probe_source, probe_target
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.probe_findings import probe_source, probe_target
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.scope import ScopeError, compile_expression, in_scope
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,

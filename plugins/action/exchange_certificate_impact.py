@@ -13,7 +13,7 @@ import tempfile
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html, report_junit, run_dir
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import impact_html, report_junit, run_dir
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import PlanError, parse_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact import analysis
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import (
@@ -162,7 +162,7 @@ def _write_reports(report_dir: str, doc: dict, now: dt.datetime) -> dict:
     dest = os.path.join(report_dir, run_id)
     files = {
         "impact.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-        "report.html": report_html.render_impact(doc),
+        "report.html": impact_html.render_impact(doc),
         "junit.xml": report_junit.render_impact(doc),
     }
     for name, text in files.items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.report import probe_source as _probe_source, probe_target as _probe_target
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report.probe_findings import probe_source as _probe_source, probe_target as _probe_target
 
 
 def probe_target(facts, source=None):

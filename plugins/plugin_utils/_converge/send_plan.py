@@ -60,7 +60,7 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.repl
     choose_replacement,
     unusable_because,
 )
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.fact_values import same_server
 
 OBJECT_TYPE = "send_connector"
 HYBRID = "hybrid_configuration"

@@ -17,7 +17,7 @@ from typing import List
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import certificate_selection
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as findings_mod
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.fact_values import same_server
 
 
 def facts_after(facts: dict, changes: List[dict], expiring_days: int = 30) -> dict:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.fact_values import same_server
 
 # HealthChecker's test of TlsDomain under DomainValidation (PowerShell -match: case-insensitive).
 _EXO_TLS_DOMAIN = re.compile(r"^mail\.protection\.(outlook\.com|partner\.outlook\.cn|office365\.us)$", re.I)

@@ -50,7 +50,7 @@ from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.cert
     parse_time,
     presented_for_name,
 )
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import MISSING_PROPERTIES_REMEDY
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_facts import MISSING_PROPERTIES_REMEDY
 
 FOUND = "found"
 NONE = "none"

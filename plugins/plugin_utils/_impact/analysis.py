@@ -34,7 +34,7 @@ from typing import Dict, List, Optional
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import hybrid, tls_name
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_selection import covers, domain_matches, parse_time
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.replacement import _rank, _subject_and_cn
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import same_server
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.fact_values import same_server
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._impact.candidate import Candidate
 
 __all__ = ["CODES", "SCHEMA", "analyse", "breaks_mail"]

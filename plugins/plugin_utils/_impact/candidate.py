@@ -39,7 +39,7 @@ from typing import List, Optional, Tuple, Union
 
 from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import tls_name
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.transport_facts import key_fields
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts.certificate_facts import key_fields
 
 __all__ = ["Candidate", "CandidateError", "load_candidate", "candidate_from_facts", "VALID_FORMATS"]
 

@@ -14,19 +14,19 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import findings as _findings
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report as _report
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import probe_findings, verdicts
 
 __all__ = ["summary_lines"]
 
 
 def _meaning(code: str) -> str:
     known = _findings.CODES.get(code)
-    return known[1] if known else _report.PROBE_CODES.get(code, code)
+    return known[1] if known else probe_findings.PROBE_CODES.get(code, code)
 
 
 def _wrong(found: list) -> list:
     """What needs acting on: errors, and warnings with a proposed fix (the remediation's own rule), unless exempted."""
-    return [f for f in found if _report.counts(f)]
+    return [f for f in found if verdicts.counts(f)]
 
 
 def _name(value: Optional[str]) -> str:

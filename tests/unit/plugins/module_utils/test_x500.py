@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.transport_tls.plugins.module_utils import x500
+from ansible_collections.exchange.transport_tls.plugins.module_utils import x500_der, x500_encode
 from ansible_collections.exchange.transport_tls.plugins.module_utils.x500 import (
     RDN_NAMES,
     X500Error,
@@ -137,7 +137,7 @@ def test_vector_windows_cannot_reencode(text: str) -> None:
 
 
 def _only_printable_or_bmp(vector: dict) -> bool:
-    rdns = x500._decode_name(bytes.fromhex(vector["der_hex"]))
+    rdns = x500_der._decode_name(bytes.fromhex(vector["der_hex"]))
     return all(tag in (0x13, 0x1E) for rdn in rdns for _oid, tag, _contents, _tlv in rdn)
 
 
@@ -685,7 +685,7 @@ def test_cryptography_name_errors(rdns: list, fragment: str) -> None:
 _SPECIAL = list(',+="\n\r\t\v\f <>#;\'\\`=\u2002\u00a0é€日\U0001f600')
 _any_char = st.one_of(st.sampled_from(_SPECIAL), st.characters(codec="utf-8", exclude_characters="\x00"))
 _values = st.text(alphabet=_any_char, max_size=12)
-_printable_values = st.text(alphabet=st.sampled_from(sorted(x500._PRINTABLE)), max_size=8)
+_printable_values = st.text(alphabet=st.sampled_from(sorted(x500_encode._PRINTABLE)), max_size=8)
 _ascii_values = st.text(alphabet=st.characters(codec="ascii", exclude_characters="\x00"), max_size=8)
 _oids = st.sampled_from(
     sorted(RDN_NAMES)
@@ -738,7 +738,7 @@ def _windows_can_encode(rdns) -> bool:
     # CertStrToName writes C only as PrintableString and E only as IA5String.
     return all(
         isinstance(value, bytes)
-        or (oid != C or x500._is_printable(value)) and (oid != E or value.isascii())
+        or (oid != C or x500_encode._is_printable(value)) and (oid != E or value.isascii())
         for rdn in rdns
         for oid, value in rdn
     )

@@ -140,7 +140,7 @@ def test_documents_follow_the_schema_and_render():
 
     import jsonschema
 
-    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html, report_junit
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import impact_html, report_junit
 
     schema = json.loads((pathlib.Path(__file__).resolve().parents[5] / "schemas/impact-v1.schema.json").read_text())
     hostile = "<script>alert(1)</script>\u202e"
@@ -149,7 +149,7 @@ def test_documents_follow_the_schema_and_render():
     fleet["ex01"]["receive_connectors"][1]["fqdn"] = "relay.contoso.com"
     doc = analyse(fleet, candidate_from_facts(ff.r12()), now=NOW, unread_hosts={"ex03": "unreachable"})
     jsonschema.validate(doc, schema)
-    html = report_html.render_impact(doc)
+    html = impact_html.render_impact(doc)
     assert "<script>" not in html and "U+202E" in html
     assert "candidate_<wbr>domain_<wbr>not_<wbr>covered" in html
     root = ET.fromstring(report_junit.render_impact(doc).split("\n", 1)[1])
@@ -177,11 +177,11 @@ def test_the_exo_domain_falls_back_to_the_hybrid_identity():
 
 
 def test_the_page_says_unknown_for_what_facts_do_not_carry():
-    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import report_html
+    from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import impact_html
 
-    by_thumbprint = report_html.impact_section(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
+    by_thumbprint = impact_html.impact_section(analyse(_fleet(), candidate_from_facts(ff.r12()), now=NOW))
     assert "not known (given by thumbprint)" in by_thumbprint and "every purpose" not in by_thumbprint
-    from_file = report_html.impact_section(analyse(_fleet(), dataclasses.replace(candidate_from_facts(ff.r12()), source="der"), now=NOW))
+    from_file = impact_html.impact_section(analyse(_fleet(), dataclasses.replace(candidate_from_facts(ff.r12()), source="der"), now=NOW))
     assert "no EKU extension (every purpose)" in from_file and "not in the file" in from_file
 
 
