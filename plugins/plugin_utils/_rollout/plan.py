@@ -73,8 +73,62 @@ def names_certificate(name: Optional[str], issuer: str, subject: str) -> bool:
 # -- import -------------------------------------------------------------------------------------------
 
 
-def store_read_steps(server: str) -> List[dict]:
-    return [step(step_id(READ, None, "store"), "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
+def store_read_steps(server: str, role: bool = False) -> List[dict]:
+    """The server's store; with ``role``, whether it is an Edge server too (for IIS, which Edge does not run)."""
+    steps = [step(step_id(READ, None, "store"), "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
+    if role:
+        steps.append(step(step_id(READ, None, "server"), "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]))
+    return steps
+
+
+def is_edge(raw: dict) -> bool:
+    """Whether store_read_steps(role=True) found an Edge Transport server."""
+    objects = (steps_by_id(raw).get(step_id(READ, None, "server")) or {}).get("objects") or [{}]
+    return objects[0].get("IsEdgeServer") is True
+
+
+def services_of(certificate: Optional[dict]) -> List[str]:
+    """A certificate's Services as names (the payload flattens the flags to "IIS, SMTP"; None is no service)."""
+    text = str((certificate or {}).get("Services") or "")
+    return [s.strip() for s in text.split(",") if s.strip() and s.strip() != "None"]
+
+
+# IIS on request (connector_tls_rollout_services): Enable-ExchangeCertificate -Services IIS binds the certificate to
+# the Default Web Site's HTTPS, so OWA, ECP, EWS and Autodiscover present it from then on (Microsoft Learn,
+# Enable-ExchangeCertificate: "IIS ... the certificate is used by the Default Web Site"). An Edge Transport server
+# runs no client access web site, so it is never asked there.
+IIS_NOTE = ("enabling IIS binds the certificate to the Default Web Site's HTTPS: OWA, ECP, EWS and Autodiscover"
+            " present it from then on")
+IIS_EDGE = "an Edge Transport server runs no IIS web site for Exchange, so IIS is not enabled there"
+
+
+def iis_steps(server: str, thumbprint: str, certificate: dict) -> List[dict]:
+    """Enable IIS on ``certificate`` (as the store read returned it): guarded by that read's Services, then read back.
+
+    No -Force: the prompt -Force answers is SMTP's "Overwrite the existing default SMTP certificate?"; IIS is
+    rebound without one. Services are additive, so SMTP and the others stay.
+    """
+    services = certificate.get("Services")
+    guard = {"Thumbprint": thumbprint, "Services": None if services is None else str(services)}
+    return [
+        step(guard_id("certificate", thumbprint), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint},
+             ["Thumbprint", "Services"], guard),
+        step(step_id(SET, "certificate", thumbprint), "Enable-ExchangeCertificate",
+             {"Server": server, "Thumbprint": thumbprint, "Services": "IIS"}),
+        step(readback_id("certificate", thumbprint), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint},
+             _CERT_PROPERTIES),
+    ]
+
+
+def iis_read_back(raw: dict, thumbprint: str) -> Optional[dict]:
+    """The certificate as iis_steps' read-back found it, or None."""
+    objects = (steps_by_id(raw).get(readback_id("certificate", thumbprint)) or {}).get("objects") or []
+    return objects[0] if objects else None
+
+
+def iis_change(server: str, thumbprint: str, services: List[str]) -> Change:
+    """The change record's entry: the certificate's Services before and after (a rollback says IIS stays)."""
+    return Change("certificate", thumbprint, "Services", list(services), list(services) + ["IIS"], server)
 
 
 def in_store(raw: dict, thumbprint: str) -> Optional[dict]:

@@ -414,8 +414,9 @@ def parameter_cases() -> list[Case]:
                   f"parameter '{list(parameters)[-1]}' is not accepted", f"{cmdlet} accepts only {', '.join(PARAMETERS[cmdlet])}")
              for cmdlet, parameters in REFUSED_PARAMETERS]
     return cases + [
-        case("steps[].parameters", "Services IIS", {"steps": [{"cmdlet": "Enable-ExchangeCertificate", "parameters": {
-            "Thumbprint": FOREIGN_THUMBPRINT, "Services": "IIS", "Force": True}}]}, "Services 'IIS' is not accepted", "accepts only SMTP"),
+        case("steps[].parameters", "Services POP", {"steps": [{"cmdlet": "Enable-ExchangeCertificate", "parameters": {
+            "Thumbprint": FOREIGN_THUMBPRINT, "Services": "POP", "Force": True}}]}, "Services 'POP' is not accepted",
+             "accepts only SMTP, IIS"),
         case("steps[].parameters", "Identity twice", {"steps": [{"cmdlet": "Get-ReceiveConnector", "parameters": {
             "Identity": FE, "identity": "EX02\\Default Frontend EX02"}}]}, "parameter 'identity' is given twice", "'Identity'"),
     ]

@@ -315,3 +315,48 @@ def test_the_pfx_password_stays_out_of_verbose_output(running_lab, tmp_path):
     rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "-vvv")
     assert rc == 0, output[-3000:]
     assert PASSWORD not in output
+
+
+def test_iis_on_request_is_enabled_on_every_mailbox_server_and_skipped_on_edge(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    candidate = write_pfx(tmp_path, new)
+    original = state(lab)
+    services = '{"connector_tls_rollout_services": ["SMTP", "IIS"]}'
+    rc, output = rollout(lab, candidate, "-e", services)
+    assert rc == 0, output
+    doc = state(lab)
+    mailbox = [n for n in SERVERS if server(doc, n)["role"] == "Mailbox"]
+    assert mailbox == ["EX01", "EX02", "EX03", "EX04"]
+    for name in mailbox:
+        assert {"IIS", "SMTP"} <= set(certificate(doc, name, new.thumbprint)["services"]), name
+        assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
+    # Edge runs no IIS for Exchange: the certificate gets SMTP only, and the run says why.
+    assert "IIS" not in certificate(doc, "EDGE01", new.thumbprint)["services"]
+    assert "an Edge Transport server runs no IIS web site" in output
+    enabled = [c for c in record(lab)["changes"] if c["object_type"] == "certificate" and "IIS" in (c["after"] or [])]
+    assert sorted(c["server"] for c in enabled) == mailbox
+    assert all("IIS" not in (c["before"] or []) and c["status"] == "applied" for c in enabled)
+    # A second run changes nothing.
+    writes = {n: server(doc, n)["writes"] for n in SERVERS}
+    rc, output = rollout(lab, candidate, "-e", services)
+    assert rc == 0, output
+    assert {n: server(state(lab), n)["writes"] for n in SERVERS} == writes
+
+
+def test_iis_in_check_mode_is_shown_with_what_it_binds_and_nothing_is_written(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "--check", "-e", '{"connector_tls_rollout_services": ["SMTP", "IIS"]}')
+    assert rc == 0, output
+    assert all(server(state(lab), n)["writes"] == 0 for n in SERVERS)
+    assert output.count("enabled: enabling IIS binds the certificate to the Default Web Site's HTTPS") == 4
+
+
+@pytest.mark.parametrize("value", ['["SMTP", "POP"]', '["IIS"]', '"SMTP"', '["SMTP", "IIS", "IMAP"]', '[]'])
+def test_services_outside_the_allowed_set_are_refused_before_any_launch(running_lab, tmp_path, value):
+    lab = running_lab(FIXTURE)
+    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "-e", f'{{"connector_tls_rollout_services": {value}}}')
+    assert rc != 0
+    assert "connector_tls_rollout_services must be a list, [SMTP]" in output and "or [SMTP, IIS]" in output
+    doc = state(lab)
+    assert all(server(doc, n)["launches"] == 0 and server(doc, n)["writes"] == 0 for n in SERVERS)
