@@ -63,7 +63,8 @@ class ActionModule(ExchangeActionBase):
         if self._task.diff:
             result["diff"] = diff_entries([change])
         if self._task.check_mode:
-            return result
+            # What IIS would be: the import brings the certificate with no service enabled.
+            return self._iis(result, args, task_vars, server, {"Services": None}, edge)
         steps = rollout.import_steps(server, candidate.thumbprint, candidate.pfx_bytes, args["private_key_exportable"])
         extra = {"certificate_password": secret} if secret else None
         try:
