@@ -182,14 +182,20 @@ class Retirement:
                 "can_be_undone": False, "note": NOT_UNDONE if self.remove else None}
 
 
-def retire_read_steps(server: str, thumbprint: str, replacement: str) -> List[dict]:
-    """One launch: the server's role, both certificates, the default SMTP certificate, the Auth configuration, every name."""
+def retire_read_steps(server: str, thumbprint: str, replacement: Optional[str]) -> List[dict]:
+    """One launch: the server's role, both certificates, the default SMTP certificate, the Auth configuration, every name.
+
+    ``replacement`` None: no renewed certificate to check (a rollback taking out what a rollout imported).
+    """
     steps = [
         step(step_id(READ, None, "server"), "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]),
         dict(step(step_id(READ, None, "old"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint}, _CERT_PROPERTIES),
              continue_on_error=True),
-        dict(step(step_id(READ, None, "new"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement}, _CERT_PROPERTIES),
-             continue_on_error=True),
+    ]
+    if replacement is not None:
+        steps.append(dict(step(step_id(READ, None, "new"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement},
+                               _CERT_PROPERTIES), continue_on_error=True))
+    steps += [
         step(step_id(READ, None, "transport"), "Get-TransportService", {"Identity": server}, ["Identity", "InternalTransportCertificateThumbprint"]),
         step(step_id(READ, None, "send"), "Get-SendConnector", {}, ["Identity", "TlsCertificateName", "SourceTransportServers"]),
         step(step_id(READ, None, "receive"), "Get-ReceiveConnector", {"Server": server}, ["Identity", "TlsCertificateName"]),
@@ -208,12 +214,13 @@ def _objects(raw: dict, sid: str) -> Optional[List[dict]]:
     return list(entry.get("objects") or [])
 
 
-def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str, proven: Optional[str]) -> Retirement:
+def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: Optional[str], proven: Optional[str]) -> Retirement:
     """Whether the superseded certificate may go, from retire_read_steps' result and the proof's verdict.
 
-    ``proven`` is None when the SMTP probe showed the replacement on this server, else why not.
+    ``proven`` is None when the SMTP probe showed the replacement on this server, else why not. ``replacement``
+    None (a rollback undoing an import): what keeps a certificate is judged alone, with no renewal to check.
     """
-    decision = Retirement(server, thumbprint, replacement)
+    decision = Retirement(server, thumbprint, replacement or "")
     old = (_objects(raw, step_id(READ, None, "old")) or [None])[0]
     if old is None:
         return decision            # not in the store: nothing to retire, nothing to say
@@ -221,14 +228,16 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
     kept = decision.kept_because
     issuer, subject = str(old.get("Issuer") or ""), str(old.get("Subject") or "")
     new = (_objects(raw, step_id(READ, None, "new")) or [None])[0]
-    if new is None:
+    if replacement is None:
+        pass
+    elif new is None:
         kept.append(f"the renewed certificate {replacement} is not in this server's store")
     else:
         if "SMTP" not in str(new.get("Services") or ""):
             kept.append(f"the renewed certificate {replacement} is not enabled for SMTP here")
         if new.get("HasPrivateKey") is False:
             kept.append(f"the renewed certificate {replacement} has no private key here")
-    if proven is not None:
+    if replacement is not None and proven is not None:
         kept.append(f"the SMTP probe has not shown the renewed certificate on this server: {proven}")
     services = str(old.get("Services") or "")
     if "IIS" in [s.strip() for s in services.split(",")]:
@@ -289,6 +298,28 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
         "cmdlet": "Get-ExchangeCertificate", "parameters": {"Server": server, "Thumbprint": thumbprint},
         "properties": ["Thumbprint", "Services"], "guard": {"Thumbprint": thumbprint, "Services": old.get("Services")}}
     return decision
+
+
+def as_restored(raw: dict, names: List[dict]) -> dict:
+    """retire_read_steps' result as it will be once a rollback has put ``names`` back (check mode decides on that).
+
+    ``names``: the rollback's restore entries (object_type, object, before) of connectors and the hybrid configuration.
+    """
+    wanted = {(n["object_type"], "" if n["object_type"] == "hybrid_configuration" else str(n["object"]).casefold()): n["before"]
+              for n in names}
+    kinds = {step_id(READ, None, "send"): "send_connector", step_id(READ, None, "receive"): "receive_connector",
+             step_id(READ, None, "hybrid"): "hybrid_configuration"}
+    steps = []
+    for entry in raw.get("steps") or []:
+        kind = kinds.get(entry.get("id"))
+        if kind and entry.get("objects"):
+            objects = []
+            for obj in entry["objects"]:
+                key = (kind, "" if kind == "hybrid_configuration" else str(obj.get("Identity")).casefold())
+                objects.append(dict(obj, TlsCertificateName=wanted[key]) if key in wanted else obj)
+            entry = dict(entry, objects=objects)
+        steps.append(entry)
+    return dict(raw, steps=steps)
 
 
 def retire_steps(decision: Retirement) -> List[dict]:

@@ -264,14 +264,25 @@ def test_rollback_puts_every_name_back_and_says_what_it_does_not_undo(running_la
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     doc = state(lab)
-    assert set(names(doc).values()) == {R10}, output
-    # The import stays (taking it out would be a removal), and the rollback says so.
-    assert "stays in the store" in output
+    assert names(doc) == names(original), output
+    # The import goes too, after the names: every store is as before the rollout.
     for name in SERVERS:
-        assert new.thumbprint in thumbprints(doc, name)
+        assert thumbprints(doc, name) == thumbprints(original, name), name
+        assert f"import removed: certificate {new.thumbprint} from {name}" in output
         assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
         old = next(c["thumbprint"] for c in server(original, name)["certificates"] if c["id"] == "le-r10")
         assert presented(lab, name) == old, name
+    # A second rollback finds everything as before the rollout and writes nothing.
+    writes = {n: server(doc, n)["writes"] for n in SERVERS}
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", "-e", "connector_tls_probe_wait=5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert {n: server(state(lab), n)["writes"] for n in SERVERS} == writes
+    assert output.count(f"import already removed: certificate {new.thumbprint}") == len(SERVERS)
+    assert "already restored" in output
 
 
 def test_the_impact_analysis_runs_first_and_a_breaking_finding_stops_every_write_unless_accepted(running_lab, tmp_path):
