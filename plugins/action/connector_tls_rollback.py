@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     "changes_file": {"type": "path"},
     "run": {"type": "str"},
     "report_dir": {"type": "path", "default": "./connector_tls_report"},
+    "phase": {"type": "str", "default": "all", "choices": ["all", "names", "imports"]},
     **SESSION_SPEC,
 }
 
@@ -40,13 +41,20 @@ class ActionModule(ExchangeActionBase):
         host = str(task_vars.get("inventory_hostname", ""))
         check_mode = bool(self._task.check_mode)
         result.update(changes_file=path, run_id=changes.get("run_id"), complete=bool(changes.get("complete")))
-        reads = rollback.read_steps(changes, host)
-        read = self._tolerant(reads, args, task_vars, result) if reads else {"skipped": True}
-        plan = rollback.decide(read, changes, host)
-        steps = rollback.rollback_steps(changes, host, check_mode, plan)
-        written = self._tolerant(steps, args, task_vars, result) if steps else {"skipped": True}
-        outcome = rollback.outcome(written, changes, host, check_mode, plan)
-        self._undo_imports(changes, host, check_mode, plan, outcome, args, task_vars, result)
+        if args["phase"] == "imports":
+            plan = {"restore": [], "already": [], "not_applied": [], "conflicts": [], "warnings": [], "problem": None}
+            outcome = {"restored": [], "would_restore": [], "skipped": [], "failed": False, "message": None,
+                       "check_mode": check_mode, "already_restored": [], "not_applied": [], "warnings": []}
+        else:
+            reads = rollback.read_steps(changes, host)
+            read = self._tolerant(reads, args, task_vars, result) if reads else {"skipped": True}
+            plan = rollback.decide(read, changes, host)
+            steps = rollback.rollback_steps(changes, host, check_mode, plan)
+            written = self._tolerant(steps, args, task_vars, result) if steps else {"skipped": True}
+            outcome = rollback.outcome(written, changes, host, check_mode, plan)
+        outcome.update(imports_removed=[], imports_would_remove=[], imports_kept=[], imports_already_removed=[])
+        if args["phase"] != "names":
+            self._undo_imports(changes, host, check_mode, outcome, args, task_vars, result)
         done = outcome["would_restore"] if check_mode else outcome["restored"]
         # Under its own key: Ansible reserves a result's skipped (a boolean) and warnings (displayed, then dropped).
         result.update(outcome=outcome, plan=plan, changed=bool(done), failed=outcome["failed"])
@@ -60,14 +68,17 @@ class ActionModule(ExchangeActionBase):
             result["msg"] = outcome["message"]
         return result
 
-    def _undo_imports(self, changes, host, check_mode, plan, outcome, args, task_vars, result) -> None:
+    def _undo_imports(self, changes, host, check_mode, outcome, args, task_vars, result) -> None:
         """Take out what the run imported, after the names, where the retire's rules find nothing that needs it.
 
-        One read launch and (not in check mode) one guarded removal launch per imported certificate. In check mode
-        the names have not been put back yet, so the decision is made on the read as the rollback will leave it.
+        One read launch and (not in check mode) one guarded removal launch per imported certificate. The names of
+        every host go back first (playbooks/rollback.yml runs phase names on all hosts, then phase imports), since a
+        send connector restored by one host frees the import on another. In check mode nothing was put back, so the
+        decision is made on the read as the rollback of every host's names would leave it.
         """
-        outcome.update(imports_removed=[], imports_would_remove=[], imports_kept=[], imports_already_removed=[])
         notes = []
+        names = [t.as_dict() for h in sorted({c["host"] for c in changes["changes"]}) for t in rollback.targets(changes, h)
+                 if t.property == rollback.TLS_NAME]
         for change in rollback.imports(changes, host):
             thumbprint, server = change["object"].upper(), change["server"]
             entry = {"server": server, "thumbprint": thumbprint}
@@ -79,7 +90,7 @@ class ActionModule(ExchangeActionBase):
                 outcome["imports_kept"].append(dict(entry, kept_because=[f"reading what might need it failed: {read.get('msg')}"]))
                 continue
             if check_mode:
-                read = rollout.as_restored(read, plan.get("restore") or [])
+                read = rollout.as_restored(read, names)
             decision = rollout.decide_retirement(read, server, thumbprint, None, None)
             if not decision.present:
                 outcome["imports_already_removed"].append(entry)

@@ -373,3 +373,53 @@ def test_services_outside_the_allowed_set_are_refused_before_any_launch(running_
     assert "connector_tls_rollout_services must be a list, [SMTP]" in output and "or [SMTP, IIS]" in output
     doc = state(lab)
     assert all(server(doc, n)["launches"] == 0 and server(doc, n)["writes"] == 0 for n in SERVERS)
+
+
+def rollback(lab, *args: str) -> tuple[int, str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", "-e", "connector_tls_probe_wait=5", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_rollback_in_check_mode_shows_the_import_removals_and_changes_nothing(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    rc, output = rollout(lab, write_pfx(tmp_path, new))
+    assert rc == 0, output
+    after = state(lab)
+    rc, output = rollback(lab, "--check")
+    assert rc == 0, output
+    doc = state(lab)
+    assert names(doc) == names(after)
+    for name in SERVERS:
+        assert new.thumbprint in thumbprints(doc, name)
+        assert server(doc, name)["writes"] == server(after, name)["writes"]
+        # Decided on the names as the rollback will leave them: nothing would need the import any more.
+        assert f"import would be removed: certificate {new.thumbprint} from {name}" in output
+
+
+def test_rollback_keeps_an_import_that_something_now_names_and_says_why(running_lab, tmp_path):
+    # A receive connector outside the run's record names the renewed pair: the rollback does not touch it, so the
+    # renewed certificate it needs stays on EX02, and only there.
+    scenario = yaml.safe_load(FIXTURE.read_text())
+    ex02 = next(s for s in scenario["servers"] if s["name"] == "EX02")
+    relay = dict(ex02["receive_connectors"][0], name="Relay EX02", bindings=["0.0.0.0:2525"], tls_certificate_name=R11)
+    ex02["receive_connectors"].append(relay)
+    path = tmp_path / "named.yml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    lab = running_lab(path)
+    original, new = state(lab), renewal()
+    rc, output = rollout(lab, write_pfx(tmp_path, new))
+    assert rc == 0, output
+    rc, output = rollback(lab)
+    assert rc == 0, output
+    doc = state(lab)
+    assert names(doc) == names(original)
+    assert new.thumbprint in thumbprints(doc, "EX02")
+    assert f"import kept: certificate {new.thumbprint} on EX02: receive connector EX02\\\\Relay EX02 still names it" in output
+    for name in SERVERS:
+        if name != "EX02":
+            assert thumbprints(doc, name) == thumbprints(original, name), name
