@@ -228,7 +228,7 @@ def test_retire_holds_against_a_concurrent_change(running_lab, tmp_path):
 
 def test_the_rollout_page_commands_run(running_lab, tmp_path):
     """docs/rollout.md's commands as written, from a directory with the lab's inventory, the PFX and vault.yml."""
-    from .test_doc_examples import block, user_env
+    from tests.gates.test_doc_examples import block, user_env
 
     lab = running_lab(FIXTURE)
     new = renewal()
