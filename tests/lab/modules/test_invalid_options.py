@@ -258,6 +258,7 @@ def rollback_cases() -> list[Case]:
         case("run", "not a run id", {"run": "../../etc"}, "connector_tls_run ../../etc cannot be used", "is not a run id"),
         case("run", "conflict: with changes_file", {"run": "20261207T233904.123Z", "changes_file": "changes.json"}, "not both"),
         case("report_dir", "no run there", {"report_dir": "/nonexistent"}, "no run under /nonexistent"),
+        case("phase", "not a choice", {"phase": "everything"}, "phase", "all, names, imports"),
         case(UNKNOWN, "unknown option", {"changes": []}, "changes", UNSUPPORTED, "changes_file"),
     ] + session_cases("connector_tls_rollback")
 
