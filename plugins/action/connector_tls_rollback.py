@@ -9,6 +9,7 @@ import json
 import os
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge import rollback
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import plan as rollout
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import Change, diff_entries
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
@@ -22,6 +23,7 @@ ARGUMENT_SPEC = {
     "changes_file": {"type": "path"},
     "run": {"type": "str"},
     "report_dir": {"type": "path", "default": "./connector_tls_report"},
+    "phase": {"type": "str", "default": "all", "choices": ["all", "names", "imports"]},
     **SESSION_SPEC,
 }
 
@@ -39,12 +41,20 @@ class ActionModule(ExchangeActionBase):
         host = str(task_vars.get("inventory_hostname", ""))
         check_mode = bool(self._task.check_mode)
         result.update(changes_file=path, run_id=changes.get("run_id"), complete=bool(changes.get("complete")))
-        reads = rollback.read_steps(changes, host)
-        read = self._tolerant(reads, args, task_vars, result) if reads else {"skipped": True}
-        plan = rollback.decide(read, changes, host)
-        steps = rollback.rollback_steps(changes, host, check_mode, plan)
-        written = self._tolerant(steps, args, task_vars, result) if steps else {"skipped": True}
-        outcome = rollback.outcome(written, changes, host, check_mode, plan)
+        if args["phase"] == "imports":
+            plan = {"restore": [], "already": [], "not_applied": [], "conflicts": [], "warnings": [], "problem": None}
+            outcome = {"restored": [], "would_restore": [], "skipped": [], "failed": False, "message": None,
+                       "check_mode": check_mode, "already_restored": [], "not_applied": [], "warnings": []}
+        else:
+            reads = rollback.read_steps(changes, host)
+            read = self._tolerant(reads, args, task_vars, result) if reads else {"skipped": True}
+            plan = rollback.decide(read, changes, host)
+            steps = rollback.rollback_steps(changes, host, check_mode, plan)
+            written = self._tolerant(steps, args, task_vars, result) if steps else {"skipped": True}
+            outcome = rollback.outcome(written, changes, host, check_mode, plan)
+        outcome.update(imports_removed=[], imports_would_remove=[], imports_kept=[], imports_already_removed=[])
+        if args["phase"] != "names":
+            self._undo_imports(changes, host, check_mode, outcome, args, task_vars, result)
         done = outcome["would_restore"] if check_mode else outcome["restored"]
         # Under its own key: Ansible reserves a result's skipped (a boolean) and warnings (displayed, then dropped).
         result.update(outcome=outcome, plan=plan, changed=bool(done), failed=outcome["failed"])
@@ -52,9 +62,62 @@ class ActionModule(ExchangeActionBase):
             # Before is what the run left, after is what the rollback puts (or would put) back.
             result["diff"] = diff_entries([Change(t["object_type"], t["object"], t["property"], t["after"], t["before"], t.get("server"))
                                            for t in done])
+        if outcome["imports_removed"] or outcome["imports_would_remove"]:
+            result["changed"] = True
         if outcome["failed"]:
             result["msg"] = outcome["message"]
         return result
+
+    def _undo_imports(self, changes, host, check_mode, outcome, args, task_vars, result) -> None:
+        """Take out what the run imported, after the names, where the retire's rules find nothing that needs it.
+
+        One read launch and (not in check mode) one guarded removal launch per imported certificate. The names of
+        every host go back first (playbooks/rollback.yml runs phase names on all hosts, then phase imports), since a
+        send connector restored by one host frees the import on another. In check mode nothing was put back, so the
+        decision is made on the read as the rollback of every host's names would leave it.
+        """
+        notes = []
+        names = [t.as_dict() for h in sorted({c["host"] for c in changes["changes"]}) for t in rollback.targets(changes, h)
+                 if t.property == rollback.TLS_NAME]
+        for change in rollback.imports(changes, host):
+            thumbprint, server = change["object"].upper(), change["server"]
+            entry = {"server": server, "thumbprint": thumbprint}
+            if outcome["failed"]:
+                outcome["imports_kept"].append(dict(entry, kept_because=["the names were not put back, so it may still be needed"]))
+                continue
+            read = self._tolerant(rollout.retire_read_steps(server, thumbprint, None), args, task_vars, result)
+            if read.get("failed"):
+                outcome["imports_kept"].append(dict(entry, kept_because=[f"reading what might need it failed: {read.get('msg')}"]))
+                continue
+            if check_mode:
+                read = rollout.as_restored(read, names)
+            decision = rollout.decide_retirement(read, server, thumbprint, None, None)
+            if not decision.present:
+                outcome["imports_already_removed"].append(entry)
+            elif decision.kept_because:
+                outcome["imports_kept"].append(dict(entry, kept_because=list(decision.kept_because)))
+            elif check_mode:
+                outcome["imports_would_remove"].append(entry)
+            else:
+                written = self._tolerant(rollout.retire_steps(decision), args, task_vars, result)
+                if rollout.removed(written, thumbprint):
+                    outcome["imports_removed"].append(entry)
+                    continue
+                stop = written.get("stop") or {}
+                why = ("something it rests on changed since it was read, so nothing was removed" if stop.get("reason") == "guard"
+                       else written.get("msg") or "the read-back still finds it")
+                outcome["imports_kept"].append(dict(entry, kept_because=[f"the removal did not take: {why}"]))
+                outcome["failed"] = True
+                notes.append(f"removing the imported certificate {thumbprint} from {server} failed: {why}")
+        for kind, words in (("imports_removed", "removed"), ("imports_would_remove", "would be removed"),
+                            ("imports_already_removed", "already removed")):
+            if outcome[kind]:
+                notes.append(f"{len(outcome[kind])} imported certificate(s) {words}")
+        if outcome["imports_kept"]:
+            notes.append(f"{len(outcome['imports_kept'])} imported certificate(s) kept: " + "; ".join(
+                f"{k['thumbprint']} because {', '.join(k['kept_because'])}" for k in outcome["imports_kept"]))
+        if notes:
+            outcome["message"] = " ".join(filter(None, [outcome["message"], "; ".join(notes) + "."]))
 
     def _tolerant(self, steps, args, task_vars, result) -> dict:
         """One launch; a failed or stopped batch is a result the rollback explains, not an exception."""

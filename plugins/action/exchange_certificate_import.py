@@ -19,6 +19,7 @@ ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "pfx_password": {"type": "str", "no_log": True},
     "private_key_exportable": {"type": "bool", "default": False},
+    "enable_iis": {"type": "bool", "default": False},
     "server": {"type": "str"},
     **SESSION_SPEC,
 }
@@ -48,19 +49,22 @@ class ActionModule(ExchangeActionBase):
                 " certificate without its key cannot be enabled for SMTP or presented by STARTTLS. Export it again with"
                 " its private key (PKCS#12). Nothing was imported."))
         try:
-            raw = self.run_batch(rollout.store_read_steps(server), args, task_vars)
+            raw = self.run_batch(rollout.store_read_steps(server, role=args["enable_iis"]), args, task_vars)
         except BatchFailed as exc:
             return dict(result, failed=True, launches=1, msg=f"reading the certificates of {server} failed: {exc.result.get('msg')}")
         result["launches"] = 1
+        edge = args["enable_iis"] and rollout.is_edge(raw)
         present = rollout.in_store(raw, candidate.thumbprint)
         if present is not None:
-            return dict(result, state="present", has_private_key=present.get("HasPrivateKey"), services=present.get("Services"))
+            result.update(state="present", has_private_key=present.get("HasPrivateKey"), services=present.get("Services"))
+            return self._iis(result, args, task_vars, server, present, edge)
         change = rollout.imported_change(server, candidate.thumbprint)
         result.update(changed=True, state="imported", changes=[change.as_dict()])
         if self._task.diff:
             result["diff"] = diff_entries([change])
         if self._task.check_mode:
-            return result
+            # What IIS would be: the import brings the certificate with no service enabled.
+            return self._iis(result, args, task_vars, server, {"Services": None}, edge)
         steps = rollout.import_steps(server, candidate.thumbprint, candidate.pfx_bytes, args["private_key_exportable"])
         extra = {"certificate_password": secret} if secret else None
         try:
@@ -80,7 +84,42 @@ class ActionModule(ExchangeActionBase):
             return dict(result, failed=True, msg=(
                 f"{candidate.thumbprint} was imported on {server} but reads back "
                 f"{'without a private key' if back else 'as absent'}; check the server's store before running again"))
-        return dict(result, has_private_key=back.get("HasPrivateKey"), services=back.get("Services"))
+        result.update(has_private_key=back.get("HasPrivateKey"), services=back.get("Services"))
+        return self._iis(result, args, task_vars, server, back, edge)
+
+    def _iis(self, result: dict, args: dict, task_vars: dict, server: str, certificate: dict, edge: bool) -> dict:
+        """With enable_iis, add IIS to the certificate's services (one guarded launch); never on an Edge server."""
+        if not args["enable_iis"]:
+            return result
+        thumbprint = result["thumbprint"]
+        services = rollout.services_of(certificate)
+        if edge:
+            return dict(result, iis="skipped", iis_note=rollout.IIS_EDGE)
+        if "IIS" in services:
+            return dict(result, iis="present")
+        change = rollout.iis_change(server, thumbprint, services)
+        result.update(changed=True, iis="enabled", iis_note=rollout.IIS_NOTE, changes=result["changes"] + [change.as_dict()])
+        if self._task.diff:
+            result["diff"] = (result.get("diff") or []) + diff_entries([change])
+        if self._task.check_mode:
+            return result
+        result["launches"] += 1
+        try:
+            raw = self.run_batch(rollout.iis_steps(server, thumbprint, certificate), args, task_vars)
+        except BatchFailed as exc:
+            stop = exc.result.get("stop") or {}
+            written = any(s.get("cmdlet") == "Enable-ExchangeCertificate" and s.get("status") == "ok" for s in exc.result.get("steps") or [])
+            if not written:
+                result.update(changes=result["changes"][:-1], iis="absent", changed=bool(result["changes"][:-1]))
+            why = ("its services changed since they were read, so IIS was not enabled; run again" if stop.get("reason") == "guard"
+                   else exc.result.get("msg") or "no message")
+            return dict(result, failed=True, msg=f"enabling IIS on {thumbprint} on {server} failed: {why}")
+        back = rollout.iis_read_back(raw, thumbprint)
+        result["services"] = (back or {}).get("Services")
+        if "IIS" not in rollout.services_of(back):
+            return dict(result, failed=True, msg=(f"IIS was enabled on {thumbprint} on {server} but its services read back as"
+                                                  f" {result['services']!r}; check the certificate in the Exchange admin center"))
+        return result
 
 
 def _masked(text: str, secret: str | None) -> str:

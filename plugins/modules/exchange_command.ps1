@@ -81,7 +81,7 @@ $allowedParameters = @{
     'Restart-Service' = @('Name')
 }
 $allowedValues = @{
-    'Enable-ExchangeCertificate' = @{ Services = @('SMTP'); Force = @($true) }
+    'Enable-ExchangeCertificate' = @{ Services = @('SMTP', 'IIS'); Force = @($true) }
     'Test-EdgeSynchronization' = @{ ExcludeRecipientTest = @($true) }
     'Remove-ExchangeCertificate' = @{ Confirm = @($false) }
     'Get-WinEvent' = @{ LogName = @('Application') }

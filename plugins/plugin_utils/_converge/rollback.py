@@ -261,28 +261,32 @@ def not_reversible(changes_doc: dict, host: str) -> List[dict]:
     """The applied changes of ``host`` a rollback cannot undo, each as {change, reason}."""
     validate(changes_doc)
     skipped = []
+    imported = {c["object"].upper() for c in imports(changes_doc, host)}
     for _position, change in _of_host(changes_doc, host):
-        reason = _why_not(change)
+        reason = _why_not(change, imported)
         if reason:
             skipped.append({"change": change, "reason": reason})
     return skipped
 
 
-def _why_not(change: dict) -> Optional[str]:
+def _why_not(change: dict, imported: frozenset = frozenset()) -> Optional[str]:
     if change["object_type"] == "service":
         return (f"the restart of {change['object']} on {change.get('server')} has nothing to undo; the rollback restarts"
                 " nothing (restart that service by hand if the probe after the rollback shows the old certificate).")
     if change["object_type"] == "certificate_store":
+        if change["after"] == "present":
+            return None       # an import: imports() lists it, and the rollback action removes it where nothing needs it
         if change["after"] == "absent":
             return (f"the removal of certificate {change['object']} from {change.get('server')} cannot be undone:"
                     " Remove-ExchangeCertificate deleted it and its private key; only an import of the same PKCS#12 file"
                     " brings it back.")
-        return (f"certificate {change['object']} stays in the store of {change.get('server')}: taking an imported"
-                " certificate out is a removal, which cannot be undone in turn; the rollback puts every name back to the"
-                " previous certificate, and exchange.transport_tls.exchange_certificate_retire removes it once nothing needs it.")
+        return f"certificate {change['object']} on {change.get('server')} has the unknown InStore {change['after']!r}."
     if change["property"] == SERVICES:
         added = [s for s in _services(change["after"]) if s not in _services(change["before"])]
         what = ", ".join(added) or "the added services"
+        if change["object"].upper() in imported:
+            return (f"{what} enabled on certificate {change['object']} on {change.get('server')} goes with the certificate"
+                    " if the rollback removes the run's import of it (see imports_removed and imports_kept).")
         return (
             f"{what} stays enabled on certificate {change['object']} on {change.get('server')}: Enable-ExchangeCertificate"
             " only adds services, and none of the cmdlets exchange_command allows removes one"
@@ -292,6 +296,20 @@ def _why_not(change: dict) -> Optional[str]:
         return (f"{_server(change)} had no default SMTP certificate before the run, and Exchange cannot be set back"
                 " to having none.")
     return None
+
+
+def imports(changes_doc: dict, host: str) -> List[dict]:
+    """The certificates the record says the run imported on ``host``'s server (one entry per thumbprint, oldest first).
+
+    Undone after the names (which point back at the previous certificate first), only where nothing needs them: the
+    rollback action decides that with the retire's rules (plugin_utils/_rollout/plan.py).
+    """
+    validate(changes_doc)
+    found: Dict[str, dict] = {}
+    for _position, change in _of_host(changes_doc, host):
+        if change["object_type"] == "certificate_store" and change["after"] == "present":
+            found.setdefault(change["object"].upper(), change)
+    return list(found.values())
 
 
 def _services(value: Any) -> List[str]:
@@ -316,7 +334,7 @@ def targets(changes_doc: dict, host: str) -> List[Target]:
     validate(changes_doc)
     grouped: Dict[tuple, List[tuple]] = {}
     for position, change in _of_host(changes_doc, host):
-        if _why_not(change):
+        if _why_not(change) or change["object_type"] == "certificate_store":
             continue
         key = (change["object_type"], change["object"].casefold(), (_server(change) or "").casefold())
         grouped.setdefault(key, []).append((position, change))
@@ -605,6 +623,7 @@ __all__ = [
     "SCHEMA",
     "Target",
     "decide",
+    "imports",
     "read_steps",
     "server_of",
     "not_reversible",

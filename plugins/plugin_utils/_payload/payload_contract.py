@@ -66,10 +66,12 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
 
 # cmdlet -> parameter -> the only values it may take (each element, for a list). Strings compare
 # ignoring case, as PowerShell binds them; a boolean must be that boolean, not a string.
-# Services: only SMTP. Enabling SMTP is all the collection does to a certificate; IIS would rebind
-# OWA/ECP, and adding services to the previous default is never needed because services are additive.
+# Services: SMTP, IIS, or a list of both (one name per element, as PowerShell binds an array to the
+# AllowedServices flags; a comma-joined string is refused, so one form is checked). SMTP is what the
+# remediation enables; IIS only when the rollout is asked to (connector_tls_rollout_services): it binds
+# the certificate to the Default Web Site's HTTPS (OWA, ECP, EWS, Autodiscover). No other service.
 VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
-    "Enable-ExchangeCertificate": {"Services": ("SMTP",), "Force": (True,)},
+    "Enable-ExchangeCertificate": {"Services": ("SMTP", "IIS"), "Force": (True,)},
     "Test-EdgeSynchronization": {"ExcludeRecipientTest": (True,)},
     "Remove-ExchangeCertificate": {"Confirm": (False,)},
     "Get-WinEvent": {"LogName": ("Application",)},

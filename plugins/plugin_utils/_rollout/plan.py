@@ -73,8 +73,62 @@ def names_certificate(name: Optional[str], issuer: str, subject: str) -> bool:
 # -- import -------------------------------------------------------------------------------------------
 
 
-def store_read_steps(server: str) -> List[dict]:
-    return [step(step_id(READ, None, "store"), "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
+def store_read_steps(server: str, role: bool = False) -> List[dict]:
+    """The server's store; with ``role``, whether it is an Edge server too (for IIS, which Edge does not run)."""
+    steps = [step(step_id(READ, None, "store"), "Get-ExchangeCertificate", {"Server": server}, _CERT_PROPERTIES)]
+    if role:
+        steps.append(step(step_id(READ, None, "server"), "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]))
+    return steps
+
+
+def is_edge(raw: dict) -> bool:
+    """Whether store_read_steps(role=True) found an Edge Transport server."""
+    objects = (steps_by_id(raw).get(step_id(READ, None, "server")) or {}).get("objects") or [{}]
+    return objects[0].get("IsEdgeServer") is True
+
+
+def services_of(certificate: Optional[dict]) -> List[str]:
+    """A certificate's Services as names (the payload flattens the flags to "IIS, SMTP"; None is no service)."""
+    text = str((certificate or {}).get("Services") or "")
+    return [s.strip() for s in text.split(",") if s.strip() and s.strip() != "None"]
+
+
+# IIS on request (connector_tls_rollout_services): Enable-ExchangeCertificate -Services IIS binds the certificate to
+# the Default Web Site's HTTPS, so OWA, ECP, EWS and Autodiscover present it from then on (Microsoft Learn,
+# Enable-ExchangeCertificate: "IIS ... the certificate is used by the Default Web Site"). An Edge Transport server
+# runs no client access web site, so it is never asked there.
+IIS_NOTE = ("enabling IIS binds the certificate to the Default Web Site's HTTPS: OWA, ECP, EWS and Autodiscover"
+            " present it from then on")
+IIS_EDGE = "an Edge Transport server runs no IIS web site for Exchange, so IIS is not enabled there"
+
+
+def iis_steps(server: str, thumbprint: str, certificate: dict) -> List[dict]:
+    """Enable IIS on ``certificate`` (as the store read returned it): guarded by that read's Services, then read back.
+
+    No -Force: the prompt -Force answers is SMTP's "Overwrite the existing default SMTP certificate?"; IIS is
+    rebound without one. Services are additive, so SMTP and the others stay.
+    """
+    services = certificate.get("Services")
+    guard = {"Thumbprint": thumbprint, "Services": None if services is None else str(services)}
+    return [
+        step(guard_id("certificate", thumbprint), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint},
+             ["Thumbprint", "Services"], guard),
+        step(step_id(SET, "certificate", thumbprint), "Enable-ExchangeCertificate",
+             {"Server": server, "Thumbprint": thumbprint, "Services": "IIS"}),
+        step(readback_id("certificate", thumbprint), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint},
+             _CERT_PROPERTIES),
+    ]
+
+
+def iis_read_back(raw: dict, thumbprint: str) -> Optional[dict]:
+    """The certificate as iis_steps' read-back found it, or None."""
+    objects = (steps_by_id(raw).get(readback_id("certificate", thumbprint)) or {}).get("objects") or []
+    return objects[0] if objects else None
+
+
+def iis_change(server: str, thumbprint: str, services: List[str]) -> Change:
+    """The change record's entry: the certificate's Services before and after (a rollback says IIS stays)."""
+    return Change("certificate", thumbprint, "Services", list(services), list(services) + ["IIS"], server)
 
 
 def in_store(raw: dict, thumbprint: str) -> Optional[dict]:
@@ -128,14 +182,20 @@ class Retirement:
                 "can_be_undone": False, "note": NOT_UNDONE if self.remove else None}
 
 
-def retire_read_steps(server: str, thumbprint: str, replacement: str) -> List[dict]:
-    """One launch: the server's role, both certificates, the default SMTP certificate, the Auth configuration, every name."""
+def retire_read_steps(server: str, thumbprint: str, replacement: Optional[str]) -> List[dict]:
+    """One launch: the server's role, both certificates, the default SMTP certificate, the Auth configuration, every name.
+
+    ``replacement`` None: no renewed certificate to check (a rollback taking out what a rollout imported).
+    """
     steps = [
         step(step_id(READ, None, "server"), "Get-ExchangeServer", {"Identity": server}, ["Name", "IsEdgeServer"]),
         dict(step(step_id(READ, None, "old"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": thumbprint}, _CERT_PROPERTIES),
              continue_on_error=True),
-        dict(step(step_id(READ, None, "new"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement}, _CERT_PROPERTIES),
-             continue_on_error=True),
+    ]
+    if replacement is not None:
+        steps.append(dict(step(step_id(READ, None, "new"), "Get-ExchangeCertificate", {"Server": server, "Thumbprint": replacement},
+                               _CERT_PROPERTIES), continue_on_error=True))
+    steps += [
         step(step_id(READ, None, "transport"), "Get-TransportService", {"Identity": server}, ["Identity", "InternalTransportCertificateThumbprint"]),
         step(step_id(READ, None, "send"), "Get-SendConnector", {}, ["Identity", "TlsCertificateName", "SourceTransportServers"]),
         step(step_id(READ, None, "receive"), "Get-ReceiveConnector", {"Server": server}, ["Identity", "TlsCertificateName"]),
@@ -154,12 +214,13 @@ def _objects(raw: dict, sid: str) -> Optional[List[dict]]:
     return list(entry.get("objects") or [])
 
 
-def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str, proven: Optional[str]) -> Retirement:
+def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: Optional[str], proven: Optional[str]) -> Retirement:
     """Whether the superseded certificate may go, from retire_read_steps' result and the proof's verdict.
 
-    ``proven`` is None when the SMTP probe showed the replacement on this server, else why not.
+    ``proven`` is None when the SMTP probe showed the replacement on this server, else why not. ``replacement``
+    None (a rollback undoing an import): what keeps a certificate is judged alone, with no renewal to check.
     """
-    decision = Retirement(server, thumbprint, replacement)
+    decision = Retirement(server, thumbprint, replacement or "")
     old = (_objects(raw, step_id(READ, None, "old")) or [None])[0]
     if old is None:
         return decision            # not in the store: nothing to retire, nothing to say
@@ -167,14 +228,16 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
     kept = decision.kept_because
     issuer, subject = str(old.get("Issuer") or ""), str(old.get("Subject") or "")
     new = (_objects(raw, step_id(READ, None, "new")) or [None])[0]
-    if new is None:
+    if replacement is None:
+        pass
+    elif new is None:
         kept.append(f"the renewed certificate {replacement} is not in this server's store")
     else:
         if "SMTP" not in str(new.get("Services") or ""):
             kept.append(f"the renewed certificate {replacement} is not enabled for SMTP here")
         if new.get("HasPrivateKey") is False:
             kept.append(f"the renewed certificate {replacement} has no private key here")
-    if proven is not None:
+    if replacement is not None and proven is not None:
         kept.append(f"the SMTP probe has not shown the renewed certificate on this server: {proven}")
     services = str(old.get("Services") or "")
     if "IIS" in [s.strip() for s in services.split(",")]:
@@ -235,6 +298,28 @@ def decide_retirement(raw: dict, server: str, thumbprint: str, replacement: str,
         "cmdlet": "Get-ExchangeCertificate", "parameters": {"Server": server, "Thumbprint": thumbprint},
         "properties": ["Thumbprint", "Services"], "guard": {"Thumbprint": thumbprint, "Services": old.get("Services")}}
     return decision
+
+
+def as_restored(raw: dict, names: List[dict]) -> dict:
+    """retire_read_steps' result as it will be once a rollback has put ``names`` back (check mode decides on that).
+
+    ``names``: the rollback's restore entries (object_type, object, before) of connectors and the hybrid configuration.
+    """
+    wanted = {(n["object_type"], "" if n["object_type"] == "hybrid_configuration" else str(n["object"]).casefold()): n["before"]
+              for n in names}
+    kinds = {step_id(READ, None, "send"): "send_connector", step_id(READ, None, "receive"): "receive_connector",
+             step_id(READ, None, "hybrid"): "hybrid_configuration"}
+    steps = []
+    for entry in raw.get("steps") or []:
+        kind = kinds.get(entry.get("id"))
+        if kind and entry.get("objects"):
+            objects = []
+            for obj in entry["objects"]:
+                key = (kind, "" if kind == "hybrid_configuration" else str(obj.get("Identity")).casefold())
+                objects.append(dict(obj, TlsCertificateName=wanted[key]) if key in wanted else obj)
+            entry = dict(entry, objects=objects)
+        steps.append(entry)
+    return dict(raw, steps=steps)
 
 
 def retire_steps(decision: Retirement) -> List[dict]:

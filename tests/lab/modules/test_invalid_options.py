@@ -258,6 +258,7 @@ def rollback_cases() -> list[Case]:
         case("run", "not a run id", {"run": "../../etc"}, "connector_tls_run ../../etc cannot be used", "is not a run id"),
         case("run", "conflict: with changes_file", {"run": "20261207T233904.123Z", "changes_file": "changes.json"}, "not both"),
         case("report_dir", "no run there", {"report_dir": "/nonexistent"}, "no run under /nonexistent"),
+        case("phase", "not a choice", {"phase": "everything"}, "phase", "all, names, imports"),
         case(UNKNOWN, "unknown option", {"changes": []}, "changes", UNSUPPORTED, "changes_file"),
     ] + session_cases("connector_tls_rollback")
 
@@ -414,8 +415,9 @@ def parameter_cases() -> list[Case]:
                   f"parameter '{list(parameters)[-1]}' is not accepted", f"{cmdlet} accepts only {', '.join(PARAMETERS[cmdlet])}")
              for cmdlet, parameters in REFUSED_PARAMETERS]
     return cases + [
-        case("steps[].parameters", "Services IIS", {"steps": [{"cmdlet": "Enable-ExchangeCertificate", "parameters": {
-            "Thumbprint": FOREIGN_THUMBPRINT, "Services": "IIS", "Force": True}}]}, "Services 'IIS' is not accepted", "accepts only SMTP"),
+        case("steps[].parameters", "Services POP", {"steps": [{"cmdlet": "Enable-ExchangeCertificate", "parameters": {
+            "Thumbprint": FOREIGN_THUMBPRINT, "Services": "POP", "Force": True}}]}, "Services 'POP' is not accepted",
+             "accepts only SMTP, IIS"),
         case("steps[].parameters", "Identity twice", {"steps": [{"cmdlet": "Get-ReceiveConnector", "parameters": {
             "Identity": FE, "identity": "EX02\\Default Frontend EX02"}}]}, "parameter 'identity' is given twice", "'Identity'"),
     ]

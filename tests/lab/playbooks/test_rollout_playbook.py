@@ -264,14 +264,25 @@ def test_rollback_puts_every_name_back_and_says_what_it_does_not_undo(running_la
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     doc = state(lab)
-    assert set(names(doc).values()) == {R10}, output
-    # The import stays (taking it out would be a removal), and the rollback says so.
-    assert "stays in the store" in output
+    assert names(doc) == names(original), output
+    # The import goes too, after the names: every store is as before the rollout.
     for name in SERVERS:
-        assert new.thumbprint in thumbprints(doc, name)
+        assert thumbprints(doc, name) == thumbprints(original, name), name
+        assert f"import removed: certificate {new.thumbprint} from {name}" in output
         assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
         old = next(c["thumbprint"] for c in server(original, name)["certificates"] if c["id"] == "le-r10")
         assert presented(lab, name) == old, name
+    # A second rollback finds everything as before the rollout and writes nothing.
+    writes = {n: server(doc, n)["writes"] for n in SERVERS}
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", "-e", "connector_tls_probe_wait=5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert {n: server(state(lab), n)["writes"] for n in SERVERS} == writes
+    assert output.count(f"import already removed: certificate {new.thumbprint}") == len(SERVERS)
+    assert "already restored" in output
 
 
 def test_the_impact_analysis_runs_first_and_a_breaking_finding_stops_every_write_unless_accepted(running_lab, tmp_path):
@@ -315,3 +326,100 @@ def test_the_pfx_password_stays_out_of_verbose_output(running_lab, tmp_path):
     rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "-vvv")
     assert rc == 0, output[-3000:]
     assert PASSWORD not in output
+
+
+def test_iis_on_request_is_enabled_on_every_mailbox_server_and_skipped_on_edge(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    candidate = write_pfx(tmp_path, new)
+    original = state(lab)
+    services = '{"connector_tls_rollout_services": ["SMTP", "IIS"]}'
+    rc, output = rollout(lab, candidate, "-e", services)
+    assert rc == 0, output
+    doc = state(lab)
+    mailbox = [n for n in SERVERS if server(doc, n)["role"] == "Mailbox"]
+    assert mailbox == ["EX01", "EX02", "EX03", "EX04"]
+    for name in mailbox:
+        assert {"IIS", "SMTP"} <= set(certificate(doc, name, new.thumbprint)["services"]), name
+        assert server(doc, name)["internal_transport_certificate"] == server(original, name)["internal_transport_certificate"]
+    # Edge runs no IIS for Exchange: the certificate gets SMTP only, and the run says why.
+    assert "IIS" not in certificate(doc, "EDGE01", new.thumbprint)["services"]
+    assert "an Edge Transport server runs no IIS web site" in output
+    # The record has IIS enabled once per Mailbox server (the SMTP enables that follow record their own Services change).
+    enabled = [c for c in record(lab)["changes"] if c["object_type"] == "certificate" and c["object"] == new.thumbprint
+               and "IIS" in (c["after"] or []) and "IIS" not in (c["before"] or [])]
+    assert sorted(c["server"] for c in enabled) == mailbox
+    assert all(c["status"] == "applied" for c in enabled)
+    # A second run changes nothing.
+    writes = {n: server(doc, n)["writes"] for n in SERVERS}
+    rc, output = rollout(lab, candidate, "-e", services)
+    assert rc == 0, output
+    assert {n: server(state(lab), n)["writes"] for n in SERVERS} == writes
+
+
+def test_iis_in_check_mode_is_shown_with_what_it_binds_and_nothing_is_written(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "--check", "-e", '{"connector_tls_rollout_services": ["SMTP", "IIS"]}')
+    assert rc == 0, output
+    assert all(server(state(lab), n)["writes"] == 0 for n in SERVERS)
+    assert output.count("enabled: enabling IIS binds the certificate to the Default Web Site's HTTPS") == 4
+
+
+@pytest.mark.parametrize("value", ['["SMTP", "POP"]', '["IIS"]', '"SMTP"', '["SMTP", "IIS", "IMAP"]', '[]'])
+def test_services_outside_the_allowed_set_are_refused_before_any_launch(running_lab, tmp_path, value):
+    lab = running_lab(FIXTURE)
+    rc, output = rollout(lab, write_pfx(tmp_path, renewal()), "-e", f'{{"connector_tls_rollout_services": {value}}}')
+    assert rc != 0
+    assert "connector_tls_rollout_services must be a list, [SMTP]" in output and "or [SMTP, IIS]" in output
+    doc = state(lab)
+    assert all(server(doc, n)["launches"] == 0 and server(doc, n)["writes"] == 0 for n in SERVERS)
+
+
+def rollback(lab, *args: str) -> tuple[int, str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab.inventory_path), "exchange.transport_tls.rollback",
+         "-e", f"connector_tls_report_dir={lab.state_path.parent / 'reports'}", "-e", "connector_tls_probe_wait=5", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_rollback_in_check_mode_shows_the_import_removals_and_changes_nothing(running_lab, tmp_path):
+    lab = running_lab(FIXTURE)
+    new = renewal()
+    rc, output = rollout(lab, write_pfx(tmp_path, new))
+    assert rc == 0, output
+    after = state(lab)
+    rc, output = rollback(lab, "--check")
+    assert rc == 0, output
+    doc = state(lab)
+    assert names(doc) == names(after)
+    for name in SERVERS:
+        assert new.thumbprint in thumbprints(doc, name)
+        assert server(doc, name)["writes"] == server(after, name)["writes"]
+        # Decided on the names as the rollback will leave them: nothing would need the import any more.
+        assert f"import would be removed: certificate {new.thumbprint} from {name}" in output
+
+
+def test_rollback_keeps_an_import_that_something_now_names_and_says_why(running_lab, tmp_path):
+    # A receive connector outside the run's record names the renewed pair: the rollback does not touch it, so the
+    # renewed certificate it needs stays on EX02, and only there.
+    scenario = yaml.safe_load(FIXTURE.read_text())
+    ex02 = next(s for s in scenario["servers"] if s["name"] == "EX02")
+    relay = dict(ex02["receive_connectors"][0], name="Relay EX02", bindings=["0.0.0.0:2525"], tls_certificate_name=R11)
+    ex02["receive_connectors"].append(relay)
+    path = tmp_path / "named.yml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    lab = running_lab(path)
+    original, new = state(lab), renewal()
+    rc, output = rollout(lab, write_pfx(tmp_path, new))
+    assert rc == 0, output
+    rc, output = rollback(lab)
+    assert rc == 0, output
+    doc = state(lab)
+    assert names(doc) == names(original)
+    assert new.thumbprint in thumbprints(doc, "EX02")
+    assert f"import kept: certificate {new.thumbprint} on EX02: receive connector EX02\\\\Relay EX02 still names it" in output
+    for name in SERVERS:
+        if name != "EX02":
+            assert thumbprints(doc, name) == thumbprints(original, name), name

@@ -130,9 +130,12 @@ def test_a_parameter_outside_the_table_is_refused_naming_it_and_the_accepted_one
 
 
 REFUSED_VALUES = [
-    ("Enable-ExchangeCertificate", "Services", "IIS", "Services 'IIS' is not accepted; Services accepts only SMTP"),
-    ("Enable-ExchangeCertificate", "Services", "IIS, SMTP", "Services 'IIS, SMTP' is not accepted; Services accepts only SMTP"),
-    ("Enable-ExchangeCertificate", "Services", ["SMTP", "IIS"], "Services 'IIS' is not accepted; Services accepts only SMTP"),
+    ("Enable-ExchangeCertificate", "Services", "POP", "Services 'POP' is not accepted; Services accepts only SMTP, IIS"),
+    # One form per value: a list, never a comma-joined string (which would hide a third service in it).
+    ("Enable-ExchangeCertificate", "Services", "IIS, SMTP", "Services 'IIS, SMTP' is not accepted; Services accepts only SMTP, IIS"),
+    ("Enable-ExchangeCertificate", "Services", ["SMTP", "IIS", "IMAP"], "Services 'IMAP' is not accepted; Services accepts only SMTP, IIS"),
+    ("Enable-ExchangeCertificate", "Services", ["SMTP", "Federation"],
+     "Services 'Federation' is not accepted; Services accepts only SMTP, IIS"),
     ("Enable-ExchangeCertificate", "Force", False, "Force False is not accepted; Force accepts only True"),
     ("Enable-ExchangeCertificate", "Force", "true", "Force 'true' is not accepted; Force accepts only True"),
     ("Get-WinEvent", "LogName", "Security", "LogName 'Security' is not accepted; LogName accepts only Application"),
@@ -150,6 +153,8 @@ def test_a_value_outside_the_rule_is_refused_naming_what_is_accepted(cmdlet, par
 
 @pytest.mark.parametrize("cmdlet, parameters", [
     ("Enable-ExchangeCertificate", {"Server": "EX01", "Thumbprint": "AB" * 20, "services": "smtp", "Force": True}),
+    ("Enable-ExchangeCertificate", {"Server": "EX01", "Thumbprint": "AB" * 20, "Services": "IIS"}),
+    ("Enable-ExchangeCertificate", {"Server": "EX01", "Thumbprint": "AB" * 20, "Services": ["SMTP", "iis"]}),
     ("Restart-Service", {"name": ["MSExchangeFrontEndTransport", "msexchangetransport"]}),
     ("Get-WinEvent", {"LogName": "Application", "FilterXPath": "*", "MaxEvents": 10}),
     ("set-receiveconnector", {"Identity": "EX01\\Default Frontend EX01", "TlsCertificateName": None, "DomainController": "dc1"}),

@@ -145,3 +145,55 @@ def test_a_certificate_expiring_after_the_renewal_is_not_superseded():
     found = plan.targets(facts, NEW, R11, "2027-02-18T00:00:00Z")
     assert [c["thumbprint"] for c in found["superseded"]] == [OLD]
     assert [c["thumbprint"] for c in plan.targets(facts, NEW, R11)["superseded"]] == [OLD, ITC]
+
+
+# -- a rollback undoing an import: the retire's rules with no renewal to check ------------------------
+
+
+def undo_read(**overrides) -> dict:
+    """The read of EX01 for taking out the certificate OLD a rollout imported: no renewal in it, nothing names OLD."""
+    return read(**{"read|new": None, **overrides})
+
+
+def test_undoing_an_import_reads_no_renewal_and_judges_what_keeps_a_certificate_alone():
+    steps = plan.retire_read_steps("EX01", OLD, None)
+    assert "read|new" not in [s["id"] for s in steps] and payload_contract.steps_problem(steps) is None
+    decision = plan.decide_retirement(undo_read(), "EX01", OLD, None, None)
+    assert decision.remove, decision.kept_because
+    kept = plan.decide_retirement(undo_read(**{"read|receive": ok("read|receive", [
+        {"Identity": "EX01\\Default Frontend EX01", "TlsCertificateName": R10}])}), "EX01", OLD, None, None)
+    assert not kept.remove and kept.kept_because == [
+        f"receive connector EX01\\Default Frontend EX01 still names it ({R10}); rename it first"]
+
+
+def test_check_mode_decides_on_the_names_as_the_rollback_will_leave_them():
+    named = undo_read(**{"read|send": ok("read|send", [{"Identity": "Outbound to Office 365", "TlsCertificateName": R10}]),
+                         "read|hybrid": ok("read|hybrid", [{"TlsCertificateName": R10}])})
+    assert not plan.decide_retirement(named, "EX01", OLD, None, None).remove
+    restored = plan.as_restored(named, [{"object_type": "send_connector", "object": "outbound to office 365", "before": R11},
+                                        {"object_type": "hybrid_configuration", "object": "Hybrid Configuration", "before": R11}])
+    assert plan.decide_retirement(restored, "EX01", OLD, None, None).remove
+    # The read itself is left as it was.
+    assert not plan.decide_retirement(named, "EX01", OLD, None, None).remove
+
+
+# -- IIS on request --------------------------------------------------------------------------------
+
+
+def test_iis_is_enabled_guarded_by_the_services_read_without_force_and_recorded_as_services():
+    steps = plan.iis_steps("EX01", NEW, {"Thumbprint": NEW, "Services": "SMTP"})
+    assert payload_contract.steps_problem(steps) is None
+    assert steps[0]["guard"] == {"Thumbprint": NEW, "Services": "SMTP"}
+    assert steps[1]["cmdlet"] == "Enable-ExchangeCertificate" and steps[1]["parameters"] == {
+        "Server": "EX01", "Thumbprint": NEW, "Services": "IIS"}
+    assert plan.iis_steps("EX01", NEW, {"Services": None})[0]["guard"]["Services"] is None
+    change = plan.iis_change("EX01", NEW, plan.services_of({"Services": "SMTP"})).as_dict()
+    assert (change["object_type"], change["property"], change["before"], change["after"]) == (
+        "certificate", "Services", ["SMTP"], ["SMTP", "IIS"])
+    assert plan.services_of({"Services": "None"}) == [] and plan.services_of({"Services": "IMAP, IIS"}) == ["IMAP", "IIS"]
+
+
+def test_the_role_read_says_edge():
+    assert plan.is_edge({"steps": [ok("read|server", [{"Name": "EDGE01", "IsEdgeServer": True}])]})
+    assert not plan.is_edge({"steps": [ok("read|server", [{"Name": "EX01", "IsEdgeServer": False}])]})
+    assert [s["cmdlet"] for s in plan.store_read_steps("EX01", role=True)] == ["Get-ExchangeCertificate", "Get-ExchangeServer"]
