@@ -758,8 +758,9 @@ def import_cases(tmp: pathlib.Path) -> list[Case]:
              "path '", "missing.pfx': no such file on the controller", "PKCS#12"),
         case("path", "not a certificate", {"path": str(tmp / "not-a-certificate.pfx"), "pfx_password": PFX_PASSWORD},
              "path '", "not-a-certificate.pfx' is not a certificate", "PKCS#12"),
-        case("path", "wrong type", {"path": ["a.pfx"]}, "path"),
-        case("pfx_password", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "pfx_password": {"p": 1}}, "pfx_password"),
+        case("path", "wrong type", {"path": ["a.pfx"]}, "path must be a string"),
+        case("pfx_password", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "pfx_password": {"p": 1}}, "pfx_password must be a string",
+             "not shown"),
         case("private_key_exportable", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "private_key_exportable": "perhaps"},
              "private_key_exportable", NOT_BOOL),
         case("server", "bad format", {"path": str(tmp / "not-a-certificate.pfx"), "server": "EX 01!"},
@@ -780,10 +781,10 @@ def retire_cases() -> list[Case]:
 
     return [
         case("thumbprint", "missing", retire(thumbprint=None), "missing required arguments: thumbprint"),
-        case("thumbprint", "bad format", retire(thumbprint="not-a-thumbprint"), "thumbprint", "40 hexadecimal"),
-        case("thumbprint", "wrong type", retire(thumbprint=["A" * 40]), "thumbprint"),
+        case("thumbprint", "bad format", retire(thumbprint="not-a-thumbprint"), "thumbprint must be a certificate thumbprint: 40 hexadecimal"),
+        case("thumbprint", "wrong type", retire(thumbprint=["A" * 40]), "thumbprint must be a string"),
         case("replacement", "missing", retire(replacement=None), "missing required arguments: replacement"),
-        case("replacement", "bad format", retire(replacement="XYZ"), "replacement", "40 hexadecimal"),
+        case("replacement", "bad format", retire(replacement="XYZ"), "replacement must be a certificate thumbprint: 40 hexadecimal"),
         case("replacement", "conflict: the same certificate", retire(replacement=FOREIGN_THUMBPRINT),
              "thumbprint and replacement are the same certificate"),
         case("proof", "missing", retire(proof=None), "missing required arguments: proof"),
@@ -804,13 +805,13 @@ def record_cases(tmp: pathlib.Path) -> list[Case]:
 
     return [
         case("dest", "missing", record(dest=None), "missing required arguments: dest"),
-        case("dest", "wrong type", record(dest=["reports"]), "dest"),
+        case("dest", "wrong type", record(dest=["reports"]), "dest must be a string"),
         case("dest", "a file, not a directory", record(dest=str(a_file)), "(option dest)", "not-a-directory",
              "must be a directory this controller can create and write"),
         case("hosts", "wrong type", record(hosts={"EX01": True}), "hosts", NOT_LIST),
-        case("hosts", "unknown host", record(hosts=["EX01", "EX09"]), "hosts names EX09"),
+        case("hosts", "unknown host", record(hosts=["EX01", "EX09"]), "hosts names EX09, which the inventory does not have"),
         case("results", "wrong type", record(results={"a": 1}), "results", NOT_LIST),
-        case("organization_result", "wrong type", record(organization_result=["r"]), "organization_result"),
+        case("organization_result", "wrong type", record(organization_result=["r"]), "organization_result must be a string"),
         case(UNKNOWN, "unknown option", record(format="pdf"), "format", UNSUPPORTED, "dest"),
     ]
 
@@ -820,20 +821,26 @@ def impact_cases(tmp: pathlib.Path) -> list[Case]:
     bad = str(tmp / "not-a-certificate.pfx")
     thumb = {"candidate_thumbprint": FOREIGN_THUMBPRINT, "validate_only": True}
     return [
-        case("candidate", "no such file", {"candidate": str(tmp / "missing.pem")}, "missing.pem"),
-        case("candidate", "not a certificate", {"candidate": bad}, "not a certificate"),
-        case("candidate", "wrong type", {"candidate": ["a.pem"]}, "candidate"),
-        case("candidate_password", "wrong type", {"candidate": bad, "candidate_password": {"p": 1}}, "candidate_password"),
-        case("candidate_thumbprint", "bad format", {"candidate_thumbprint": "not-a-thumbprint"}, "candidate_thumbprint"),
-        case("candidate_thumbprint", "wrong type", {"candidate_thumbprint": ["A" * 40]}, "candidate_thumbprint"),
+        case("candidate", "conflict: neither candidate nor candidate_thumbprint", {"validate_only": True},
+             "give connector_tls_candidate", "connector_tls_candidate_thumbprint"),
+        case("candidate", "no such file", {"candidate": str(tmp / "missing.pem")}, "candidate '", "missing.pem': no such file on the controller",
+             "PKCS#12"),
+        case("candidate", "not a certificate", {"candidate": bad}, "candidate '", "is not a certificate", "a PEM file"),
+        case("candidate", "wrong type", {"candidate": ["a.pem"]}, "candidate must be a string"),
+        case("candidate_password", "wrong type", {"candidate": bad, "candidate_password": {"p": 1}}, "candidate_password must be a string",
+             "not shown"),
+        case("candidate_thumbprint", "bad format", {"candidate_thumbprint": "not-a-thumbprint"},
+             "candidate_thumbprint must be a certificate thumbprint (40 hexadecimal"),
+        case("candidate_thumbprint", "wrong type", {"candidate_thumbprint": ["A" * 40]}, "candidate_thumbprint must be a string"),
         case("candidate_trust", "no such file", {"candidate": bad, "candidate_trust": str(tmp / "missing-roots.pem")},
              "candidate_trust", "missing-roots.pem", "cannot be read", "PEM bundle"),
         case("exo_inbound_domain", "bad format", {**thumb, "exo_inbound_domain": "not a domain"}, "exo_inbound_domain",
              "mail.contoso.com"),
         case("expiring_days", "negative", {**thumb, "expiring_days": -1}, "expiring_days", "between 0 and 3650"),
+        case("expiring_days", "huge", {**thumb, "expiring_days": 3651}, "expiring_days", "between 0 and 3650"),
         case("expiring_days", "wrong type", {**thumb, "expiring_days": "soon"}, "expiring_days", NOT_INT),
         case("hosts", "wrong type", {**thumb, "hosts": {"EX01": True}}, "hosts", NOT_LIST),
-        case("report_dir", "wrong type", {**thumb, "report_dir": ["reports"]}, "report_dir"),
+        case("report_dir", "wrong type", {**thumb, "report_dir": ["reports"]}, "report_dir must be a string"),
         case("validate_only", "wrong type", {**thumb, "validate_only": "perhaps"}, "validate_only", NOT_BOOL),
         case("fail_on_breaking", "wrong type", {**thumb, "fail_on_breaking": "perhaps"}, "fail_on_breaking", NOT_BOOL),
         case(UNKNOWN, "unknown option", {**thumb, "colour": "red"}, "colour", UNSUPPORTED, "candidate"),
@@ -856,6 +863,11 @@ def test_certificate_and_rollout_modules_refuse_every_invalid_option_before_chan
               ("rollout_record", records), ("exchange_certificate_impact", impacts)]
     tasks = [_loop(module, cases, **({"run_once": True} if module in ("rollout_record", "exchange_certificate_impact") else {}))
              for module, cases in tables]
+    # The controls: the same controller-side modules with valid options succeed (so a refusal above is the value's doing).
+    control = tmp_path / "control"
+    tasks.append({NS + "rollout_record": {"dest": str(control), "hosts": ["EX01"]}, "run_once": True})
+    tasks.append({NS + "exchange_certificate_impact": {"candidate_thumbprint": FOREIGN_THUMBPRINT, "validate_only": True},
+                  "run_once": True})
     _rc, output, results = play(lab, tmp_path, tasks, hosts="EX01")
     keyed, flat = [], {}
     for i, (_module, cases) in enumerate(tables):
@@ -868,6 +880,10 @@ def test_certificate_and_rollout_modules_refuse_every_invalid_option_before_chan
         problems.append(f"refused cases wrote {written}")
     if a_file.read_text() != "keep me\n":
         problems.append("the file given as dest changed")
+    if sorted(p.name for p in (control / "latest").iterdir()) != ["changes.json"]:
+        problems.append(f"the rollout_record control did not write changes.json: {results['EX01']['r4']}")
+    if results["EX01"]["r5"].get("failed") or results["EX01"]["r5"].get("candidate", {}).get("thumbprint") != FOREIGN_THUMBPRINT:
+        problems.append(f"the exchange_certificate_impact control failed: {results['EX01']['r5']}")
     if lab.state_path.read_bytes() != before or journal(lab):
         problems.append("the lab changed, or a launch happened")
     reliability(len(keyed))
