@@ -36,7 +36,9 @@ class ActionModule(ExchangeActionBase):
             server = self.server_name(args["server"], task_vars)
             candidate = load_candidate(path=args["path"], password=secret)
         except (ValueError, CandidateError) as exc:
-            return dict(result, failed=True, msg=_masked(str(exc), secret))
+            # load_candidate speaks of the role's variables; this module's options are path and pfx_password.
+            msg = str(exc).replace("connector_tls_candidate_password", "pfx_password").replace("connector_tls_candidate", "path")
+            return dict(result, failed=True, msg=_masked(msg, secret))
         result.update(server=server, thumbprint=candidate.thumbprint, subject=candidate.subject, issuer=candidate.issuer,
                       tls_certificate_name=candidate.tls_certificate_name, not_after=candidate.not_after)
         if candidate.pfx_bytes is None:

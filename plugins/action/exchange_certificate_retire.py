@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import diff_entries, guard_failure_message, parse_thumbprint
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._converge.converge import diff_entries, guard_failure_message
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._rollout import plan as rollout
+# The collection's thumbprint rule without the converging modules' 'auto', which this module does not take.
+from ansible_collections.exchange.transport_tls.plugins.module_utils.thumbprint import parse_thumbprint as certificate_thumbprint
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import (
     SESSION_REQUIRED_TOGETHER,
     SESSION_SPEC,
@@ -43,8 +45,8 @@ class ActionModule(ExchangeActionBase):
         args = self.validate_options(ARGUMENT_SPEC, SESSION_REQUIRED_TOGETHER)
         try:
             server = self.server_name(args["server"], task_vars)
-            thumbprint = parse_thumbprint(args["thumbprint"], "thumbprint")
-            replacement = parse_thumbprint(args["replacement"], "replacement")
+            thumbprint = certificate_thumbprint(args["thumbprint"], "thumbprint")
+            replacement = certificate_thumbprint(args["replacement"], "replacement")
             if thumbprint == replacement:
                 raise ValueError(f"thumbprint and replacement are the same certificate ({thumbprint}); retire removes the superseded one")
         except ValueError as exc:

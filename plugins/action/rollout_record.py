@@ -50,7 +50,8 @@ class ActionModule(ActionBase):
             os.replace(path + ".tmp", path)
             run_dir.point_latest(report_dir, run_id)
         except (OSError, ValueError) as exc:
-            return dict(result, failed=True, msg=f"writing the rollout's changes.json under {report_dir} failed: {exc}")
+            return dict(result, failed=True, msg=(f"writing the rollout's changes.json under {report_dir} (option dest) failed: {exc};"
+                                                  " dest must be a directory this controller can create and write"))
         # Writing the record on the controller is not a change to any server.
         return dict(result, changed=False, dest=os.path.join(report_dir, run_id), run_id=run_id, path=path,
                     changes=len(doc["changes"]))

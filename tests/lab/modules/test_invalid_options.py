@@ -452,6 +452,7 @@ def command_cases() -> list[Case]:
         case("steps[].continue_on_error", "conflict: on a Set-* step",
              {"steps": [{"cmdlet": "Set-ReceiveConnector", "parameters": {"Identity": FE}, "continue_on_error": True}]},
              "continue_on_error is accepted only on read steps (Get-*, Test-EdgeSynchronization)"),
+        case("certificate_password", "wrong type", {**step(), "certificate_password": ["Pa55"]}, "certificate_password"),
         case("steps[].cmdlet", "unknown step option", step(colour="red"), "colour found in steps", UNSUPPORTED, "cmdlet"),
         case(UNKNOWN, "unknown option", {**step(), "colour": "red"}, "colour", UNSUPPORTED, "steps"),
     ]
@@ -745,6 +746,152 @@ def test_environment_modules_refuse_every_invalid_option_before_reading_or_writi
     assert not problems, "\n".join(problems)
 
 
+# ------------------------------ exchange_certificate_import, exchange_certificate_retire, rollout_record, impact
+
+# Long enough that Ansible's no_log masking of it does not garble the messages checked.
+PFX_PASSWORD = "Pfx-Passw0rd-2027"
+
+
+def import_cases(tmp: pathlib.Path) -> list[Case]:
+    """exchange_certificate_import refuses a file it cannot import before reading the store."""
+    return [
+        case("path", "missing", {}, "missing required arguments: path"),
+        case("path", "no such file", {"path": str(tmp / "missing.pfx"), "pfx_password": PFX_PASSWORD},
+             "path '", "missing.pfx': no such file on the controller", "PKCS#12"),
+        case("path", "not a certificate", {"path": str(tmp / "not-a-certificate.pfx"), "pfx_password": PFX_PASSWORD},
+             "path '", "not-a-certificate.pfx' is not a certificate", "PKCS#12"),
+        case("path", "wrong type", {"path": ["a.pfx"]}, "path must be a string"),
+        case("pfx_password", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "pfx_password": {"p": 1}}, "pfx_password must be a string",
+             "not shown"),
+        case("private_key_exportable", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "private_key_exportable": "perhaps"},
+             "private_key_exportable", NOT_BOOL),
+        case("server", "bad format", {"path": str(tmp / "not-a-certificate.pfx"), "server": "EX 01!"},
+             "server must be an Exchange server name"),
+        case("server", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "server": ["EX01"]}, "server must be a string"),
+        case(UNKNOWN, "unknown option", {"path": "a.pfx", "colour": "red"}, "colour", UNSUPPORTED, "pfx_password"),
+        *[Case(c.option, c.kind, {"path": str(tmp / "not-a-certificate.pfx"), **c.args}, c.needles)
+          for c in session_cases("exchange_certificate_import")],
+    ]
+
+
+def retire_cases() -> list[Case]:
+    """exchange_certificate_retire refuses a thumbprint or proof it cannot use before reading the server."""
+    good = {"thumbprint": FOREIGN_THUMBPRINT, "replacement": "F" * 40, "proof": {"tls": True}}
+
+    def retire(**changes):
+        return {k: v for k, v in {**good, **changes}.items() if v is not None}
+
+    return [
+        case("thumbprint", "missing", retire(thumbprint=None), "missing required arguments: thumbprint"),
+        case("thumbprint", "bad format", retire(thumbprint="not-a-thumbprint"), "thumbprint must be a certificate thumbprint: 40 hexadecimal"),
+        case("thumbprint", "wrong type", retire(thumbprint=["A" * 40]), "thumbprint must be a string"),
+        case("replacement", "missing", retire(replacement=None), "missing required arguments: replacement"),
+        case("replacement", "bad format", retire(replacement="XYZ"), "replacement must be a certificate thumbprint: 40 hexadecimal"),
+        case("replacement", "conflict: the same certificate", retire(replacement=FOREIGN_THUMBPRINT),
+             "thumbprint and replacement are the same certificate"),
+        case("proof", "missing", retire(proof=None), "missing required arguments: proof"),
+        case("proof", "wrong type", retire(proof="yes"), "proof", NOT_DICT),
+        case("server", "bad format", retire(server="EX 01!"), "server must be an Exchange server name"),
+        case("server", "wrong type", retire(server=["EX01"]), "server must be a string"),
+        case(UNKNOWN, "unknown option", retire(force=True), "force", UNSUPPORTED, "replacement"),
+        *[Case(c.option, c.kind, {**good, **c.args}, c.needles) for c in session_cases("exchange_certificate_retire")],
+    ]
+
+
+def record_cases(tmp: pathlib.Path) -> list[Case]:
+    """rollout_record refuses arguments it cannot record before writing a run directory."""
+    a_file = tmp / "not-a-directory"
+
+    def record(**changes):
+        return {k: v for k, v in {"dest": "DEST", "hosts": ["EX01"], **changes}.items() if v is not None}
+
+    return [
+        case("dest", "missing", record(dest=None), "missing required arguments: dest"),
+        case("dest", "wrong type", record(dest=["reports"]), "dest must be a string"),
+        case("dest", "a file, not a directory", record(dest=str(a_file)), "(option dest)", "not-a-directory",
+             "must be a directory this controller can create and write"),
+        case("hosts", "wrong type", record(hosts={"EX01": True}), "hosts", NOT_LIST),
+        case("hosts", "unknown host", record(hosts=["EX01", "EX09"]), "hosts names EX09, which the inventory does not have"),
+        case("results", "wrong type", record(results={"a": 1}), "results", NOT_LIST),
+        case("organization_result", "wrong type", record(organization_result=["r"]), "organization_result must be a string"),
+        case(UNKNOWN, "unknown option", record(format="pdf"), "format", UNSUPPORTED, "dest"),
+    ]
+
+
+def impact_cases(tmp: pathlib.Path) -> list[Case]:
+    """exchange_certificate_impact refuses a candidate or option it cannot use, contacting no server and writing nothing."""
+    bad = str(tmp / "not-a-certificate.pfx")
+    thumb = {"candidate_thumbprint": FOREIGN_THUMBPRINT, "validate_only": True}
+    return [
+        case("candidate", "conflict: neither candidate nor candidate_thumbprint", {"validate_only": True},
+             "give connector_tls_candidate", "connector_tls_candidate_thumbprint"),
+        case("candidate", "no such file", {"candidate": str(tmp / "missing.pem")}, "candidate '", "missing.pem': no such file on the controller",
+             "PKCS#12"),
+        case("candidate", "not a certificate", {"candidate": bad}, "candidate '", "is not a certificate", "a PEM file"),
+        case("candidate", "wrong type", {"candidate": ["a.pem"]}, "candidate must be a string"),
+        case("candidate_password", "wrong type", {"candidate": bad, "candidate_password": {"p": 1}}, "candidate_password must be a string",
+             "not shown"),
+        case("candidate_thumbprint", "bad format", {"candidate_thumbprint": "not-a-thumbprint"},
+             "candidate_thumbprint must be a certificate thumbprint (40 hexadecimal"),
+        case("candidate_thumbprint", "wrong type", {"candidate_thumbprint": ["A" * 40]}, "candidate_thumbprint must be a string"),
+        case("candidate_trust", "no such file", {"candidate": bad, "candidate_trust": str(tmp / "missing-roots.pem")},
+             "candidate_trust", "missing-roots.pem", "cannot be read", "PEM bundle"),
+        case("exo_inbound_domain", "bad format", {**thumb, "exo_inbound_domain": "not a domain"}, "exo_inbound_domain",
+             "mail.contoso.com"),
+        case("expiring_days", "negative", {**thumb, "expiring_days": -1}, "expiring_days", "between 0 and 3650"),
+        case("expiring_days", "huge", {**thumb, "expiring_days": 3651}, "expiring_days", "between 0 and 3650"),
+        case("expiring_days", "wrong type", {**thumb, "expiring_days": "soon"}, "expiring_days", NOT_INT),
+        case("hosts", "wrong type", {**thumb, "hosts": {"EX01": True}}, "hosts", NOT_LIST),
+        case("report_dir", "wrong type", {**thumb, "report_dir": ["reports"]}, "report_dir must be a string"),
+        case("validate_only", "wrong type", {**thumb, "validate_only": "perhaps"}, "validate_only", NOT_BOOL),
+        case("fail_on_breaking", "wrong type", {**thumb, "fail_on_breaking": "perhaps"}, "fail_on_breaking", NOT_BOOL),
+        case(UNKNOWN, "unknown option", {**thumb, "colour": "red"}, "colour", UNSUPPORTED, "candidate"),
+    ]
+
+
+@pytest.mark.reliability(AREA, "every option of the certificate import, retire, impact and rollout_record modules with invalid values")
+def test_certificate_and_rollout_modules_refuse_every_invalid_option_before_changing_anything(running_lab, tmp_path, reliability):
+    lab = running_lab(SCENARIOS / "demo.yml")
+    before = lab.state_path.read_bytes()
+    (tmp_path / "not-a-certificate.pfx").write_bytes(b"this is not a certificate\n")
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("keep me\n")
+    reports = tmp_path / "reports"
+    records = [Case(c.option, c.kind, {**c.args, "dest": str(reports / f"case{i}")} if c.args.get("dest") == "DEST" else c.args,
+                    c.needles) for i, c in enumerate(record_cases(tmp_path))]
+    impacts = [Case(c.option, c.kind, {**c.args, "report_dir": str(reports / f"impact{i}")} if "report_dir" not in c.args else c.args,
+                    c.needles) for i, c in enumerate(impact_cases(tmp_path))]
+    tables = [("exchange_certificate_import", import_cases(tmp_path)), ("exchange_certificate_retire", retire_cases()),
+              ("rollout_record", records), ("exchange_certificate_impact", impacts)]
+    tasks = [_loop(module, cases, **({"run_once": True} if module in ("rollout_record", "exchange_certificate_impact") else {}))
+             for module, cases in tables]
+    # The controls: the same controller-side modules with valid options succeed (so a refusal above is the value's doing).
+    control = tmp_path / "control"
+    tasks.append({NS + "rollout_record": {"dest": str(control), "hosts": ["EX01"]}, "run_once": True})
+    tasks.append({NS + "exchange_certificate_impact": {"candidate_thumbprint": FOREIGN_THUMBPRINT, "validate_only": True},
+                  "run_once": True})
+    _rc, output, results = play(lab, tmp_path, tasks, hosts="EX01")
+    keyed, flat = [], {}
+    for i, (_module, cases) in enumerate(tables):
+        pairs, items = _items(results["EX01"], f"r{i}", cases)
+        keyed += pairs
+        flat.update(items)
+    problems = check(keyed, flat)
+    written = sorted(str(p.relative_to(tmp_path)) for p in reports.rglob("*")) if reports.exists() else []
+    if written:
+        problems.append(f"refused cases wrote {written}")
+    if a_file.read_text() != "keep me\n":
+        problems.append("the file given as dest changed")
+    if sorted(p.name for p in (control / "latest").iterdir()) != ["changes.json"]:
+        problems.append(f"the rollout_record control did not write changes.json: {results['EX01']['r4']}")
+    if results["EX01"]["r5"].get("failed") or results["EX01"]["r5"].get("candidate", {}).get("thumbprint") != FOREIGN_THUMBPRINT:
+        problems.append(f"the exchange_certificate_impact control failed: {results['EX01']['r5']}")
+    if lab.state_path.read_bytes() != before or journal(lab):
+        problems.append("the lab changed, or a launch happened")
+    reliability(len(keyed))
+    assert not problems, "\n".join(problems)
+
+
 # ----------------------------------------------------------------------- every option has a case
 
 def command_options() -> set[str]:
@@ -768,6 +915,10 @@ def all_tables(lab_stub=None, tmp=pathlib.Path("/nonexistent")) -> dict[str, lis
         "connector_tls_report": report_cases(tmp),
         "exchange_environment_facts": environment_cases(),
         "exchange_environment_report": environment_report_cases(tmp),
+        "exchange_certificate_import": import_cases(tmp),
+        "exchange_certificate_retire": retire_cases(),
+        "rollout_record": record_cases(tmp),
+        "exchange_certificate_impact": impact_cases(tmp),
     }
 
 
