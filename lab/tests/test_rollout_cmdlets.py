@@ -1,4 +1,4 @@
-"""The lab's certificate rollout cmdlets (lab-scenarios.md, Additions), through the payload runner.
+"""The lab's certificate rollout cmdlets (lab/docs/scenario-format.md, additions), through the payload runner.
 
 Import-ExchangeCertificate adds a certificate from PFX bytes and fails on a wrong
 password or a thumbprint the store already holds; Remove-ExchangeCertificate
