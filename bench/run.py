@@ -458,7 +458,8 @@ def _csv(kind):
     return parse
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The bench's options, checked (an unknown run, no forks, a size below 1 end with a usage error)."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", type=_csv(int), default=[50, 200], help="fleet sizes N (default 50,200)")
     parser.add_argument("--latencies", type=_csv(float), default=[5.0, 0.0], help="launch seconds L (default 5,0)")
@@ -479,6 +480,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--forks must be at least 1, got {args.forks}")
     if any(n < 1 for n in args.sizes):
         parser.error(f"--sizes must be at least 1, got {args.sizes}")
+    args.runs = runs
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    runs = args.runs
     started = dt.datetime.now(dt.timezone.utc)
     rows = []
     for n in args.sizes:

@@ -58,6 +58,7 @@ EXERCISED = {
     ("roles/connector_tls/README.md", "ansible-playbook exchange.transport_tls.audit"):
         "test_the_role_readme_commands_are_readme_commands_that_run",
     ("docs/performance.md", "make bench"): "test_the_bench_commands_are_what_make_runs",
+    ("docs/performance.md", "# issue 20's targets"): "test_the_chosen_run_bench_commands_are_valid",
     ("docs/reports.md", "# GitLab CI"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
     ("docs/reports.md", "jq -r '.status'"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
     ("docs/reports.md", "python3 -m pip install jsonschema"): "test_the_reports_page_pipeline_examples_run_on_an_audit",
@@ -226,6 +227,28 @@ def test_the_bench_commands_are_what_make_runs():
     assert f"-m bench.run --doc docs/performance.md {quick.group(1)}" in dry
     helped = bash(lines[2], ROOT, user_env(), timeout=120)
     assert helped.returncode == 0 and "--sizes" in helped.stdout and "--latencies" in helped.stdout, helped.stderr
+
+
+def test_the_chosen_run_bench_commands_are_valid():
+    """Each line of the block that measures chosen runs: make passes its BENCH_ARGS on, and the bench accepts them."""
+    import shlex
+
+    from bench import run as bench_run
+
+    lines = commands(block("docs/performance.md", "# issue 20's targets"))
+    assert len(lines) == 3, lines
+    for line in lines:
+        made = re.fullmatch(r'make bench BENCH_ARGS="([^"]+)"', line)
+        if made:
+            dry = subprocess.run(["make", "-n", "bench", f"BENCH_ARGS={made.group(1)}"], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+            assert f"-m bench.run --doc docs/performance.md {made.group(1)}" in dry
+            argv = shlex.split(made.group(1))
+        else:
+            assert line.startswith(".venv/bin/python -m bench.run "), line
+            argv = shlex.split(line)[3:]
+        args = bench_run.parse_args(argv)
+        assert args.runs and args.sizes, (line, args)
 
 
 def test_the_reports_page_pipeline_examples_run_on_an_audit(tmp_path, running_lab):

@@ -765,6 +765,8 @@ def import_cases(tmp: pathlib.Path) -> list[Case]:
              "not shown"),
         case("private_key_exportable", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "private_key_exportable": "perhaps"},
              "private_key_exportable", NOT_BOOL),
+        case("enable_iis", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "enable_iis": "perhaps"},
+             "enable_iis", NOT_BOOL),
         case("server", "bad format", {"path": str(tmp / "not-a-certificate.pfx"), "server": "EX 01!"},
              "server must be an Exchange server name"),
         case("server", "wrong type", {"path": str(tmp / "not-a-certificate.pfx"), "server": ["EX01"]}, "server must be a string"),
