@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
@@ -67,7 +66,7 @@ class ActionModule(ActionBase):
             if args["stage"] == "planned":
                 # Before any write is attempted: what the remediation is about to change, per host.
                 doc = changes_doc.changes_document(args["mode"], check_mode, now, planned, run_id=run_id)
-                _write(dest, "changes.json", _json(doc))
+                run_dir.write_atomically(dest, "changes.json", _json(doc))
                 run_dir.point_latest(report_dir, run_id)
                 return dict(result, changed=False, dest=dest, run_id=run_id, report_dir=report_dir,
                             files=[os.path.join(dest, "changes.json")], planned=len(planned))
@@ -79,7 +78,7 @@ class ActionModule(ActionBase):
                 "changes.json": _json(changes_doc.changes_document(args["mode"], check_mode, now, planned, runs, org, run_id=run_id)),
             }
             for name, text in files.items():
-                _write(dest, name, text)
+                run_dir.write_atomically(dest, name, text)
             run_dir.point_latest(report_dir, run_id)
         except ValueError as exc:
             return dict(result, failed=True, msg=f"run_id: {exc}")
@@ -168,17 +167,3 @@ def _plain(value):
 
 def _json(doc: dict) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-
-def _write(dest: str, name: str, text: str) -> None:
-    """Atomically: a reader (CI, a browser) never sees half a file, and a failed run leaves the previous one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=dest)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(dest, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

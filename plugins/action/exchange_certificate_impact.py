@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 
 from ansible.plugins.action import ActionBase
 
@@ -166,20 +165,6 @@ def _write_reports(report_dir: str, doc: dict, now: dt.datetime) -> dict:
         "junit.xml": report_junit.render_impact(doc),
     }
     for name, text in files.items():
-        _write(dest, name, text)
+        run_dir.write_atomically(dest, name, text)
     run_dir.point_latest(report_dir, run_id)
     return {"dest": dest, "run_id": run_id, "report_dir": report_dir, "files": [os.path.join(dest, n) for n in files]}
-
-
-def _write(dest: str, name: str, text: str) -> None:
-    """Atomically, as connector_tls_report writes: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=dest)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(dest, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

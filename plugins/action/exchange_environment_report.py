@@ -9,13 +9,13 @@ import datetime as dt
 import json
 import os
 import pathlib
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.release import __version__ as ansible_core_version
 
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._facts import environment
+from ansible_collections.exchange.transport_tls.plugins.plugin_utils._report import run_dir
 from ansible_collections.exchange.transport_tls.plugins.plugin_utils._payload.exchange_action import checked_args
 
 ARGUMENT_SPEC = {
@@ -96,18 +96,8 @@ def _dest_problem(dest: pathlib.Path) -> str | None:
 
 
 def _write(path: pathlib.Path, doc: dict) -> None:
-    # Atomic, so a reader (CI, a bug report) never sees half a file.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".environment.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    run_dir.write_atomically(str(path.parent), path.name, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def _collection_version() -> str | None:

@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import re
+import tempfile
 from typing import List, Optional
 
 LATEST = "latest"
@@ -128,3 +129,18 @@ def changes_file(report_dir: str, run: Optional[str] = None) -> str:
 
 
 __all__ = ["EXAMPLE", "LATEST", "changes_file", "create", "existing", "is_run_id", "latest", "point_latest", "runs"]
+
+
+def write_atomically(dest: str, name: str, text: str) -> None:
+    """Write dest/name so that a reader (CI, a browser, a bug report) never sees half a file, and a failed write
+    leaves the previous file: a temporary file in the same directory, then one rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=dest)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(dest, name))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -296,7 +296,6 @@ def test_an_exempt_connector_is_reported_exempt_with_its_reason_and_fails_nothin
     assert build("audit", {"EX01": run(without_tls())})["hosts"]["EX01"]["status"] == "drift"
 
 
-
 def test_an_exempt_connector_is_a_skipped_junit_case_and_shown_with_its_reason() -> None:
     why = "partners submit without TLS on this connector by contract"
     doc = build("audit", {"EX01": run(without_tls())}, exempt={FRONTEND: why})
