@@ -373,18 +373,7 @@ def render(report: dict) -> str:
         for problem in report["problems"]:
             run.error(run.case("run", "checked"), problem, "error", problem)
         suites.append(run)
-
-    root = ET.Element("testsuites", {
-        "name": SUITES_NAME,
-        "tests": str(sum(s.tests for s in suites)),
-        "failures": str(sum(s.failures for s in suites)),
-        "errors": str(sum(s.errors for s in suites)),
-        "time": "0",
-    })
-    root.extend(suite.build() for suite in suites)
-    if hasattr(ET, "indent"):
-        ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _document(SUITES_NAME, suites)
 
 
 IMPACT_SUITES_NAME = "exchange.transport_tls certificate impact"
@@ -409,9 +398,13 @@ def render_impact(impact: dict) -> str:
             _fail_with_findings(objects, case, [codes[c] for c in obj.get("findings") or [] if c in codes], [line], line, "blocked")
         else:
             _note(case, [line])
-    suites = [findings, objects]
+    return _document(IMPACT_SUITES_NAME, [findings, objects])
+
+
+def _document(name: str, suites: list) -> str:
+    """The <testsuites> document around the suites, with their totals (UTF-8 text with an XML declaration)."""
     root = ET.Element("testsuites", {
-        "name": IMPACT_SUITES_NAME,
+        "name": name,
         "tests": str(sum(s.tests for s in suites)),
         "failures": str(sum(s.failures for s in suites)),
         "errors": str(sum(s.errors for s in suites)),
